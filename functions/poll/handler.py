@@ -1,0 +1,18 @@
+"""poll: read the event's hashtags since the last cursor and store new candidates."""
+
+from relaycast import rounds
+from relaycast.networks import x_network
+from relaycast.observability import logger, metrics, tracer
+from relaycast.settings import Settings
+from relaycast.storage import Store
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event, context):
+    settings = Settings.from_env()
+    result = rounds.poll(Store(settings.table_name), settings.event(), x_network(settings))
+    metrics.add_metric(name="PostsRead", unit="Count", value=result["read"])
+    metrics.add_metric(name="CandidatesStored", unit="Count", value=result["stored"])
+    return result

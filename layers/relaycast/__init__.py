@@ -1,0 +1,1 @@
+"""relaycast's domain package: the one package every function shares through the Lambda layer."""

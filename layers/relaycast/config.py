@@ -1,0 +1,278 @@
+"""The event config: one file per event, validated before anything runs.
+
+Every problem is reported with the field it concerns and how to fix it, all at once, so an organiser
+fixes the file in one pass instead of one error per run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+KNOWN_NETWORKS = ("x", "mastodon", "bluesky", "linkedin")
+# Networks whose adapters exist today; the others are known names that are not built yet.
+BUILT_NETWORKS = ("x",)
+LANGUAGES = ("en", "fr")
+
+# A hint per kind of mistake, shown next to pydantic's message.
+_FIXES = {
+    "missing": "add this field",
+    "extra_forbidden": "remove this field or check its spelling",
+    "greater_than_equal": "use a larger value",
+    "less_than_equal": "use a smaller value",
+    "string_pattern_mismatch": "use lowercase letters, digits and dashes",
+    "datetime_from_date_parsing": "write it as YYYY-MM-DDTHH:MM, e.g. 2026-12-01T09:00",
+    "datetime_parsing": "write it as YYYY-MM-DDTHH:MM, e.g. 2026-12-01T09:00",
+    "literal_error": "use one of the values listed",
+    "too_short": "give at least one value",
+}
+
+
+class ConfigProblem(BaseModel):
+    field: str
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem} — fix: {self.fix}"
+
+
+class EventConfigError(ValueError):
+    """The event config is invalid; `problems` lists each one with its field and a fix."""
+
+    def __init__(self, problems: list[ConfigProblem], source: str = "event config"):
+        self.problems = problems
+        self.source = source
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source} has {len(problems)} problem(s):\n{lines}")
+
+
+class Expert(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    handle: Annotated[str, Field(min_length=1, max_length=64)]
+    weight: Annotated[float, Field(gt=0, le=10)] = 1.0
+
+    @field_validator("handle")
+    @classmethod
+    def _normalise_handle(cls, value: str) -> str:
+        handle = value.strip().lstrip("@").lower()
+        if not re.fullmatch(r"[a-z0-9_]{1,50}", handle):
+            raise ValueError(f"'{value}' is not a handle (letters, digits and _ after an optional @)")
+        return handle
+
+
+class EventConfig(BaseModel):
+    """What the organiser writes; times are local to `timezone` unless they carry an offset."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    slug: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$")]
+    hashtags: Annotated[list[str], Field(min_length=1, max_length=5)]
+    timezone: str
+    start: datetime
+    end: datetime
+    experts: list[Expert] = []
+    networks: Annotated[list[str], Field(min_length=1)] = ["x"]
+    cap_per_relay: Annotated[int, Field(ge=1, le=50)] = 8
+    grace_hours: Annotated[float, Field(ge=0, le=168)] = 2
+    poll_interval_minutes: Annotated[int, Field(ge=1, le=60)] = 5
+    notice_sender: str
+    languages: Annotated[list[Literal["en", "fr"]], Field(min_length=1)] = ["en"]
+    receipt_retention_days: Annotated[int, Field(ge=1, le=400)] = 90
+    proposal_ttl_hours: Annotated[float, Field(gt=0, le=72)] = 12
+
+    @field_validator("hashtags")
+    @classmethod
+    def _normalise_hashtags(cls, values: list[str]) -> list[str]:
+        tags = []
+        for value in values:
+            tag = value.strip().lstrip("#")
+            if not re.fullmatch(r"\w{1,100}", tag):
+                raise ValueError(f"'{value}' is not a hashtag (letters, digits and _ after an optional #)")
+            tags.append(tag)
+        return tags
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not an IANA time zone") from None
+        return value
+
+    @field_validator("networks")
+    @classmethod
+    def _known_networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if value not in KNOWN_NETWORKS:
+                raise ValueError(f"'{value}' is not a network relaycast knows ({', '.join(KNOWN_NETWORKS)})")
+            if value not in BUILT_NETWORKS:
+                raise ValueError(f"'{value}' is not supported yet (supported: {', '.join(BUILT_NETWORKS)})")
+        if len(set(values)) != len(values):
+            raise ValueError("a network is listed twice")
+        return values
+
+    @field_validator("notice_sender")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError(f"'{value}' is not an e-mail address")
+        return value
+
+    @model_validator(mode="after")
+    def _localise_and_order(self) -> EventConfig:
+        zone = ZoneInfo(self.timezone)
+        for name in ("start", "end"):
+            value: datetime = getattr(self, name)
+            if value.tzinfo is None:
+                object.__setattr__(self, name, value.replace(tzinfo=zone))
+        if self.end <= self.start:
+            raise ValueError("end is not after start")
+        if self.end - self.start > timedelta(days=14):
+            raise ValueError("the event lasts more than 14 days")
+        handles = [e.handle for e in self.experts]
+        if len(set(handles)) != len(handles):
+            raise ValueError("an expert is listed twice")
+        return self
+
+    # Derived values: one place computes them for the stack, the handlers and the demo.
+    @property
+    def start_utc(self) -> datetime:
+        return self.start.astimezone(UTC)
+
+    @property
+    def end_utc(self) -> datetime:
+        return self.end.astimezone(UTC)
+
+    @property
+    def access_ends(self) -> datetime:
+        """When every grant ends: the event's end plus the grace period."""
+        return self.end_utc + timedelta(hours=self.grace_hours)
+
+    @property
+    def search_query(self) -> str:
+        """The X recent-search query: any of the hashtags, original posts only."""
+        tags = " OR ".join(f"#{t}" for t in self.hashtags)
+        return f"({tags}) -is:retweet" if len(self.hashtags) > 1 else f"#{self.hashtags[0]} -is:retweet"
+
+    def expert_weight(self, handle: str) -> float:
+        handle = handle.lstrip("@").lower()
+        return next((e.weight for e in self.experts if e.handle == handle), 0.0)
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("function-after", "function-before")]
+    return ".".join(parts) or "(file)"
+
+
+def _problem_from(error: dict[str, Any]) -> ConfigProblem:
+    message = error["msg"].removeprefix("Value error, ")
+    loc = error["loc"]
+    fix = _FIXES.get(error["type"], "correct the value")
+    if not loc:  # model-level checks name their field in the message
+        field, fix = _model_level(message)
+    else:
+        field = _field_name(loc)
+        if field == "timezone":
+            fix = "use an IANA name such as Europe/Paris or America/New_York"
+        elif field.startswith("networks"):
+            fix = f"use one of: {', '.join(BUILT_NETWORKS)}"
+        elif field == "cap_per_relay":
+            fix = "use a number from 1 to 50 (8 is the default)"
+        elif field == "notice_sender":
+            fix = "use an address of a domain you verify in SES, e.g. relaycast@example.org"
+    return ConfigProblem(field=field, problem=message, fix=fix)
+
+
+def _model_level(message: str) -> tuple[str, str]:
+    if message.startswith("end is not after start"):
+        return "end", "set end after start (both in the event's time zone)"
+    if message.startswith("the event lasts"):
+        return "end", "split the event into several stacks or shorten it"
+    if message.startswith("an expert is listed twice"):
+        return "experts", "list each handle once"
+    return "(file)", "correct the file"
+
+
+def parse_event_config(data: dict[str, Any], source: str = "event config") -> EventConfig:
+    """Validate a mapping; raise EventConfigError with every problem, each with field and fix."""
+    if not isinstance(data, dict):
+        raise EventConfigError(
+            [ConfigProblem(field="(file)", problem="is not a mapping of fields", fix="write key: value lines")],
+            source,
+        )
+    try:
+        return EventConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem_from(e) for e in exc.errors()]
+    # Field errors stop pydantic before the cross-field checks: run the order check on its own so
+    # every problem is reported in one pass.
+    if not any(p.field in ("start", "end", "timezone") for p in problems):
+        window = _Window.model_validate({k: data.get(k) for k in ("start", "end", "timezone")}) if _has_window(data) else None
+        if window is not None and window.end_local <= window.start_local:
+            problems.append(ConfigProblem(field="end", problem="end is not after start", fix=_model_level("end is not after start")[1]))
+    raise EventConfigError(problems, source)
+
+
+class _Window(BaseModel):
+    start: datetime
+    end: datetime
+    timezone: str
+
+    @property
+    def start_local(self) -> datetime:
+        return self.start if self.start.tzinfo else self.start.replace(tzinfo=ZoneInfo(self.timezone))
+
+    @property
+    def end_local(self) -> datetime:
+        return self.end if self.end.tzinfo else self.end.replace(tzinfo=ZoneInfo(self.timezone))
+
+
+def _has_window(data: dict[str, Any]) -> bool:
+    try:
+        _Window.model_validate({k: data.get(k) for k in ("start", "end", "timezone")})
+        return True
+    except ValidationError:
+        return False
+
+
+def load_event_config(path: str | Path) -> EventConfig:
+    """Read a YAML (or JSON) event file and validate it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EventConfigError(
+            [ConfigProblem(field="(file)", problem=f"cannot be read ({exc.strerror})", fix="check the path")],
+            str(path),
+        ) from None
+    if path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        import yaml  # only tools read YAML; the Lambdas receive the validated JSON
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise EventConfigError(
+                [ConfigProblem(field="(file)", problem=f"is not valid YAML ({exc})", fix="fix the syntax")],
+                str(path),
+            ) from None
+    return parse_event_config(data, str(path))
+
+
+def event_config_from_json(text: str) -> EventConfig:
+    """The validated config as the stack hands it to the functions."""
+    return EventConfig.model_validate_json(text)

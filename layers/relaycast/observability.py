@@ -1,0 +1,15 @@
+"""Logger, metrics and tracer, created once per container; tokens never reach them."""
+
+from __future__ import annotations
+
+import logging
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+logger = Logger(use_rfc3339=True)
+metrics = Metrics(namespace="relaycast")
+tracer = Tracer()
+
+# tweepy and urllib3 log request headers (bearer tokens) at debug level: keep them above it.
+for noisy in ("tweepy", "urllib3", "authlib", "requests_oauthlib", "oauthlib"):
+    logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,96 @@
+"""A round: poll the hashtag, score what is new, select the round's picks and name the relays to propose to."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from relaycast import clock, selection
+from relaycast.config import EventConfig
+from relaycast.networks import Post
+from relaycast.networks.x import XNetwork
+from relaycast.storage import Store
+
+
+def retention_epoch(config: EventConfig) -> int:
+    return int((config.access_ends + timedelta(days=config.receipt_retention_days)).timestamp())
+
+
+def poll(store: Store, config: EventConfig, x: XNetwork) -> dict[str, Any]:
+    """Read what is new since the cursor; each post is stored once and never read twice."""
+    since_id = store.cursor("x")
+    newest = since_id
+    read = stored = 0
+    for page in x.search(config.search_query, since_id):
+        for post in page:
+            read += 1
+            if newest is None or int(post.post_id) > int(newest):
+                newest = post.post_id
+            stored += store.add_candidate(candidate_item(post, config))
+    # The cursor moves only after every page is stored: a crash re-reads, it never skips.
+    if newest and newest != since_id:
+        store.set_cursor("x", newest)
+    return {"read": read, "stored": stored, "since_id": newest}
+
+
+def candidate_item(post: Post, config: EventConfig) -> dict[str, Any]:
+    scored = selection.score_post(
+        text=post.text,
+        author=post.author,
+        expert_weight=config.expert_weight(post.author),
+        likes=post.likes,
+        reposts=post.reposts,
+        replies=post.replies,
+        is_reply=post.is_reply,
+    )
+    item = {k: v for k, v in asdict(post).items() if k != "extra"}
+    item["created_at"] = post.created_at.isoformat()
+    return {**item, "score": str(scored.score), "reasons": list(scored.reasons), "expires_at": retention_epoch(config)}
+
+
+def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
+    """The round's picks (paced over the event) and the relays who still have room under their cap."""
+    now = clock.now()
+    candidates = [dict(c, score=float(c["score"])) for c in store.candidates()]
+    selected = [c for c in candidates if c.get("selected_round")]
+    fresh = [c for c in candidates if not c.get("selected_round")]
+    n = selection.picks_allowed(
+        total=selection.selection_total(config.cap_per_relay),
+        start=config.start_utc,
+        end=config.end_utc,
+        now=now,
+        already=len(selected),
+    )
+    picks = []
+    for candidate in selection.choose(fresh, n=n, already_selected_texts=[c["text"] for c in selected]):
+        if store.mark_selected(candidate["network"], candidate["post_id"], round_id):
+            picks.append(_pick(candidate))
+    relays = [
+        g["relay_id"]
+        for g in store.grants()
+        if g.get("status") == "active" and g.get("published_count", 0) < g.get("cap", config.cap_per_relay)
+    ]
+    proposal_expiry = now + timedelta(hours=config.proposal_ttl_hours)
+    return {
+        "round": round_id,
+        "picks": picks,
+        "relays": relays if picks else [],
+        # Strings: the state machine writes them as DynamoDB numbers without arithmetic.
+        "proposal_expires_at": str(int(min(proposal_expiry, config.access_ends).timestamp())),
+        "expires_at": str(retention_epoch(config)),
+        "candidates": len(candidates),
+        "allowed": n,
+    }
+
+
+def _pick(candidate: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "network": candidate["network"],
+        "post_id": candidate["post_id"],
+        "author": candidate["author"],
+        "text": candidate["text"],
+        "url": candidate["url"],
+        "score": str(candidate["score"]),
+        "reasons": ", ".join(candidate.get("reasons", [])) or "—",
+    }

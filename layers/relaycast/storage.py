@@ -1,0 +1,348 @@
+"""The one table: keys, item kinds and the conditional writes that keep every promise.
+
+Item layout is documented in docs/ARCHITECTURE.md. Conditional writes, not reads, decide races: a state
+is consumed once, a post is stored once, a proposal is approved once, a relay's cap cannot be passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from relaycast import aws, clock
+
+GSI_BY_KIND = "by_kind"
+
+
+def relay_pk(relay_id: str) -> str:
+    return f"RELAY#{relay_id}"
+
+
+def grant_sk(network: str) -> str:
+    return f"GRANT#{network}"
+
+
+def proposal_sk(network: str, post_id: str) -> str:
+    return f"PROPOSAL#{network}#{post_id}"
+
+
+def ledger_sk(network: str, post_id: str) -> str:
+    return f"LEDGER#{network}#{post_id}"
+
+
+def receipt_sk(network: str) -> str:
+    return f"RECEIPT#{network}"
+
+
+def is_condition_failure(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB's Decimals and Binaries as plain Python values."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "value") and type(value).__name__ == "Binary":
+        return bytes(value.value)
+    return value
+
+
+class Store:
+    def __init__(self, table_name: str):
+        self.table_name = table_name
+        self.table = aws.table(table_name)
+
+    # --- generic -------------------------------------------------------------------------------
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+        return plain(item) if item else None
+
+    def put_new(self, item: dict[str, Any]) -> bool:
+        """Write an item that must not exist yet; False when it already did."""
+        try:
+            self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            return True
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+
+    def query(self, pk: str, prefix: str | None = None) -> Iterator[dict[str, Any]]:
+        condition = Key("pk").eq(pk)
+        if prefix:
+            condition &= Key("sk").begins_with(prefix)
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
+        while True:
+            page = self.table.query(**kwargs)
+            yield from (plain(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def of_kind(self, kind: str) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"IndexName": GSI_BY_KIND, "KeyConditionExpression": Key("kind").eq(kind)}
+        while True:
+            page = self.table.query(**kwargs)
+            yield from (plain(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def delete(self, pk: str, sk: str) -> None:
+        self.table.delete_item(Key={"pk": pk, "sk": sk})
+
+    # --- OAuth state (single use, short-lived) --------------------------------------------------
+    def put_state(self, state: str, attributes: dict[str, Any], ttl_seconds: int = 600) -> None:
+        expires = clock.epoch() + ttl_seconds
+        self.put_new({"pk": f"STATE#{state}", "sk": "STATE", "kind": "state", "expires_at": expires, **attributes})
+
+    def take_state(self, state: str) -> dict[str, Any] | None:
+        """Consume a state: the delete is the single-use check; an expired one is as good as gone."""
+        try:
+            old = self.table.delete_item(
+                Key={"pk": f"STATE#{state}", "sk": "STATE"},
+                ConditionExpression="attribute_exists(pk)",
+                ReturnValues="ALL_OLD",
+            ).get("Attributes")
+        except ClientError as error:
+            if is_condition_failure(error):
+                return None
+            raise
+        item = plain(old)
+        return item if item["expires_at"] > clock.epoch() else None
+
+    # --- grants ---------------------------------------------------------------------------------
+    def save_grant(self, grant: dict[str, Any]) -> None:
+        """Create or refresh a relay's grant; a reconnect keeps what was already published."""
+        keys = {"pk": relay_pk(grant["relay_id"]), "sk": grant_sk(grant["network"])}
+        fields = {k: v for k, v in grant.items() if k not in ("pk", "sk", "published_count")}
+        fields["kind"] = "grant"
+        names = {f"#{k}": k for k in fields}
+        values = {f":{k}": v for k, v in fields.items()}
+        sets = ", ".join(f"#{k} = :{k}" for k in fields)
+        self.table.update_item(
+            Key=keys,
+            UpdateExpression=f"SET {sets}, published_count = if_not_exists(published_count, :zero)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={**values, ":zero": 0},
+        )
+
+    def grant(self, relay_id: str, network: str) -> dict[str, Any] | None:
+        return self.get(relay_pk(relay_id), grant_sk(network))
+
+    def grants(self) -> Iterator[dict[str, Any]]:
+        return self.of_kind("grant")
+
+    def update_tokens(self, relay_id: str, network: str, blob: bytes, token_expires_at: int) -> None:
+        self.table.update_item(
+            Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
+            UpdateExpression="SET tokens = :t, token_expires_at = :e",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":t": blob, ":e": token_expires_at},
+        )
+
+    def set_grant_status(self, relay_id: str, network: str, status: str) -> None:
+        try:
+            self.table.update_item(
+                Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
+                UpdateExpression="SET #s = :s",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": status},
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+
+    # --- candidates and selections --------------------------------------------------------------
+    def cursor(self, network: str) -> str | None:
+        item = self.get("EVENT", f"CURSOR#{network}")
+        return item.get("since_id") if item else None
+
+    def set_cursor(self, network: str, since_id: str) -> None:
+        self.table.put_item(Item={"pk": "EVENT", "sk": f"CURSOR#{network}", "kind": "cursor", "since_id": since_id})
+
+    def add_candidate(self, item: dict[str, Any]) -> bool:
+        return self.put_new({"pk": "CANDIDATE", "sk": f"{item['network']}#{item['post_id']}", "kind": "candidate", **item})
+
+    def candidates(self) -> list[dict[str, Any]]:
+        return list(self.query("CANDIDATE"))
+
+    def mark_selected(self, network: str, post_id: str, round_id: str) -> bool:
+        """Claim a candidate for a round; False if another round took it first."""
+        try:
+            self.table.update_item(
+                Key={"pk": "CANDIDATE", "sk": f"{network}#{post_id}"},
+                UpdateExpression="SET selected_round = :r",
+                ConditionExpression="attribute_not_exists(selected_round)",
+                ExpressionAttributeValues={":r": round_id},
+            )
+            return True
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+
+    # --- proposals, ledger, receipts ------------------------------------------------------------
+    def relay_items(self, relay_id: str, prefix: str | None = None) -> list[dict[str, Any]]:
+        return list(self.query(relay_pk(relay_id), prefix))
+
+    def decide_proposal(self, relay_id: str, network: str, post_id: str, status: str) -> bool:
+        """pending → approved|skipped, once; False when it was not pending (or has expired)."""
+        try:
+            self.table.update_item(
+                Key={"pk": relay_pk(relay_id), "sk": proposal_sk(network, post_id)},
+                UpdateExpression="SET #s = :s, decided_at = :now",
+                ConditionExpression="#s = :pending AND proposal_expires_at > :now",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": status, ":pending": "pending", ":now": clock.epoch()},
+            )
+            return True
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+
+    def reopen_proposal(self, relay_id: str, network: str, post_id: str) -> None:
+        self.table.update_item(
+            Key={"pk": relay_pk(relay_id), "sk": proposal_sk(network, post_id)},
+            UpdateExpression="SET #s = :pending REMOVE decided_at",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":pending": "pending"},
+        )
+
+    def reserve_publish(self, relay_id: str, network: str, post_id: str, cap: int) -> str:
+        """Reserve one of the relay's publishes for this post, atomically with its ledger record.
+
+        Returns "reserved" (go ahead), "resume" (an earlier attempt reserved it and did not finish),
+        "done" (already published or skipped), "cap" (the relay's cap is reached) or "inactive".
+        """
+        now = clock.now()
+        ledger_key = {"pk": relay_pk(relay_id), "sk": ledger_sk(network, post_id)}
+        try:
+            self.table.meta.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": {
+                                **ledger_key,
+                                "kind": "ledger",
+                                "relay_id": relay_id,
+                                "network": network,
+                                "post_id": post_id,
+                                "status": "publishing",
+                                "reserved_at": now.isoformat(),
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": {"pk": relay_pk(relay_id), "sk": grant_sk(network)},
+                            "UpdateExpression": "SET published_count = published_count + :one",
+                            "ConditionExpression": "#s = :active AND published_count < :cap",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": {":one": 1, ":active": "active", ":cap": cap},
+                        }
+                    },
+                ]
+            )
+            return "reserved"
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+        ledger = self.get(**ledger_key)
+        if ledger:
+            return "resume" if ledger["status"] == "publishing" else "done"
+        grant = self.grant(relay_id, network)
+        if not grant or grant.get("status") != "active":
+            return "inactive"
+        if grant.get("published_count", 0) >= cap:
+            return "cap"
+        raise RuntimeError("publish reservation cancelled for an unknown reason; will retry")
+
+    def finish_ledger(self, relay_id: str, network: str, post_id: str, **fields: Any) -> None:
+        fields["finished_at"] = clock.now().isoformat()
+        names = {f"#{k}": k for k in fields}
+        values = {f":{k}": v for k, v in fields.items()}
+        self.table.update_item(
+            Key={"pk": relay_pk(relay_id), "sk": ledger_sk(network, post_id)},
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def record_skip(self, relay_id: str, network: str, post_id: str, reason: str, expires_at: int) -> bool:
+        """A relay-post that ends without publishing, with its reason (written once)."""
+        return self.put_new(
+            {
+                "pk": relay_pk(relay_id),
+                "sk": ledger_sk(network, post_id),
+                "kind": "ledger",
+                "relay_id": relay_id,
+                "network": network,
+                "post_id": post_id,
+                "status": "skipped",
+                "reason": reason,
+                "finished_at": clock.now().isoformat(),
+                "expires_at": expires_at,
+            }
+        )
+
+    def release_publish(self, relay_id: str, network: str, post_id: str, reason: str) -> None:
+        """Give back a reservation that ended without publishing; the ledger says why."""
+        try:
+            self.table.meta.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": {"pk": relay_pk(relay_id), "sk": ledger_sk(network, post_id)},
+                            "UpdateExpression": "SET #s = :skipped, reason = :r, finished_at = :now",
+                            "ConditionExpression": "#s = :publishing",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": {
+                                ":skipped": "skipped",
+                                ":publishing": "publishing",
+                                ":r": reason,
+                                ":now": clock.now().isoformat(),
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": {"pk": relay_pk(relay_id), "sk": grant_sk(network)},
+                            "UpdateExpression": "SET published_count = published_count - :one",
+                            "ConditionExpression": "attribute_exists(pk) AND published_count > :zero",
+                            "ExpressionAttributeValues": {":one": 1, ":zero": 0},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            # The grant is gone (revoked meanwhile): still close the ledger record.
+            self.finish_ledger(relay_id, network, post_id, status="skipped", reason=reason)
+
+    def retention_expiry(self, days: int) -> int:
+        return int((clock.now() + timedelta(days=days)).timestamp())
+
+
+def without_none(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if v is not None}
+
+
+__all__ = ["Attr", "Store", "is_condition_failure", "plain", "without_none"]

@@ -1,0 +1,44 @@
+"""The `relaycast` command: check an event file, run the local demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from relaycast.config import EventConfigError, load_event_config
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        config = load_event_config(args.event)
+    except EventConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"{args.event}: valid — {config.name}, {config.start_utc:%Y-%m-%d %H:%M} → {config.end_utc:%Y-%m-%d %H:%M} UTC, "
+          f"access ends {config.access_ends:%Y-%m-%d %H:%M} UTC, cap {config.cap_per_relay}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from relaycast_local.demo import main as demo_main
+
+    return demo_main(event=args.event, relays=args.relays, report=args.report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="relaycast", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="validate an event file and name every problem with its fix")
+    check.add_argument("event")
+    check.set_defaults(run=_check)
+    demo = commands.add_parser("demo", help="run a whole event locally: moto + sandbox X, simulated relays")
+    demo.add_argument("--event", default="events/demo.yaml")
+    demo.add_argument("--relays", type=int, default=24)
+    demo.add_argument("--report", default="demo-report.json")
+    demo.set_defaults(run=_demo)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

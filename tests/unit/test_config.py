@@ -1,0 +1,79 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relaycast.config import EventConfigError, load_event_config, parse_event_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD = {
+    "name": "Test Summit",
+    "slug": "test-summit",
+    "hashtags": ["#TS26"],
+    "timezone": "Europe/Paris",
+    "start": "2026-12-01T09:00",
+    "end": "2026-12-02T18:00",
+    "notice_sender": "relaycast@example.org",
+}
+
+
+def problems(**changes):
+    data = {**GOOD, **changes}
+    with pytest.raises(EventConfigError) as caught:
+        parse_event_config(data)
+    return {p.field: p for p in caught.value.problems}
+
+
+def test_example_event_is_valid_and_local_times_are_zoned():
+    config = load_event_config(ROOT / "events" / "example.yaml")
+    assert config.cap_per_relay == 8
+    assert config.start.utcoffset().total_seconds() == 3600  # Paris in December
+    assert config.access_ends > config.end_utc
+    assert config.search_query == "#ODS26 -is:retweet"
+
+
+def test_defaults():
+    config = parse_event_config(GOOD)
+    assert (config.cap_per_relay, config.networks, config.languages) == (8, ["x"], ["en"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "fix_words"),
+    [
+        ({"end": "2026-11-30T09:00"}, "end", "after start"),
+        ({"networks": ["myspace"]}, "networks", "x"),
+        ({"cap_per_relay": 0}, "cap_per_relay", "1 to 50"),
+        ({"timezone": "Mars/Olympus"}, "timezone", "IANA"),
+        ({"notice_sender": "nobody"}, "notice_sender", "SES"),
+        ({"hashtags": ["#two words"]}, "hashtags", ""),
+        ({"hashtags": []}, "hashtags", "at least one"),
+        ({"start": "next tuesday"}, "start", "YYYY-MM-DD"),
+        ({"colour": "blue"}, "colour", "remove"),
+        ({"experts": [{"handle": "@a"}, {"handle": "A"}]}, "experts", "once"),
+    ],
+)
+def test_each_problem_names_its_field_and_a_fix(changes, field, fix_words):
+    found = problems(**changes)
+    assert field in found, found
+    assert fix_words in found[field].fix
+
+
+def test_all_problems_are_reported_at_once():
+    found = problems(cap_per_relay=0, timezone="Nowhere/Land", networks=["fax"])
+    assert {"cap_per_relay", "timezone", "networks"} <= set(found)
+
+
+def test_network_not_built_yet_is_refused_with_its_name():
+    found = problems(networks=["x", "linkedin"])
+    assert "not supported yet" in found["networks"].problem
+
+
+def test_cli_check_exits_non_zero_and_names_the_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: X\nslug: bad-event\nhashtags: ['#a']\ntimezone: Europe/Paris\n"
+                   "start: 2026-12-02T09:00\nend: 2026-12-01T09:00\nnotice_sender: a@b.org\ncap_per_relay: 0\n")
+    result = subprocess.run([sys.executable, "-m", "relaycast_local.cli", "check", str(bad)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "cap_per_relay" in result.stderr and "end" in result.stderr
