@@ -13,6 +13,8 @@ from relaycast.storage import Store
 
 app = Chalice(app_name="relaycast-oauth")
 FORM = ["application/x-www-form-urlencoded"]
+# A browser's GET carries no content type, which Chalice reads as JSON.
+FORM_OR_LINK = [*FORM, "application/json"]
 MAX_FORM = 2048
 
 SECURITY_HEADERS = {
@@ -35,7 +37,8 @@ def _base() -> str:
     host = headers.get("host", request.context.get("domainName", "localhost"))
     stage = request.context.get("stage", "")
     path = request.context.get("path", "")
-    prefix = f"/{stage}" if stage and path.startswith(f"/{stage}/") or path == f"/{stage}" else ""
+    on_stage_path = bool(stage) and (path == f"/{stage}" or path.startswith(f"/{stage}/"))
+    prefix = f"/{stage}" if on_stage_path else ""
     return f"{scheme}://{host}{prefix}"
 
 
@@ -87,7 +90,7 @@ def health():
     return {"ok": True}
 
 
-@app.route("/connect/{network}", methods=["GET", "POST"], content_types=FORM)
+@app.route("/connect/{network}", methods=["GET", "POST"], content_types=FORM_OR_LINK)
 def connect(network):
     settings = Settings.from_env()
     try:

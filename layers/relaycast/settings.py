@@ -51,7 +51,8 @@ class Settings(BaseModel):
         return _event_config(self.event_config_parameter, os.environ.get("AWS_ENDPOINT_URL"))
 
     def secret(self) -> AppSecret:
-        raw = parameters.get_secret(self.app_secret_name, max_age=300, boto3_client=aws.client("secretsmanager"))
+        # Cached for five minutes: the organiser stores the secret after deploy and may rotate it.
+        raw = _secrets(os.environ.get("AWS_ENDPOINT_URL")).get(self.app_secret_name, max_age=300)
         return AppSecret.model_validate(json.loads(raw))
 
 
@@ -62,7 +63,13 @@ def _event_config(name: str, endpoint: str | None) -> EventConfig:
     return event_config_from_json(raw)
 
 
+@lru_cache(maxsize=8)
+def _secrets(endpoint: str | None) -> parameters.SecretsProvider:
+    return parameters.SecretsProvider(boto3_client=aws.client("secretsmanager"))
+
+
 def reset_caches() -> None:
     """Forget cached config and secrets (the local runtime and tests start new stacks in one process)."""
     _event_config.cache_clear()
+    _secrets.cache_clear()
     parameters.clear_caches()

@@ -1,0 +1,193 @@
+"""`make demo`: a whole event on one machine — the real stack in moto, sandbox X, simulated relays.
+
+The sandbox, not relaycast, is the source of truth for what was read, published and revoked; the
+report compares it with what relaycast stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from relaycast.config import EventConfig, EventConfigError, load_event_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def synth(event_file: str | Path, outdir: Path) -> Path:
+    """Synthesise the event's stack (a subprocess: jsii's Node runtime stays out of this process)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.app", "--event", str(event_file), "--out", str(outdir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"synth failed:\n{result.stderr[-3000:]}")
+    return outdir
+
+
+@dataclass
+class LocalEvent:
+    """A running local event: the cloud, the sandbox, the API's URL and the relays."""
+
+    config: EventConfig
+    cloud: Any
+    deployed: Any
+    sandbox: Any
+    api_url: str
+    relays: list
+
+
+def local_overrides(sandbox: Any) -> dict[str, str]:
+    return {
+        "X_API_BASE": sandbox.base_url,
+        "X_AUTHORIZE_URL": f"{sandbox.base_url}/i/oauth2/authorize",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("RELAYCAST_LOG_LEVEL", "WARNING"),
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+
+
+def app_secret(sandbox: Any) -> str:
+    return json.dumps(
+        {
+            "x_client_id": sandbox.client_id,
+            "x_client_secret": sandbox.client_secret,
+            "x_bearer_token": sandbox.bearer_token,
+            "signing_key": "local-demo-signing-key-0123456789abcdef",
+        }
+    )
+
+
+def table_scan(table_name: str) -> list[dict[str, Any]]:
+    table = boto3.resource("dynamodb").Table(table_name)
+    items, kwargs = [], {}
+    while True:
+        page = table.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def queue_depth(url: str) -> int:
+    attrs = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]]) -> dict[str, Any]:
+    sandbox, deployed, config = event.sandbox, event.deployed, event.config
+    items = table_scan(deployed.table_name)
+    kinds = Counter(i.get("kind") for i in items)
+    relay_users = {sandbox.users[r.username].id for r in event.relays if r.dashboard_url}
+    per_user = Counter(user for user, _post in sandbox.retweets if user in relay_users)
+    revoked_users = {r.user_id for r in sandbox.revocations if r.whole_grant and r.user_id in relay_users}
+    dlq = sum(queue_depth(url) for url in deployed.dead_letter_queue_urls)
+    return {
+        "event": config.slug,
+        "relays_connected": len(relay_users),
+        "candidates": kinds["candidate"],
+        "selected": sum(1 for i in items if i.get("kind") == "candidate" and i.get("selected_round")),
+        "proposals": kinds["proposal"],
+        "approvals": approvals,
+        "publishes_ok": sum(per_user.values()),
+        "max_publishes_per_relay": max(per_user.values(), default=0),
+        "cap_per_relay": config.cap_per_relay,
+        "duplicate_publishes": sum(1 for r in sandbox.repost_log if r.duplicate),
+        "search_reads": sandbox.search_reads,
+        "unique_posts_read": sandbox.unique_posts_read,
+        "grants_revoked_upstream": len(revoked_users),
+        "tokens_still_active": sum(1 for t in sandbox.issued_tokens() if sandbox.is_token_active(t)),
+        "receipts_sent": len(sent_emails),
+        "receipts_stored": kinds["receipt"],
+        "grants_left": kinds["grant"],
+        "token_material_left": sum(1 for i in items if "tokens" in i),
+        "dead_letters": dlq,
+    }
+
+
+def run_event(event_file: str | Path, *, relays: int = 24, progress: Any = None, cdk_out: Path | None = None) -> dict[str, Any]:
+    from relaycast_local.feed import generate_conference_feed
+    from relaycast_local.runtime import LocalCloud, SimClock
+    from relaycast_local.sandbox_x import SandboxX
+    from relaycast_local.simrelay import SimulatedRelay
+
+    config = load_event_config(event_file)
+    cdk_out = synth(event_file, cdk_out or ROOT / "build" / f"cdk.out.{config.slug}")
+    sim = SimClock(config.start_utc - timedelta(hours=1))
+    with SandboxX() as sandbox, LocalCloud(clock=sim) as cloud:
+        sandbox.add_posts(
+            generate_conference_feed(
+                config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts]
+            )
+        )
+        deployed = cloud.deploy(
+            cdk_out,
+            f"relaycast-{config.slug}",
+            env_overrides=local_overrides(sandbox),
+            secrets={f"relaycast/{config.slug}/app": app_secret(sandbox)},
+        )
+        api_url = cloud.serve_api(deployed)
+        people = [
+            SimulatedRelay(username=f"relay_{i:02d}", email=f"relay{i:02d}@example.net", seed=i) for i in range(relays)
+        ]
+        event = LocalEvent(config, cloud, deployed, sandbox, api_url, people)
+        for person in people:
+            person.connect(api_url)
+        approvals = 0
+
+        def between_ticks(now):
+            nonlocal approvals
+            for person in people:
+                approvals += person.review()[0]
+            if progress:
+                progress(now, config)
+
+        cloud.run_until(config.access_ends + timedelta(minutes=config.poll_interval_minutes), on_tick=between_ticks)
+        cloud.pump()
+        return report(event, approvals, cloud.sent_emails())
+
+
+def main(event: str = "events/demo.yaml", relays: int = 24, report: str = "demo-report.json") -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    try:
+        config = load_event_config(event)
+    except EventConfigError as error:
+        console.print(f"[red]{error}")
+        return 2
+    total = (config.access_ends - config.start_utc).total_seconds() + 3600
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[clock]}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("synthesising and deploying", total=total, clock="")
+
+        def progress(now, cfg):
+            done = (now - cfg.start_utc).total_seconds() + 3600
+            bar.update(task, completed=done, description="event running", clock=now.astimezone(cfg.start.tzinfo).strftime("%a %H:%M"))
+
+        figures = run_event(event, relays=relays, progress=progress)
+    Path(report).write_text(json.dumps(figures, indent=2) + "\n")
+    ok = (
+        figures["max_publishes_per_relay"] <= figures["cap_per_relay"]
+        and figures["duplicate_publishes"] == 0
+        and figures["search_reads"] == figures["unique_posts_read"]
+        and figures["grants_revoked_upstream"] == figures["receipts_sent"] == figures["relays_connected"]
+        and figures["grants_left"] == 0
+        and figures["token_material_left"] == 0
+    )
+    console.print_json(data=figures)
+    console.print(f"report written to {report}: " + ("[green]every promise kept" if ok else "[red]a promise was broken"))
+    return 0 if ok else 1

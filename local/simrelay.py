@@ -1,0 +1,78 @@
+"""Simulated relays: people who connect through the real hosted page over HTTP and approve most proposals."""
+
+from __future__ import annotations
+
+import html
+import random
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import requests
+
+PENDING = re.compile(r'name="post" value="([0-9]+)"')
+
+
+class RelayJourneyError(RuntimeError):
+    pass
+
+
+@dataclass
+class SimulatedRelay:
+    username: str
+    email: str | None
+    approve_rate: float = 0.85
+    seed: int = 0
+    dashboard_url: str | None = None
+    approved: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.http = requests.Session()
+        self.random = random.Random(f"{self.seed}:{self.username}")
+
+    def _expect(self, response: requests.Response, *statuses: int) -> requests.Response:
+        if response.status_code not in statuses:
+            raise RelayJourneyError(f"{self.username}: {response.request.method} {response.url} → {response.status_code}: {response.text[:300]}")
+        return response
+
+    def connect(self, base_url: str) -> str:
+        """The whole journey: hosted page → connect → X consent → callback → dashboard."""
+        self._expect(self.http.get(f"{base_url}/", timeout=10), 200)
+        to_x = self._expect(
+            self.http.post(f"{base_url}/connect/x", data={"email": self.email or ""}, allow_redirects=False, timeout=10), 302
+        )
+        consent_url = to_x.headers["Location"]
+        consent = self._expect(self.http.get(consent_url, timeout=10), 200)
+        action = re.search(r'<form[^>]*action="([^"]*)"', consent.text)
+        form_url = urljoin(consent_url, action.group(1).replace("&amp;", "&")) if action and action.group(1) else consent_url
+        fields = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', consent.text)}
+        fields.update({"username": self.username, "decision": "allow"})
+        back = self._expect(self.http.post(form_url, data=fields, allow_redirects=False, timeout=10), 302, 303)
+        callback = self._expect(self.http.get(back.headers["Location"], allow_redirects=False, timeout=30), 302, 303)
+        self.dashboard_url = callback.headers["Location"]
+        self._expect(self.http.get(self.dashboard_url, timeout=10), 200)
+        return self.dashboard_url
+
+    def review(self) -> tuple[int, int]:
+        """Open the dashboard and decide every pending proposal: approve most, skip the rest."""
+        if not self.dashboard_url:
+            return 0, 0
+        page = self._expect(self.http.get(self.dashboard_url, timeout=10), 200)
+        token = re.search(r'name="t" value="([^"]+)"', page.text)
+        token_value = html.unescape(token.group(1)) if token else ""
+        approved = skipped = 0
+        base = self.dashboard_url.split("/relay?", 1)[0]
+        for post_id in dict.fromkeys(PENDING.findall(page.text)):
+            action = "approve" if self.random.random() < self.approve_rate else "skip"
+            self._expect(
+                self.http.post(f"{base}/relay/{action}", data={"t": token_value, "post": post_id}, allow_redirects=False, timeout=30),
+                303,
+            )
+            if action == "approve":
+                self.approved.append(post_id)
+                approved += 1
+            else:
+                self.skipped.append(post_id)
+                skipped += 1
+        return approved, skipped

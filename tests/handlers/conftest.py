@@ -1,0 +1,163 @@
+"""Domain and handler tests on moto (in-process mock), with the table shaped as the stack makes it."""
+
+import os
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from relaycast import clock, settings as settings_module
+from relaycast.storage import Store
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL",):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        settings_module.reset_caches()
+        yield
+    settings_module.reset_caches()
+
+
+@pytest.fixture
+def table(aws):
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName="relaycast-test",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "kind")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_kind",
+                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}, {"AttributeName": "pk", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    return "relaycast-test"
+
+
+@pytest.fixture
+def store(table):
+    return Store(table)
+
+
+@pytest.fixture
+def kms_key(aws):
+    return boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+
+
+@pytest.fixture
+def frozen_clock():
+    from datetime import UTC, datetime, timedelta
+
+    class Frozen:
+        def __init__(self):
+            self.at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+        def __call__(self):
+            return self.at
+
+        def advance(self, **delta):
+            self.at += timedelta(**delta)
+
+    frozen = Frozen()
+    clock.use(frozen)
+    yield frozen
+    clock.use(None)
+
+
+EVENT = {
+    "name": "Handler Test Summit",
+    "slug": "handler-test",
+    "hashtags": ["#HTS26"],
+    "timezone": "Europe/Paris",
+    "start": "2026-12-01T09:00",
+    "end": "2026-12-02T18:00",
+    "notice_sender": "relaycast@example.org",
+    "cap_per_relay": 3,
+    "experts": [{"handle": "@amina_data", "weight": 2}],
+}
+
+
+@pytest.fixture
+def stack_env(table, kms_key, monkeypatch):
+    """What the stack gives every function: table, key, config parameter, app secret, queue."""
+    import json
+
+    from relaycast.config import parse_event_config
+
+    config = parse_event_config(EVENT)
+    boto3.client("ssm").put_parameter(Name="/relaycast/handler-test/config", Value=config.to_json(), Type="String")
+    secret = {"x_client_id": "cid", "x_client_secret": "csecret", "x_bearer_token": "bearer", "signing_key": "k" * 32}
+    boto3.client("secretsmanager").create_secret(Name="relaycast/handler-test/app", SecretString=json.dumps(secret))
+    queue = boto3.client("sqs").create_queue(QueueName="publish")["QueueUrl"]
+    env = {
+        "TABLE_NAME": table,
+        "TOKEN_KEY_ID": kms_key,
+        "EVENT_CONFIG_PARAMETER": "/relaycast/handler-test/config",
+        "APP_SECRET_NAME": "relaycast/handler-test/app",
+        "PUBLISH_QUEUE_URL": queue,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "relaycast",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings_module.reset_caches()
+    return env
+
+
+def load_function(name: str, module: str = "handler"):
+    """Import a function's module from its own folder, as Lambda does (never `functions/` on sys.path)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "functions" / name
+    spec = importlib.util.spec_from_file_location(f"relaycast_fn_{name}_{module}", folder / f"{module}.py")
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = loaded
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+@pytest.fixture
+def lambda_context():
+    class LambdaContext:
+        function_name = "relaycast-test"
+        memory_limit_in_mb = 256
+        invoked_function_arn = "arn:aws:lambda:eu-west-3:123456789012:function:relaycast-test"
+        aws_request_id = "00000000-0000-0000-0000-000000000001"
+
+        @staticmethod
+        def get_remaining_time_in_millis():
+            return 30_000
+
+    return LambdaContext()
+
+
+def sqs_event(*bodies):
+    import json
+
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{i}",
+                "receiptHandle": f"h-{i}",
+                "body": json.dumps(body) if not isinstance(body, str) else body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-3:123456789012:publish",
+                "awsRegion": "eu-west-3",
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }

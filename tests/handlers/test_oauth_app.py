@@ -1,0 +1,64 @@
+"""The hosted page and the callback's refusals, through Chalice's own test client on moto."""
+
+import pytest
+from chalice.test import Client
+
+from conftest import load_function
+
+
+@pytest.fixture
+def client(stack_env):
+    app = load_function("oauth", "app").app
+    with Client(app) as test_client:
+        yield test_client
+
+
+def table_snapshot(store):
+    return sorted((i["pk"], i["sk"]) for i in store.table.scan()["Items"])
+
+
+def test_hosted_page_tells_the_relay_what_they_allow(client):
+    page = client.http.get("/")
+    assert page.status_code == 200
+    body = page.body.decode()
+    for expected in ("Handler Test Summit", "#HTS26", "approve each repost", "At most <strong>3 reposts</strong>", "Connect X"):
+        assert expected in body
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_connect_stores_a_short_lived_state_and_redirects_to_x_with_pkce(client, store):
+    answer = client.http.post("/connect/x", body="email=relay%40example.net", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 302
+    location = answer.headers["Location"]
+    assert location.startswith("https://x.com/i/oauth2/authorize?")
+    assert "code_challenge_method=S256" in location and "offline.access" in location.replace("+", " ").replace("%20", " ")
+    states = [i for i in store.table.scan()["Items"] if i["kind"] == "state"]
+    assert len(states) == 1 and states[0]["email"] == "relay@example.net"
+    assert states[0]["verifier"] not in location  # only the challenge leaves
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/callback/x", 400),  # no state
+        ("/callback/x?state=short&code=abc", 400),  # malformed state
+        ("/callback/x?state=" + "a" * 40 + "&code=abc", 400),  # unknown state
+        ("/callback/x?state=" + "a" * 40 + "&error=access_denied", 403),
+        ("/callback/x?state=" + "a" * 40 + "&code=" + "c" * 600, 400),  # oversize code
+        ("/callback/mastodon?state=" + "a" * 40 + "&code=abc", 404),
+        ("/connect/myspace", 404),
+        ("/relay?t=forged", 403),
+    ],
+)
+def test_bad_input_gets_a_4xx_page_and_stores_nothing(client, store, path, status):
+    before = table_snapshot(store)
+    answer = client.http.get(path)
+    assert answer.status_code == status
+    assert "text/html" in answer.headers["Content-Type"]
+    assert table_snapshot(store) == before
+
+
+def test_bad_email_is_refused_before_anything_is_stored(client, store):
+    answer = client.http.post("/connect/x", body="email=not-an-address", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 400
+    assert table_snapshot(store) == []

@@ -1,0 +1,150 @@
+"""A relay's whole life in the domain package: connect, approve, publish under the cap, refresh, revoke.
+
+moto plays AWS in-process; the sandbox X plays X over real HTTP and is the truth of what happened.
+"""
+
+import html
+import json
+import logging
+import re
+from datetime import timedelta
+
+import boto3
+import pytest
+import requests
+from conftest import load_function, sqs_event
+
+from relaycast import expire, relays
+from relaycast.networks import x_network
+from relaycast.settings import Settings
+from relaycast.storage import Store
+from relaycast_local.sandbox_x import SandboxX
+
+REDIRECT = "http://127.0.0.1:9/callback/x"
+
+
+@pytest.fixture
+def x_sandbox(stack_env, frozen_clock, monkeypatch):
+    with SandboxX(client_id="cid", client_secret="csecret", bearer_token="bearer") as sandbox:
+        monkeypatch.setenv("X_API_BASE", sandbox.base_url)
+        monkeypatch.setenv("X_AUTHORIZE_URL", sandbox.authorize_url)
+        for i in range(10):
+            sandbox.add_posts([{"id": str(1000 + i), "text": f"Insight {i} #HTS26", "username": "amina_data", "author_id": "77",
+                                "created_at": frozen_clock.at - timedelta(minutes=30)}])
+        boto3.client("ses").verify_email_identity(EmailAddress="relaycast@example.org")
+        yield sandbox
+
+
+def connect(store, settings, username, email=None, sandbox=None):
+    url = relays.start_connect(store, x_network(settings), network="x", email=email, redirect_uri=REDIRECT)
+    page = requests.get(url, timeout=5)
+    fields = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)}
+    answer = requests.post(f"{sandbox.base_url}/i/oauth2/authorize", data={**fields, "username": username, "decision": "allow"},
+                           allow_redirects=False, timeout=5)
+    location = answer.headers["Location"]
+    params = dict(p.split("=", 1) for p in location.split("?", 1)[1].split("&"))
+    return relays.finish_connect(store, settings, settings.event(), x_network(settings), network="x", params=params, redirect_uri=REDIRECT)
+
+
+def propose(store, relay_id, post_id, frozen_clock):
+    store.put_new({"pk": f"RELAY#{relay_id}", "sk": f"PROPOSAL#x#{post_id}", "kind": "proposal", "relay_id": relay_id,
+                   "network": "x", "post_id": post_id, "status": "pending", "text": "t", "author": "amina_data", "url": "u",
+                   "proposal_expires_at": int((frozen_clock.at + timedelta(hours=6)).timestamp())})
+
+
+def drain(queue_url):
+    sqs = boto3.client("sqs")
+    bodies = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return bodies
+        for m in messages:
+            bodies.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_whole_life_of_a_relay(x_sandbox, store, frozen_clock, lambda_context, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    settings = Settings.from_env()
+    connected = connect(store, settings, "relay_one", "one@example.net", x_sandbox)
+    user_id = x_sandbox.users["relay_one"].id
+    grant = store.grant(connected.relay_id, "x")
+    assert grant["status"] == "active" and grant["cap"] == 3 and grant["email"] == "one@example.net"
+    issued = x_sandbox.issued_tokens()
+    assert issued and not any(t.encode() in grant["tokens"] for t in issued)  # encrypted at rest
+
+    # The dashboard link speaks for this relay only; approvals enqueue one job each, once.
+    assert relays.relay_from_token(settings, settings.event(), connected.dashboard_token) == connected.relay_id
+    for post_id in ("1000", "1001", "1002", "1003", "1004"):
+        propose(store, connected.relay_id, post_id, frozen_clock)
+        assert relays.decide(store, settings, relay_id=connected.relay_id, action="approve", post_id=post_id) == "approved"
+    assert relays.decide(store, settings, relay_id=connected.relay_id, action="approve", post_id="1000") == "approved"
+    jobs = drain(settings.publish_queue_url)
+    assert len(jobs) == 5
+
+    # Publish: three fit under the cap, the rest are skipped with the reason; a redelivery changes nothing.
+    publish = load_function("publish")
+    frozen_clock.advance(hours=3)  # the 2-hour access token has expired: publish refreshes it first
+    assert publish.handler(sqs_event(*jobs, jobs[0]), lambda_context) == {"batchItemFailures": []}
+    assert {(u, p) for u, p in x_sandbox.retweets} == {(user_id, "1000"), (user_id, "1001"), (user_id, "1002")}
+    ledger = {i["post_id"]: i for i in store.relay_items(connected.relay_id, "LEDGER#")}
+    assert [ledger[p]["status"] for p in sorted(ledger)] == ["published"] * 3 + ["skipped"] * 2
+    assert ledger["1004"]["reason"] == "cap of 3 reached"
+    assert store.grant(connected.relay_id, "x")["published_count"] == 3
+    assert not any(r.duplicate for r in x_sandbox.repost_log)
+
+    # End of event: revoked at X, verified, grant and tokens gone, one receipt, e-mailed once.
+    x = x_network(settings)
+    assert expire.sweep(store, settings, settings.event(), x) == {"ended": 1, "already": 0, "failed": 0}
+    assert not x_sandbox.active_grants("relay_one")
+    assert all(not x_sandbox.is_token_active(t) for t in x_sandbox.issued_tokens() if t != "bearer")
+    assert store.grant(connected.relay_id, "x") is None
+    receipt = store.get(f"RELAY#{connected.relay_id}", "RECEIPT#x")
+    assert receipt["status"] == "done" and receipt["confirmed"] is True
+    assert len(receipt["published"]) == 3
+    assert not any("tokens" in i for i in store.table.scan()["Items"])
+    # A TTL record arriving after the sweep finds the receipt and does nothing more.
+    assert expire.end_grant(store, settings, settings.event(), x, grant, "access expired") == "already"
+    sent = boto3.client("ses").get_send_statistics()["SendDataPoints"]
+    assert sum(p["DeliveryAttempts"] for p in sent) == 1
+
+    # Tokens never reached a log line or stdout.
+    logged = caplog.text + capsys.readouterr().out
+    for token in x_sandbox.issued_tokens():
+        assert token not in logged
+
+
+def test_revoked_elsewhere_marks_the_grant_broken_and_releases_the_slot(x_sandbox, store, frozen_clock, lambda_context):
+    settings = Settings.from_env()
+    connected = connect(store, settings, "relay_two", None, x_sandbox)
+    # The relay removes the app in X's settings: every token of the grant dies there.
+    for token in [t for t in x_sandbox.issued_tokens() if t != "bearer"]:
+        requests.post(x_sandbox.revoke_url, data={"token": token}, auth=("cid", "csecret"), timeout=5)
+    assert not x_sandbox.active_grants("relay_two")
+    job = {"relay_id": connected.relay_id, "network": "x", "post_id": "1005"}
+    assert load_function("publish").handler(sqs_event(job), lambda_context) == {"batchItemFailures": []}
+    grant = store.grant(connected.relay_id, "x")
+    assert grant["status"] == "broken" and grant["published_count"] == 0
+    ledger = store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1005")
+    assert (ledger["status"], ledger["reason"]) == ("skipped", "access was revoked at X")
+
+
+def test_ttl_stream_record_ends_the_grant_through_the_same_path(x_sandbox, store, frozen_clock, lambda_context):
+    from boto3.dynamodb.types import TypeSerializer
+
+    settings = Settings.from_env()
+    connected = connect(store, settings, "relay_three", "three@example.net", x_sandbox)
+    grant_item = store.table.get_item(Key={"pk": f"RELAY#{connected.relay_id}", "sk": "GRANT#x"})["Item"]
+    store.delete(f"RELAY#{connected.relay_id}", "GRANT#x")  # as the TTL would
+    record = {
+        "eventName": "REMOVE",
+        "eventSource": "aws:dynamodb",
+        "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+        "dynamodb": {"OldImage": {k: TypeSerializer().serialize(v) for k, v in grant_item.items()}},
+    }
+    assert load_function("expire").handler({"Records": [record]}, lambda_context) == {"ended": 1}
+    assert not x_sandbox.active_grants("relay_three")
+    receipt = store.get(f"RELAY#{connected.relay_id}", "RECEIPT#x")
+    assert receipt["status"] == "done" and receipt["reason"] == "access expired"
+    assert load_function("expire").handler({"Records": [record]}, lambda_context) == {"ended": 0}  # once
