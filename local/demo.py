@@ -54,7 +54,6 @@ def local_overrides(sandbox: Any) -> dict[str, str]:
         "X_AUTHORIZE_URL": f"{sandbox.base_url}/i/oauth2/authorize",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("RELAYCAST_LOG_LEVEL", "WARNING"),
-        "POWERTOOLS_METRICS_DISABLED": "true",
     }
 
 
@@ -80,6 +79,17 @@ def table_scan(table_name: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def sent_emails(cloud: Any) -> list[dict[str, Any]]:
+    """What moto's SES actually accepted for delivery (the relays' inboxes, in effect)."""
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[cloud.account_id][cloud.region]
+    return [
+        {"to": list(m.destinations.get("ToAddresses", [])), "subject": m.subject, "body": m.body}
+        for m in backend.sent_messages
+    ]
+
+
 def queue_depth(url: str) -> int:
     attrs = boto3.client("sqs").get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
@@ -89,12 +99,12 @@ def queue_depth(url: str) -> int:
 
 def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]]) -> dict[str, Any]:
     sandbox, deployed, config = event.sandbox, event.deployed, event.config
-    items = table_scan(deployed.table_name)
+    items = table_scan(deployed.table_name())
     kinds = Counter(i.get("kind") for i in items)
     relay_users = {sandbox.users[r.username].id for r in event.relays if r.dashboard_url}
     per_user = Counter(user for user, _post in sandbox.retweets if user in relay_users)
     revoked_users = {r.user_id for r in sandbox.revocations if r.whole_grant and r.user_id in relay_users}
-    dlq = sum(queue_depth(url) for url in deployed.dead_letter_queue_urls)
+    dlq = sum(queue_depth(url) for lid, url in deployed.queue_urls.items() if "Dlq" in lid or "DeadLetter" in lid)
     return {
         "event": config.slug,
         "relays_connected": len(relay_users),
@@ -137,7 +147,7 @@ def run_event(event_file: str | Path, *, relays: int = 24, progress: Any = None,
             cdk_out,
             f"relaycast-{config.slug}",
             env_overrides=local_overrides(sandbox),
-            secrets={f"relaycast/{config.slug}/app": app_secret(sandbox)},
+            secret_values={f"relaycast/{config.slug}/app": app_secret(sandbox)},
         )
         api_url = cloud.serve_api(deployed)
         people = [
@@ -151,13 +161,20 @@ def run_event(event_file: str | Path, *, relays: int = 24, progress: Any = None,
         def between_ticks(now):
             nonlocal approvals
             for person in people:
-                approvals += person.review()[0]
+                approvals += person.maybe_review(now)[0]
             if progress:
                 progress(now, config)
 
-        cloud.run_until(config.access_ends + timedelta(minutes=config.poll_interval_minutes), on_tick=between_ticks)
+        run = cloud.run_until(
+            config.access_ends + timedelta(minutes=config.poll_interval_minutes),
+            step=timedelta(minutes=config.poll_interval_minutes),
+            on_tick=between_ticks,
+        )
         cloud.pump()
-        return report(event, approvals, cloud.sent_emails())
+        figures = report(event, approvals, sent_emails(cloud))
+        figures["rounds"] = sum(1 for f in run.firings if f.target_arn.split(":")[2] == "states")
+        figures["failed_firings"] = [f"{f.schedule} at {f.at:%H:%M}: {f.error} {f.cause}"[:300] for f in run.failures()]
+        return figures
 
 
 def main(event: str = "events/demo.yaml", relays: int = 24, report: str = "demo-report.json") -> int:
@@ -187,6 +204,8 @@ def main(event: str = "events/demo.yaml", relays: int = 24, report: str = "demo-
         and figures["grants_revoked_upstream"] == figures["receipts_sent"] == figures["relays_connected"]
         and figures["grants_left"] == 0
         and figures["token_material_left"] == 0
+        and figures["publishes_ok"] > 0
+        and not figures["failed_firings"]
     )
     console.print_json(data=figures)
     console.print(f"report written to {report}: " + ("[green]every promise kept" if ok else "[red]a promise was broken"))

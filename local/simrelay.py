@@ -6,6 +6,7 @@ import html
 import random
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from urllib.parse import urljoin
 
 import requests
@@ -23,6 +24,8 @@ class SimulatedRelay:
     email: str | None
     approve_rate: float = 0.85
     seed: int = 0
+    review_every_minutes: int = 120  # a person looks at their proposals a few times a day
+    next_review: datetime | None = None
     dashboard_url: str | None = None
     approved: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -53,6 +56,15 @@ class SimulatedRelay:
         self.dashboard_url = callback.headers["Location"]
         self._expect(self.http.get(self.dashboard_url, timeout=10), 200)
         return self.dashboard_url
+
+    def maybe_review(self, now: datetime) -> tuple[int, int]:
+        """Review when this person's next look is due (each their own rhythm); (approved, skipped)."""
+        if self.next_review is None:
+            self.next_review = now + timedelta(minutes=self.random.randrange(self.review_every_minutes))
+        if now < self.next_review:
+            return 0, 0
+        self.next_review = now + timedelta(minutes=self.review_every_minutes)
+        return self.review()
 
     def review(self) -> tuple[int, int]:
         """Open the dashboard and decide every pending proposal: approve most, skip the rest."""

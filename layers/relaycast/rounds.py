@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from relaycast import clock, selection
@@ -46,15 +47,17 @@ def candidate_item(post: Post, config: EventConfig) -> dict[str, Any]:
     )
     item = {k: v for k, v in asdict(post).items() if k != "extra"}
     item["created_at"] = post.created_at.isoformat()
-    return {**item, "score": str(scored.score), "reasons": list(scored.reasons), "expires_at": retention_epoch(config)}
+    return {**item, "score": Decimal(str(scored.score)), "reasons": list(scored.reasons), "expires_at": retention_epoch(config)}
 
 
 def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
     """The round's picks (paced over the event) and the relays who still have room under their cap."""
     now = clock.now()
-    candidates = [dict(c, score=float(c["score"])) for c in store.candidates()]
-    selected = [c for c in candidates if c.get("selected_round")]
-    fresh = [c for c in candidates if not c.get("selected_round")]
+    selected = store.candidates(selected=True)
+    # Only recent, substantive posts are worth a relay's name; the filter keeps each round's read small.
+    fresh = store.candidates(
+        selected=False, since=(now - selection.PICK_MAX_AGE).isoformat(), min_score=selection.MIN_SCORE
+    )
     n = selection.picks_allowed(
         total=selection.selection_total(config.cap_per_relay),
         start=config.start_utc,
@@ -79,7 +82,7 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
         # Strings: the state machine writes them as DynamoDB numbers without arithmetic.
         "proposal_expires_at": str(int(min(proposal_expiry, config.access_ends).timestamp())),
         "expires_at": str(retention_epoch(config)),
-        "candidates": len(candidates),
+        "pool": len(fresh),
         "allowed": n,
     }
 

@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 URL = re.compile(r"https?://\S+")
 MENTION = re.compile(r"@\w+")
@@ -33,6 +33,10 @@ METHOD = re.compile(
     r"méthode|résultats?|étude|montre|mesuré|réduit|améliore|jeu de données|modèle)\b",
     re.IGNORECASE,
 )
+
+
+MIN_SCORE = 2.0  # below this a post is chatter, whatever its likes
+PICK_MAX_AGE = timedelta(hours=12)  # older posts are no longer news for the relays' followers
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ def selection_total(cap: int) -> int:
 
 
 def choose(
-    candidates: Iterable[dict], *, n: int, already_selected_texts: Sequence[str], min_score: float = 2.0
+    candidates: Iterable[dict], *, n: int, already_selected_texts: Sequence[str], min_score: float = MIN_SCORE
 ) -> list[dict]:
     """The best n candidates that are not near-duplicates of each other or of earlier picks."""
     pool = sorted((c for c in candidates if c["score"] >= min_score), key=lambda c: -c["score"])

@@ -76,11 +76,13 @@ class Store:
                 return False
             raise
 
-    def query(self, pk: str, prefix: str | None = None) -> Iterator[dict[str, Any]]:
+    def query(self, pk: str, prefix: str | None = None, filter_expression: Any = None) -> Iterator[dict[str, Any]]:
         condition = Key("pk").eq(pk)
         if prefix:
             condition &= Key("sk").begins_with(prefix)
         kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
+        if filter_expression is not None:
+            kwargs["FilterExpression"] = filter_expression
         while True:
             page = self.table.query(**kwargs)
             yield from (plain(i) for i in page.get("Items", []))
@@ -174,8 +176,21 @@ class Store:
     def add_candidate(self, item: dict[str, Any]) -> bool:
         return self.put_new({"pk": "CANDIDATE", "sk": f"{item['network']}#{item['post_id']}", "kind": "candidate", **item})
 
-    def candidates(self) -> list[dict[str, Any]]:
-        return list(self.query("CANDIDATE"))
+    def candidates(
+        self, *, selected: bool | None = None, since: str | None = None, min_score: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Candidates, optionally only the (un)selected ones, created since an ISO instant, above a score."""
+        condition = None
+        parts = []
+        if selected is not None:
+            parts.append(Attr("selected_round").exists() if selected else Attr("selected_round").not_exists())
+        if since is not None:
+            parts.append(Attr("created_at").gte(since))
+        if min_score is not None:
+            parts.append(Attr("score").gte(Decimal(str(min_score))))
+        for part in parts:
+            condition = part if condition is None else condition & part
+        return list(self.query("CANDIDATE", filter_expression=condition))
 
     def mark_selected(self, network: str, post_id: str, round_id: str) -> bool:
         """Claim a candidate for a round; False if another round took it first."""

@@ -16,10 +16,10 @@ INSIGHT = [
 CHATTER = ["Coffee in hall B now", "Congrats to the winners!", "@bob see you at lunch"]
 
 
-def add(store, texts, start_id=100, author="someone"):
+def add(store, texts, start_id=100, author="someone", at=None):
     for i, text in enumerate(texts):
         post = Post(network="x", post_id=str(start_id + i), author=author, author_id="9", text=text,
-                    created_at=CONFIG.start_utc, url=f"https://x.com/{author}/status/{start_id + i}")
+                    created_at=at or CONFIG.start_utc, url=f"https://x.com/{author}/status/{start_id + i}")
         store.add_candidate(candidate_item(post, CONFIG))
 
 
@@ -30,7 +30,7 @@ def test_candidates_carry_score_and_reasons(store):
 
 
 def test_select_paces_picks_and_names_relays_with_room(store, frozen_clock):
-    add(store, INSIGHT + CHATTER)
+    add(store, INSIGHT + CHATTER, at=CONFIG.start_utc + timedelta(hours=1))
     store.save_grant({"relay_id": "x-1", "network": "x", "cap": 3, "status": "active", "user_id": "1", "username": "a"})
     store.save_grant({"relay_id": "x-2", "network": "x", "cap": 3, "status": "broken", "user_id": "2", "username": "b"})
     frozen_clock.at = CONFIG.start_utc - timedelta(minutes=5)
@@ -40,15 +40,19 @@ def test_select_paces_picks_and_names_relays_with_room(store, frozen_clock):
     assert len(first["picks"]) == 1  # 2 h of a 33 h event: 1 of the 5 picks (cap 3 + margin)
     assert first["relays"] == ["x-1"]
     assert first["picks"][0]["text"] in INSIGHT
+    frozen_clock.at = CONFIG.start_utc + timedelta(hours=14)
+    assert select(store, CONFIG, "r2")["picks"] == []  # 13 h old: no longer news, even with budget left
+    add(store, [t + " (day two)" for t in INSIGHT] + CHATTER, start_id=200, at=CONFIG.end_utc - timedelta(hours=1))
     frozen_clock.at = CONFIG.end_utc
-    rest = select(store, CONFIG, "r2")
+    rest = select(store, CONFIG, "r3")
     texts = [p["text"] for p in rest["picks"]]
-    assert len(texts) == 3 and not set(texts) & set(CHATTER)  # only substance passes the bar
-    assert first["picks"][0]["text"] not in texts  # a post is picked once
+    assert rest["allowed"] == 4  # the budget's remainder
+    assert first["picks"][0]["text"] + " (day two)" not in texts  # a near-duplicate of an earlier pick
+    assert len(texts) == 3 and not set(texts) & set(CHATTER)  # so 3, substance only
 
 
 def test_select_handler_returns_what_the_state_machine_maps_over(stack_env, store, frozen_clock, lambda_context):
-    add(store, INSIGHT)
+    add(store, INSIGHT, at=CONFIG.end_utc - timedelta(hours=1))
     store.save_grant({"relay_id": "x-1", "network": "x", "cap": 3, "status": "active", "user_id": "1", "username": "a"})
     frozen_clock.at = CONFIG.end_utc
     result = load_function("select").handler({}, lambda_context)

@@ -1,0 +1,1 @@
+"""relaycast's CDK app: one stack per event, one construct per concern."""

@@ -1,0 +1,128 @@
+"""Monitoring: one dashboard for the event and the alarms ops act on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+from relaycast.config import EventConfig
+
+PERIOD = Duration.minutes(5)
+
+
+class Monitoring(Construct):
+    """Invocations/errors per function, DLQ depths, round executions; alarms on DLQs and failed rounds."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: EventConfig,
+        functions: Mapping[str, lambda_.IFunction],
+        dead_letter_queues: Mapping[str, sqs.IQueue],
+        state_machine: sfn.IStateMachine,
+    ) -> None:
+        super().__init__(scope, id)
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+
+        # Explicit names: the dashboard refers to the alarms by ARNs built from them.
+        self.alarm_names: dict[str, str] = {}
+        for name, queue in dead_letter_queues.items():
+            self.alarm_names[f"{name}-dlq"] = f"relaycast-{config.slug}-{name}-dlq"
+            self.alarms[f"{name}-dlq"] = cloudwatch.Alarm(
+                self,
+                f"{name.title()}DlqNotEmpty",
+                alarm_name=self.alarm_names[f"{name}-dlq"],
+                alarm_description=f"relaycast {config.slug}: messages in the {name} dead-letter queue",
+                metric=queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                threshold=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        self.alarm_names["round-failed"] = f"relaycast-{config.slug}-round-failed"
+        self.alarms["round-failed"] = cloudwatch.Alarm(
+            self,
+            "RoundFailed",
+            alarm_name=self.alarm_names["round-failed"],
+            alarm_description=f"relaycast {config.slug}: a round (state machine execution) failed",
+            metric=state_machine.metric_failed(period=PERIOD, statistic="Sum"),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"relaycast-{config.slug}",
+            default_interval=Duration.hours(6),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.TextWidget(markdown=f"# relaycast — {config.name}", width=24, height=1),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Invocations",
+                left=[fn.metric_invocations(period=PERIOD, label=name) for name, fn in functions.items()],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Errors",
+                left=[fn.metric_errors(period=PERIOD, label=name) for name, fn in functions.items()],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Dead-letter queues (messages visible)",
+                left=[
+                    q.metric_approximate_number_of_messages_visible(
+                        period=Duration.minutes(1), statistic="Maximum", label=name
+                    )
+                    for name, q in dead_letter_queues.items()
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Rounds",
+                left=[
+                    state_machine.metric_started(period=PERIOD, label="started"),
+                    state_machine.metric_succeeded(period=PERIOD, label="succeeded"),
+                    state_machine.metric_failed(period=PERIOD, label="failed"),
+                    state_machine.metric_timed_out(period=PERIOD, label="timed out"),
+                ],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self._alarms_by_arn(), width=24),
+        )
+        for alarm in self.alarms.values():
+            self.dashboard.node.add_dependency(alarm)
+
+    def _alarms_by_arn(self) -> list[cloudwatch.IAlarm]:
+        """The alarms as ARNs built from their names, so the dashboard holds no GetAtt of an alarm."""
+        stack = Stack.of(self)
+        return [
+            cloudwatch.Alarm.from_alarm_arn(
+                self,
+                f"{key}-by-arn",
+                stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                ),
+            )
+            for key, name in self.alarm_names.items()
+        ]

@@ -1,0 +1,141 @@
+"""Schedules and the end of access: the round's rate schedule, the one-shot sweep, the `expire` function.
+
+EventBridge Scheduler starts a round every `poll_interval_minutes`, only between the event's start and end.
+At `access_ends` (event end + grace) a one-shot schedule invokes `expire` with `{"action": "sweep"}`. As a
+backstop, the table's stream reaches `expire` filtered to TTL deletions of grants.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack, TimeZone
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+from relaycast.config import EventConfig
+
+from infra.function import FunctionCommons, RelaycastFunction
+from infra.notices import Notices
+from infra.pipeline import dead_letter_queue
+from infra.storage import Storage
+
+SWEEP_INPUT = {"action": "sweep"}
+# EventBridge Scheduler replaces the context attribute with the invocation's scheduled time
+# (`<aws.scheduler.scheduled-time>`), which the execution's input then records.
+ROUND_INPUT = {"trigger": "schedule", "scheduled_at": scheduler.ContextAttribute.scheduled_time}
+
+# TTL deletions only (done by the DynamoDB service principal), of grants only.
+TTL_GRANT_FILTER = {
+    "userIdentity": {
+        "type": lambda_.FilterRule.is_equal("Service"),
+        "principalId": lambda_.FilterRule.is_equal("dynamodb.amazonaws.com"),
+    },
+    "eventName": lambda_.FilterRule.is_equal("REMOVE"),
+    "dynamodb": {"OldImage": {"kind": {"S": lambda_.FilterRule.is_equal("grant")}}},
+}
+
+
+def at_expression(config: EventConfig) -> str:
+    """`at(yyyy-mm-ddThh:mm:ss)` of access_ends, in UTC."""
+    return f"at({config.access_ends:%Y-%m-%dT%H:%M:%S})"
+
+
+class Schedules(Construct):
+    """The round's schedule, the sweep's one-shot, and `expire` with its stream backstop."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: EventConfig,
+        storage: Storage,
+        notices: Notices,
+        state_machine: sfn.IStateMachine,
+        commons: FunctionCommons,
+    ) -> None:
+        super().__init__(scope, id)
+        # Failed stream batches and failed asynchronous invocations (the sweep) of `expire` land here.
+        self.expire_dlq = dead_letter_queue(self, "ExpireDlq")
+        # Invocations the Scheduler could not deliver to their target land here.
+        self.schedule_dlq = dead_letter_queue(self, "ScheduleDlq")
+
+        self.expire = RelaycastFunction(
+            self,
+            "ExpireFunction",
+            name="expire",
+            handler="handler.handler",
+            commons=commons,
+            description="relaycast: revokes grants upstream at the end of access and sends receipts",
+            memory_size=256,
+            timeout=Duration.minutes(5),
+            # The sweep is invoked asynchronously: after Lambda's two retries, the event lands in the DLQ.
+            dead_letter_queue=self.expire_dlq,
+        )
+        fn = self.expire.function
+        storage.grant_table_read_write(fn)
+        storage.grant_config_read(fn)
+        storage.grant_app_secret_read(fn)
+        storage.token_key.grant_decrypt(fn)
+        notices.grant_send(fn)
+        fn.add_event_source(
+            event_sources.DynamoEventSource(
+                storage.table,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=5,
+                bisect_batch_on_error=True,
+                retry_attempts=3,
+                max_record_age=Duration.days(1),
+                on_failure=event_sources.SqsDlq(self.expire_dlq),
+                filters=[lambda_.FilterCriteria.filter(TTL_GRANT_FILTER)],
+            )
+        )
+
+        self.round_role = self._scheduler_role("RoundScheduleRole", "starts the rounds")
+        self.sweep_role = self._scheduler_role("SweepScheduleRole", "invokes the end-of-access sweep")
+        self.round_schedule = scheduler.Schedule(
+            self,
+            "RoundSchedule",
+            description=f"relaycast {config.slug}: a round every {config.poll_interval_minutes} min during the event",
+            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(config.poll_interval_minutes)),
+            start=config.start_utc,
+            end=config.end_utc,
+            target=targets.StepFunctionsStartExecution(
+                state_machine,
+                role=self.round_role,
+                input=scheduler.ScheduleTargetInput.from_object(ROUND_INPUT),
+                dead_letter_queue=self.schedule_dlq,
+                retry_attempts=2,
+                # A round delayed by more than one interval is superseded by the next one.
+                max_event_age=Duration.minutes(config.poll_interval_minutes),
+            ),
+        )
+        self.sweep_schedule = scheduler.Schedule(
+            self,
+            "SweepSchedule",
+            description=f"relaycast {config.slug}: revoke every grant when access ends",
+            schedule=scheduler.ScheduleExpression.expression(at_expression(config), TimeZone.of("UTC")),
+            target=targets.LambdaInvoke(
+                fn,
+                role=self.sweep_role,
+                input=scheduler.ScheduleTargetInput.from_object(SWEEP_INPUT),
+                dead_letter_queue=self.schedule_dlq,
+                retry_attempts=10,
+                max_event_age=Duration.hours(24),
+            ),
+        )
+
+    def _scheduler_role(self, id: str, purpose: str) -> iam.Role:
+        """A role only EventBridge Scheduler of this account can assume; the target grants what it needs."""
+        return iam.Role(
+            self,
+            id,
+            description=f"relaycast: EventBridge Scheduler {purpose}",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
+        )

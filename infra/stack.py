@@ -1,0 +1,94 @@
+"""The stack of one event: one construct per concern, and the cdk-nag acknowledgments."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+from relaycast.config import EventConfig
+
+from infra.connect_api import ConnectApi
+from infra.function import FunctionCommons, shared_layer
+from infra.monitoring import Monitoring
+from infra.nag import acknowledge
+from infra.notices import Notices
+from infra.pipeline import Pipeline
+from infra.schedules import Schedules
+from infra.storage import Storage
+
+
+def stack_name(config: EventConfig) -> str:
+    return f"relaycast-{config.slug}"
+
+
+class RelaycastStack(Stack):
+    """Storage, notices, pipeline, connect API, schedules and monitoring of one event."""
+
+    def __init__(
+        self, scope: Construct, id: str, *, config: EventConfig, acknowledge_findings: bool = True, **kwargs
+    ) -> None:
+        # Stack tags (CloudFormation propagates them at deploy) rather than resource tags in the template:
+        # moto's CloudFormation, which the local runtime deploys into, fails on KMS keys' and SSM parameters' tags.
+        super().__init__(
+            scope,
+            id,
+            description=f"relaycast: {config.name} ({config.slug})",
+            tags={"relaycast:event": config.slug},
+            **kwargs,
+        )
+        self.config = config
+
+        self.storage = Storage(self, "Storage", config=config)
+        self.notices = Notices(self, "Notices", config=config)
+        commons = FunctionCommons(
+            layer=shared_layer(self),
+            environment=self.storage.environment(),
+            name_prefix=stack_name(config),
+        )
+        self.pipeline = Pipeline(self, "Pipeline", config=config, storage=self.storage, commons=commons)
+        self.connect_api = ConnectApi(
+            self,
+            "ConnectApi",
+            config=config,
+            storage=self.storage,
+            notices=self.notices,
+            publish_queue=self.pipeline.publish_queue,
+            commons=commons,
+        )
+        self.schedules = Schedules(
+            self,
+            "Schedules",
+            config=config,
+            storage=self.storage,
+            notices=self.notices,
+            state_machine=self.pipeline.state_machine,
+            commons=commons,
+        )
+        self.functions = {
+            "oauth": self.connect_api.oauth,
+            "poll": self.pipeline.poll,
+            "select": self.pipeline.select,
+            "publish": self.pipeline.publish,
+            "expire": self.schedules.expire,
+        }
+        self.dead_letter_queues = {
+            "publish": self.pipeline.publish_dlq,
+            "expire": self.schedules.expire_dlq,
+            "schedule": self.schedules.schedule_dlq,
+        }
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            functions={name: f.function for name, f in self.functions.items()},
+            dead_letter_queues=self.dead_letter_queues,
+            state_machine=self.pipeline.state_machine,
+        )
+
+        CfnOutput(self, "TableName", value=self.storage.table.table_name)
+        CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)
+        CfnOutput(self, "PublishQueueUrl", value=self.pipeline.publish_queue.queue_url)
+        CfnOutput(self, "AppSecretName", value=self.storage.app_secret_name)
+        CfnOutput(self, "EventConfigParameter", value=self.storage.config_parameter_name)
+
+        # cdk-nag acknowledgments (tests build the stack without them to check each one is still needed).
+        self.acknowledgments = acknowledge(self) if acknowledge_findings else []

@@ -1,0 +1,82 @@
+"""The round's schedule, the end-of-access one-shot, and expire's stream backstop."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("infra")
+
+
+def _schedules(synth):
+    schedules = synth.of_type("AWS::Scheduler::Schedule")
+    rate = [s["Properties"] for s in schedules.values() if s["Properties"]["ScheduleExpression"].startswith("rate(")]
+    at = [s["Properties"] for s in schedules.values() if s["Properties"]["ScheduleExpression"].startswith("at(")]
+    assert len(rate) == 1 and len(at) == 1, schedules
+    return rate[0], at[0]
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_round_schedule_runs_every_interval_only_during_the_event(synth):
+    rate, _ = _schedules(synth)
+    assert rate["ScheduleExpression"] == f"rate({synth.config.poll_interval_minutes} minutes)"
+    assert _instant(rate["StartDate"]) == synth.config.start_utc
+    assert _instant(rate["EndDate"]) == synth.config.end_utc
+    assert rate["State"] == "ENABLED"
+    sm_id, _ = synth.one("AWS::StepFunctions::StateMachine")
+    assert rate["Target"]["Arn"] == {"Ref": sm_id}
+
+
+def test_round_schedule_has_its_own_role_that_may_only_start_the_round(synth):
+    rate, at = _schedules(synth)
+    role_id = rate["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    assert role_id != at["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    trust = synth.resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "scheduler.amazonaws.com"}]
+    sm_id, _ = synth.one("AWS::StepFunctions::StateMachine")
+    assert synth.actions_on(role_id, sm_id) == {"states:StartExecution"}
+    assert synth.actions_on(role_id) <= {"states:StartExecution", "sqs:SendMessage"}
+
+
+def test_sweep_is_a_one_shot_at_access_end_invoking_expire(synth):
+    _, at = _schedules(synth)
+    ends = synth.config.access_ends
+    assert at["ScheduleExpression"] == f"at({ends:%Y-%m-%dT%H:%M:%S})"
+    assert at["ScheduleExpressionTimezone"] == "UTC"
+    assert at["Target"]["Arn"] == {"Fn::GetAtt": [synth.function_id("expire"), "Arn"]}
+    assert json.loads(at["Target"]["Input"]) == {"action": "sweep"}
+    role_id = at["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    assert "lambda:InvokeFunction" in synth.actions_on(role_id, synth.function_id("expire"))
+
+
+def test_schedule_targets_have_a_dead_letter_queue(synth):
+    for props in _schedules(synth):
+        dlq = props["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        assert synth.resources[dlq]["Type"] == "AWS::SQS::Queue"
+
+
+def test_expire_reads_the_stream_filtered_to_ttl_deletions_of_grants(synth):
+    table_id, _ = synth.one("AWS::DynamoDB::Table")
+    (esm,) = [
+        r["Properties"] for r in synth.of_type("AWS::Lambda::EventSourceMapping").values()
+        if r["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    ]
+    assert esm["FunctionName"] == {"Ref": synth.function_id("expire")}
+    (criteria,) = esm["FilterCriteria"]["Filters"]
+    assert json.loads(criteria["Pattern"]) == {
+        "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
+        "eventName": ["REMOVE"],
+        "dynamodb": {"OldImage": {"kind": {"S": ["grant"]}}},
+    }
+    assert esm["BatchSize"] <= 10
+    assert 0 <= esm["MaximumRetryAttempts"] <= 5
+    dlq = esm["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert synth.resources[dlq]["Type"] == "AWS::SQS::Queue"
+    # The sweep is asynchronous: its failures land in the same DLQ.
+    expire = synth.functions()["expire"][1]
+    assert expire["DeadLetterConfig"]["TargetArn"] == {"Fn::GetAtt": [dlq, "Arn"]}
