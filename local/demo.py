@@ -128,7 +128,15 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
     }
 
 
-def run_event(event_file: str | Path, *, relays: int = 24, progress: Any = None, cdk_out: Path | None = None) -> dict[str, Any]:
+def run_event(
+    event_file: str | Path,
+    *,
+    relays: int = 24,
+    progress: Any = None,
+    cdk_out: Path | None = None,
+    inspect: Any = None,
+) -> dict[str, Any]:
+    """Run the event; `inspect(event, figures)` may look at everything before the local cloud stops."""
     from relaycast_local.feed import generate_conference_feed
     from relaycast_local.runtime import LocalCloud, SimClock
     from relaycast_local.sandbox_x import SandboxX
@@ -174,6 +182,8 @@ def run_event(event_file: str | Path, *, relays: int = 24, progress: Any = None,
         figures = report(event, approvals, sent_emails(cloud))
         figures["rounds"] = sum(1 for f in run.firings if f.target_arn.split(":")[2] == "states")
         figures["failed_firings"] = [f"{f.schedule} at {f.at:%H:%M}: {f.error} {f.cause}"[:300] for f in run.failures()]
+        if inspect:
+            inspect(event, figures)
         return figures
 
 

@@ -4,7 +4,7 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from relaycast import expire
 from relaycast.networks import x_network
-from relaycast.observability import logger, metrics, tracer
+from relaycast.observability import bind_service, logger, metrics, tracer
 from relaycast.settings import Settings
 from relaycast.storage import Store, plain
 
@@ -13,6 +13,7 @@ from relaycast.storage import Store, plain
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):
+    bind_service()
     settings = Settings.from_env()
     store, config, x = Store(settings.table_name), settings.event(), x_network(settings)
     if event.get("action") == "sweep":

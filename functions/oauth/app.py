@@ -6,7 +6,7 @@ from chalice import Chalice, Response
 
 from relaycast import pages
 from relaycast.networks import x_network
-from relaycast.observability import logger, metrics
+from relaycast.observability import bind_service, logger, metrics
 from relaycast.relays import RelayError, dashboard, decide, finish_connect, relay_from_token, start_connect
 from relaycast.settings import Settings
 from relaycast.storage import Store
@@ -27,6 +27,15 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+
+@app.middleware("http")
+def observed(event, get_response):
+    bind_service()
+    response = get_response(event)
+    if metrics.metric_set:  # one EMF line per request that counted something
+        metrics.flush_metrics()
+    return response
 
 
 def _base() -> str:

@@ -2,7 +2,7 @@
 
 from relaycast import rounds
 from relaycast.networks import x_network
-from relaycast.observability import logger, metrics, tracer
+from relaycast.observability import bind_service, logger, metrics, tracer
 from relaycast.settings import Settings
 from relaycast.storage import Store
 
@@ -11,6 +11,7 @@ from relaycast.storage import Store
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):
+    bind_service()
     settings = Settings.from_env()
     result = rounds.poll(Store(settings.table_name), settings.event(), x_network(settings))
     metrics.add_metric(name="PostsRead", unit="Count", value=result["read"])

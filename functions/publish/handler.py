@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from relaycast import aws
 from relaycast.networks import x_network
-from relaycast.observability import logger, metrics, tracer
+from relaycast.observability import bind_service, logger, metrics, tracer
 from relaycast.publish import PublishJob, publish
 from relaycast.settings import Settings
 from relaycast.storage import Store
@@ -20,6 +20,7 @@ from relaycast.storage import Store
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):
+    bind_service()
     settings = Settings.from_env()
     store, config, x = Store(settings.table_name), settings.event(), x_network(settings)
     persistence = DynamoDBPersistenceLayer(

@@ -1,0 +1,114 @@
+"""A whole event in the local runtime: the real stack in moto, sandbox X, relays over HTTP, on a simulated clock.
+
+The sandbox is the truth of what was read, published and revoked; relaycast's table must agree with it.
+"""
+
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from relaycast_local.demo import run_event, table_scan
+
+pytestmark = pytest.mark.xdist_group("e2e")
+ROOT = Path(__file__).resolve().parents[2]
+
+EVENT = """\
+name: End-to-end Test Conference
+slug: e2e-test
+hashtags: ["#E2E26"]
+timezone: America/New_York
+start: 2026-12-08T09:00
+end: 2026-12-09T18:00
+grace_hours: 1
+cap_per_relay: 3
+poll_interval_minutes: 60
+notice_sender: relaycast@example.org
+experts:
+  - handle: "@amina_data"
+    weight: 2
+  - handle: "@k_osei"
+"""
+
+
+@pytest.fixture(scope="module")
+def finished_event(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("e2e")
+    event_file = folder / "event.yaml"
+    event_file.write_text(EVENT)
+    seen = {}
+
+    def inspect(event, figures):
+        seen["items"] = table_scan(event.deployed.table_name())
+        seen["retweets"] = set(event.sandbox.retweets)
+        seen["users"] = {r.username: event.sandbox.users[r.username].id for r in event.relays}
+        seen["tokens"] = [t for t in event.sandbox.issued_tokens() if t != event.sandbox.bearer_token]
+        seen["output"] = "\n".join(line for lines in event.cloud.lambda_host.output.values() for line in lines)
+        seen["relays"] = event.relays
+
+    figures = run_event(event_file, relays=6, cdk_out=folder / "cdk.out", inspect=inspect)
+    return figures, seen
+
+
+def test_every_promise_of_the_report_holds(finished_event):
+    figures, _ = finished_event
+    assert figures["failed_firings"] == []
+    assert figures["relays_connected"] == 6
+    assert figures["candidates"] > 100 and figures["selected"] > 0
+    assert figures["proposals"] > 0 and figures["approvals"] > 0 and figures["publishes_ok"] > 0
+    assert figures["max_publishes_per_relay"] <= figures["cap_per_relay"] == 3
+    assert figures["duplicate_publishes"] == 0
+    assert figures["search_reads"] == figures["unique_posts_read"] == figures["candidates"]
+    assert figures["grants_revoked_upstream"] == figures["receipts_sent"] == figures["relays_connected"]
+    assert figures["tokens_still_active"] == 0
+    assert figures["grants_left"] == 0 and figures["token_material_left"] == 0
+    assert figures["dead_letters"] == 0
+
+
+def test_the_ledger_agrees_with_what_x_says_was_published(finished_event):
+    _, seen = finished_event
+    ledger = [i for i in seen["items"] if i.get("kind") == "ledger"]
+    published = {(i["relay_id"], i["post_id"]) for i in ledger if i["status"] == "published"}
+    by_user = {uid: name for name, uid in seen["users"].items()}
+    on_x = {(f"x-{user}", post) for user, post in seen["retweets"] if user in by_user}
+    assert published == on_x
+    # The cap binds in this event (5 picks for a cap of 3): relays reach it, none passes it, and a relay at
+    # the cap is proposed nothing more.
+    per_relay = Counter(relay for relay, _ in published)
+    assert max(per_relay.values()) == 3
+    def instant(text):
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    for relay, count in per_relay.items():
+        if count < 3:
+            continue
+        full_at = max(instant(i["published_at"]) for i in ledger if i["relay_id"] == relay and i["status"] == "published")
+        later = [p for p in seen["items"] if p.get("kind") == "proposal" and p["relay_id"] == relay and instant(p["proposed_at"]) > full_at]
+        assert later == []
+    # Every approval ended as published or skipped with a reason.
+    approved = sum(len(r.approved) for r in seen["relays"])
+    assert len(ledger) == approved
+
+
+def test_every_relay_has_a_confirmed_receipt_and_no_token_was_printed(finished_event):
+    _, seen = finished_event
+    receipts = [i for i in seen["items"] if i.get("kind") == "receipt"]
+    assert len(receipts) == 6
+    assert all(r["status"] == "done" and r["confirmed"] and r.get("email_sent_at") for r in receipts)
+    assert seen["tokens"] and seen["output"]
+    assert not [t for t in seen["tokens"] if t in seen["output"]]
+
+
+def test_a_bad_event_file_stops_the_demo_before_anything_runs(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EVENT.replace("cap_per_relay: 3", "cap_per_relay: 0").replace("America/New_York", "Moon/Base"))
+    result = subprocess.run(
+        [sys.executable, "-m", "relaycast_local.cli", "demo", "--event", str(bad), "--report", str(tmp_path / "r.json")],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "cap_per_relay" in result.stderr and "timezone" in result.stderr
+    assert not (tmp_path / "r.json").exists()
