@@ -21,7 +21,7 @@ NPM_STAMP := node_modules/.installed
 LAYER_STAMP := build/layer/.built
 LAYER_SOURCES := $(shell find layers -name '*.py' -o -name '*.html' -o -name '*.txt' 2>/dev/null)
 
-.PHONY: help setup layer synth test demo serve check clean
+.PHONY: help setup layer synth test demo check clean
 
 help:
 	@echo "make demo    run a whole event locally (moto + sandbox networks, no cloud account)"
@@ -76,9 +76,6 @@ test: setup $(LAYER_STAMP)
 
 demo: setup $(LAYER_STAMP)
 	$(BIN)/relaycast demo
-
-serve: setup $(LAYER_STAMP)
-	$(BIN)/relaycast serve
 
 clean:
 	rm -rf build cdk.out .pytest_cache test-artifacts demo-report.json

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     check.set_defaults(run=_check)
     demo = commands.add_parser("demo", help="run a whole event locally: moto + sandbox X, simulated relays")
     demo.add_argument("--event", default="events/demo.yaml")
-    demo.add_argument("--relays", type=int, default=24)
+    demo.add_argument("--relays", type=int, default=20)
     demo.add_argument("--report", default="demo-report.json")
     demo.set_defaults(run=_demo)
     args = parser.parse_args(argv)

@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 
+from relaycast import settings
 from relaycast.config import EventConfig, EventConfigError, load_event_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,7 +132,7 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
 def run_event(
     event_file: str | Path,
     *,
-    relays: int = 24,
+    relays: int = 20,
     progress: Any = None,
     cdk_out: Path | None = None,
     inspect: Any = None,
@@ -143,6 +144,8 @@ def run_event(
     from relaycast_local.simrelay import SimulatedRelay
 
     config = load_event_config(event_file)
+    # Config and secrets are cached per container in Lambda; here a new stack may reuse their names.
+    settings.reset_caches()
     cdk_out = synth(event_file, cdk_out or ROOT / "build" / f"cdk.out.{config.slug}")
     sim = SimClock(config.start_utc - timedelta(hours=1))
     with SandboxX() as sandbox, LocalCloud(clock=sim) as cloud:
@@ -187,7 +190,7 @@ def run_event(
         return figures
 
 
-def main(event: str = "events/demo.yaml", relays: int = 24, report: str = "demo-report.json") -> int:
+def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-report.json") -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
