@@ -61,6 +61,26 @@ class Monitoring(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
+        # Emitted by `expire` (Powertools EMF) each time a provider refuses or fails a revocation.
+        self.alarm_names["revocation-failed"] = f"relaycast-{config.slug}-revocation-failed"
+        self.alarms["revocation-failed"] = cloudwatch.Alarm(
+            self,
+            "RevocationFailed",
+            alarm_name=self.alarm_names["revocation-failed"],
+            alarm_description=f"relaycast {config.slug}: a grant could not be revoked at its network yet",
+            metric=cloudwatch.Metric(
+                namespace="relaycast",
+                metric_name="RevocationFailed",
+                dimensions_map={"service": "expire"},
+                period=PERIOD,
+                statistic="Sum",
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",

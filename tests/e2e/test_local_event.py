@@ -98,6 +98,8 @@ def test_every_relay_has_a_confirmed_receipt_and_no_token_was_printed(finished_e
     receipts = [i for i in seen["items"] if i.get("kind") == "receipt"]
     assert len(receipts) == 6
     assert all(r["status"] == "done" and r["confirmed"] and r.get("email_sent_at") for r in receipts)
+    # The end-of-event sweep is the primary path: it ran at end + grace, before the TTL could.
+    assert {r["reason"] for r in receipts} == {"the event ended"}
     assert seen["tokens"] and seen["output"]
     assert not [t for t in seen["tokens"] if t in seen["output"]]
 

@@ -148,3 +148,22 @@ def test_ttl_stream_record_ends_the_grant_through_the_same_path(x_sandbox, store
     receipt = store.get(f"RELAY#{connected.relay_id}", "RECEIPT#x")
     assert receipt["status"] == "done" and receipt["reason"] == "access expired"
     assert load_function("expire").handler({"Records": [record]}, lambda_context) == {"ended": 0}  # once
+
+
+def test_provider_down_during_the_sweep_is_retried_and_counted_until_it_recovers(
+    x_sandbox, store, frozen_clock, lambda_context, capsys
+):
+    settings = Settings.from_env()
+    for name in ("relay_four", "relay_five"):
+        connect(store, settings, name, None, x_sandbox)
+    capsys.readouterr()
+    x_sandbox.fail_next("POST", "/2/oauth2/revoke", status=503, times=2)
+    expire_fn = load_function("expire")
+    with pytest.raises(RuntimeError, match="2 grant"):
+        expire_fn.handler({"action": "sweep"}, lambda_context)  # the scheduler retries a failed sweep
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert any(m.get("RevocationFailed") for m in emitted)  # ops see it while it fails
+    assert len(list(store.grants())) == 2  # nothing deleted before it is revoked
+    assert expire_fn.handler({"action": "sweep"}, lambda_context) == {"ended": 2, "already": 0, "failed": 0}
+    assert not x_sandbox.active_grants("relay_four") and not x_sandbox.active_grants("relay_five")
+    assert list(store.grants()) == []

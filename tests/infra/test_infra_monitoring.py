@@ -44,6 +44,15 @@ def test_an_alarm_on_failed_rounds(synth):
     assert alarm["Threshold"] == 1
 
 
+def test_an_alarm_on_revocations_that_fail_names_the_metric_expire_emits(synth):
+    (alarm,) = [a for a in _alarms(synth) if a["MetricName"] == "RevocationFailed"]
+    # The namespace and dimension Powertools gives the metric in `expire` (see relaycast.expire).
+    assert alarm["Namespace"] == "relaycast"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "expire"}]
+    assert alarm["Threshold"] == 1 and alarm["Statistic"] == "Sum"
+    assert "expire" in synth.functions()  # keyed by each function's POWERTOOLS_SERVICE_NAME
+
+
 def test_dashboard_shows_every_function_dlq_and_the_round(synth):
     _, dashboard = synth.one("AWS::CloudWatch::Dashboard")
     assert dashboard["Properties"]["DashboardName"] == f"relaycast-{synth.config.slug}"
