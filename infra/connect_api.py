@@ -109,7 +109,8 @@ class ConnectApi(Construct):
         storage.grant_config_read(fn)
         storage.grant_app_secret_read(fn)
         # Seals the tokens of a new grant; it never reads them back (revocation and publishing are elsewhere).
-        storage.token_key.grant_encrypt(fn)
+        # Seals a new grant's tokens; reads them when the relay revokes access from the dashboard.
+        storage.token_key.grant_encrypt_decrypt(fn)
         publish_queue.grant_send_messages(fn)
         notices.grant_send(fn)
 

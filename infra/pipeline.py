@@ -13,6 +13,7 @@ from constructs import Construct
 from relaycast.config import EventConfig
 
 from infra.function import LOG_RETENTION, FunctionCommons, RelaycastFunction
+from infra.notices import Notices
 from infra.storage import Storage
 
 PUBLISH_TIMEOUT = Duration.seconds(30)
@@ -40,6 +41,7 @@ class Pipeline(Construct):
         *,
         config: EventConfig,
         storage: Storage,
+        notices: Notices,
         commons: FunctionCommons,
     ) -> None:
         super().__init__(scope, id)
@@ -83,6 +85,8 @@ class Pipeline(Construct):
         storage.grant_app_secret_read(self.publish.function)
         # publish decrypts a relay's tokens and re-encrypts them when a refresh rotates them.
         storage.token_key.grant_encrypt_decrypt(self.publish.function)
+        # A grant revoked at the network ends where it is found (publish): revocation path and receipt.
+        notices.grant_send(self.publish.function)
 
         self.publish_dlq = dead_letter_queue(self, "PublishDlq")
         self.publish_queue = sqs.Queue(

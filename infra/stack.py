@@ -44,7 +44,9 @@ class RelaycastStack(Stack):
             environment=self.storage.environment(),
             name_prefix=stack_name(config),
         )
-        self.pipeline = Pipeline(self, "Pipeline", config=config, storage=self.storage, commons=commons)
+        self.pipeline = Pipeline(
+            self, "Pipeline", config=config, storage=self.storage, notices=self.notices, commons=commons
+        )
         self.connect_api = ConnectApi(
             self,
             "ConnectApi",

@@ -7,7 +7,15 @@ from chalice import Chalice, Response
 from relaycast import pages
 from relaycast.networks import x_network
 from relaycast.observability import bind_service, logger, metrics
-from relaycast.relays import RelayError, dashboard, decide, finish_connect, relay_from_token, start_connect
+from relaycast.relays import (
+    RelayError,
+    dashboard,
+    decide,
+    finish_connect,
+    relay_from_token,
+    revoke_now,
+    start_connect,
+)
 from relaycast.settings import Settings
 from relaycast.storage import Store
 
@@ -156,7 +164,10 @@ def relay_action(action):
     try:
         form = _form()
         relay_id = relay_from_token(settings, settings.event(), form.get("t", ""))
-        decide(Store(settings.table_name), settings, relay_id=relay_id, action=action, post_id=form.get("post", ""))
+        if action == "revoke":
+            revoke_now(Store(settings.table_name), settings, settings.event(), x_network(settings), relay_id)
+        else:
+            decide(Store(settings.table_name), settings, relay_id=relay_id, action=action, post_id=form.get("post", ""))
     except RelayError as error:
         return _error(error)
     return Response(body="", status_code=303, headers={"Location": f"{_base()}/relay?t={form['t']}", **SECURITY_HEADERS})

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from relaycast import clock, crypto
+from relaycast import clock, crypto, expire
 from relaycast.config import EventConfig
 from relaycast.networks import NetworkError, TokenRejected, Tokens, Transient
 from relaycast.networks.x import XNetwork
@@ -67,9 +67,10 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
         # account and post, so repeating the call is the state check and cannot double the repost.
         x.repost(token, grant["user_id"], job.post_id)
     except TokenRejected:
-        store.set_grant_status(job.relay_id, job.network, "broken")
+        # Revoked elsewhere (the relay removed the app at X): the same end as any other, with its receipt.
         store.release_publish(job.relay_id, job.network, job.post_id, "access was revoked at X")
         logger.warning("grant rejected by the network", extra={"relay_id": job.relay_id, "network": job.network})
+        expire.end_grant(store, settings, config, x, grant, "access was revoked at X")
         return "skipped:access revoked"
     except Transient:
         raise  # the reservation stays: the retry resumes it

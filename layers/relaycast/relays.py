@@ -150,6 +150,19 @@ def dashboard(store: Store, relay_id: str) -> dict[str, Any]:
     return {"grant": grant, "proposals": proposals, "ledger": ledger, "published": published, "receipt": receipt}
 
 
+def revoke_now(store: Store, settings: Settings, config: EventConfig, x: XNetwork, relay_id: str) -> str:
+    """The relay ends access before the event does: the same path as the end of the event, with a receipt."""
+    from relaycast.expire import end_grant
+
+    grant = store.grant(relay_id, "x")
+    if grant is None:
+        return "already"
+    try:
+        return end_grant(store, settings, config, x, grant, "you revoked access from your dashboard")
+    except NetworkError:
+        raise RelayError("X could not be reached to revoke access. Please try again in a minute.", 503) from None
+
+
 def decide(store: Store, settings: Settings, *, relay_id: str, action: str, post_id: str) -> str:
     """Approve (enqueue one publish job) or skip a pending proposal; a repeat is harmless."""
     if action not in ("approve", "skip"):

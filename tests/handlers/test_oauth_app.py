@@ -3,7 +3,7 @@
 import pytest
 from chalice.test import Client
 
-from conftest import load_function
+from handler_support import load_function
 
 
 @pytest.fixture
@@ -62,3 +62,41 @@ def test_bad_email_is_refused_before_anything_is_stored(client, store):
     answer = client.http.post("/connect/x", body="email=not-an-address", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert answer.status_code == 400
     assert table_snapshot(store) == []
+
+
+def test_revoke_now_from_the_dashboard_ends_access_with_a_receipt(client, store, stack_env, monkeypatch):
+    """The dashboard's revoke button runs the end-of-event path: revoked at X, tokens gone, receipt shown."""
+    import html
+    import re
+
+    import boto3
+    import requests
+
+    from relaycast_local.sandbox_x import SandboxX
+
+    with SandboxX(client_id="cid", client_secret="csecret", bearer_token="bearer") as x:
+        monkeypatch.setenv("X_API_BASE", x.base_url)
+        monkeypatch.setenv("X_AUTHORIZE_URL", x.authorize_url)
+        boto3.client("ses").verify_email_identity(EmailAddress="relaycast@example.org")
+        to_x = client.http.post("/connect/x", body="email=", headers={"Content-Type": "application/x-www-form-urlencoded"})
+        page = requests.get(to_x.headers["Location"], timeout=5)
+        fields = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)}
+        back = requests.post(f"{x.base_url}/i/oauth2/authorize", data={**fields, "username": "relay_six", "decision": "allow"},
+                             allow_redirects=False, timeout=5)
+        callback = back.headers["Location"]
+        landed = client.http.get(callback[callback.index("/callback/x"):])
+        assert landed.status_code == 303
+        token = landed.headers["Location"].split("t=", 1)[1]
+        relay_id = f"x-{x.users['relay_six'].id}"
+        assert store.grant(relay_id, "x") is not None
+        assert 'action="https://' in client.http.get(f"/relay?t={token}").body.decode()  # the revoke form is there
+
+        answer = client.http.post("/relay/revoke", body=f"t={token}", headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert answer.status_code == 303
+        assert not x.active_grants("relay_six")
+        assert store.grant(relay_id, "x") is None
+        page = client.http.get(f"/relay?t={token}").body.decode()
+        assert "Access ended" in page and "you revoked access from your dashboard" in page
+        assert "Revoke access now" not in page
+        # A second click is harmless.
+        assert client.http.post("/relay/revoke", body=f"t={token}", headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 303

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from conftest import load_function
+from handler_support import load_function
 
 from relaycast_local.feed import generate_conference_feed
 from relaycast_local.sandbox_x import SandboxX

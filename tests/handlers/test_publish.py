@@ -1,4 +1,4 @@
-from conftest import load_function, sqs_event
+from handler_support import load_function, sqs_event
 
 
 def test_job_for_a_relay_without_grant_is_skipped_with_a_reason_once(stack_env, store, frozen_clock, lambda_context):

@@ -12,7 +12,7 @@ from datetime import timedelta
 import boto3
 import pytest
 import requests
-from conftest import load_function, sqs_event
+from handler_support import load_function, sqs_event
 
 from relaycast import expire, relays
 from relaycast.networks import x_network
@@ -115,7 +115,7 @@ def test_whole_life_of_a_relay(x_sandbox, store, frozen_clock, lambda_context, c
         assert token not in logged
 
 
-def test_revoked_elsewhere_marks_the_grant_broken_and_releases_the_slot(x_sandbox, store, frozen_clock, lambda_context):
+def test_revoked_elsewhere_ends_the_grant_with_a_receipt_that_says_so(x_sandbox, store, frozen_clock, lambda_context):
     settings = Settings.from_env()
     connected = connect(store, settings, "relay_two", None, x_sandbox)
     # The relay removes the app in X's settings: every token of the grant dies there.
@@ -124,10 +124,11 @@ def test_revoked_elsewhere_marks_the_grant_broken_and_releases_the_slot(x_sandbo
     assert not x_sandbox.active_grants("relay_two")
     job = {"relay_id": connected.relay_id, "network": "x", "post_id": "1005"}
     assert load_function("publish").handler(sqs_event(job), lambda_context) == {"batchItemFailures": []}
-    grant = store.grant(connected.relay_id, "x")
-    assert grant["status"] == "broken" and grant["published_count"] == 0
+    assert store.grant(connected.relay_id, "x") is None  # no token kept for a dead grant
     ledger = store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1005")
     assert (ledger["status"], ledger["reason"]) == ("skipped", "access was revoked at X")
+    receipt = store.get(f"RELAY#{connected.relay_id}", "RECEIPT#x")
+    assert (receipt["status"], receipt["reason"], receipt["confirmed"]) == ("done", "access was revoked at X", True)
 
 
 def test_ttl_stream_record_ends_the_grant_through_the_same_path(x_sandbox, store, frozen_clock, lambda_context):

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from conftest import EVENT, load_function
+from handler_support import EVENT, load_function
 
 from relaycast.config import parse_event_config
 from relaycast.networks import Post

@@ -31,8 +31,8 @@ def test_token_key_use_is_limited(synth, keys):
     _, token_key = keys
     decrypters = {n for n in FUNCTIONS if "kms:Decrypt" in _token_actions(synth, n, token_key)}
     encrypters = {n for n in FUNCTIONS if "kms:Encrypt" in _token_actions(synth, n, token_key)}
-    # Publishing and revoking read the tokens; the hosted page only seals the tokens of a new grant.
-    assert decrypters == {"publish", "expire"}
+    # Publishing and revoking read the tokens (the hosted page revokes when the relay asks it to).
+    assert decrypters == {"oauth", "publish", "expire"}
     # A new grant (oauth) and a refresh that rotates tokens (publish) seal; nobody else does.
     assert encrypters == {"oauth", "publish"}
     assert _token_actions(synth, "select", token_key) == set()
@@ -45,9 +45,9 @@ def test_select_cannot_read_secrets_nor_tokens(synth, keys):
     assert "kms:Decrypt" not in _token_actions(synth, "select", keys[1])
 
 
-def test_only_oauth_and_expire_send_email(synth):
+def test_only_the_functions_that_end_grants_send_email(synth):
     senders = {n for n in FUNCTIONS if "ses:SendEmail" in synth.actions_on(synth.role_of(n))}
-    assert senders == {"oauth", "expire"}
+    assert senders == {"oauth", "publish", "expire"}  # revoke now, revoked at X, end of event
 
 
 def test_secret_read_is_scoped_to_the_app_secret_name(synth):

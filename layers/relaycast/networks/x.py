@@ -53,14 +53,25 @@ class XNetwork:
     name = "x"
     mode = "approve-each"  # X forbids automated reposting across accounts that authorised one app
 
-    def __init__(self, *, client_id: str, client_secret: str, bearer_token: str, api_base: str, authorize_url: str):
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        bearer_token: str,
+        api_base: str,
+        authorize_url: str,
+        token_url: str | None = None,
+        revoke_url: str | None = None,
+    ):
         self.client_id = client_id
         self.client_secret = client_secret
         self.bearer_token = bearer_token
         self.api_base = api_base.rstrip("/")
         self.authorize_url = authorize_url
-        self.token_url = f"{self.api_base}/2/oauth2/token"
-        self.revoke_url = f"{self.api_base}/2/oauth2/revoke"
+        # X serves its OAuth endpoints under the API host; other servers (tests' oidc-provider) may not.
+        self.token_url = token_url or f"{self.api_base}/2/oauth2/token"
+        self.revoke_url = revoke_url or f"{self.api_base}/2/oauth2/revoke"
 
     # --- OAuth ----------------------------------------------------------------------------------
     def _oauth(self, redirect_uri: str | None = None) -> OAuth2Session:
