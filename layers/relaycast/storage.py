@@ -7,7 +7,6 @@ is consumed once, a post is stored once, a proposal is approved once, a relay's 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -151,19 +150,6 @@ class Store:
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":t": blob, ":e": token_expires_at},
         )
-
-    def set_grant_status(self, relay_id: str, network: str, status: str) -> None:
-        try:
-            self.table.update_item(
-                Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
-                UpdateExpression="SET #s = :s",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":s": status},
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
 
     # --- candidates and selections --------------------------------------------------------------
     def cursor(self, network: str) -> str | None:
@@ -351,9 +337,6 @@ class Store:
                 raise
             # The grant is gone (revoked meanwhile): still close the ledger record.
             self.finish_ledger(relay_id, network, post_id, status="skipped", reason=reason)
-
-    def retention_expiry(self, days: int) -> int:
-        return int((clock.now() + timedelta(days=days)).timestamp())
 
 
 def without_none(item: dict[str, Any]) -> dict[str, Any]:
