@@ -36,23 +36,24 @@ def end_grant(
     """Returns "ended", or "already" when another path ended this grant. Raises Transient to retry."""
     relay_id, network = grant["relay_id"], grant["network"]
     receipt_key = {"pk": relay_pk(relay_id), "sk": receipt_sk(network)}
-    claimed = store.put_new(
+    claim = store.claim_receipt(
         {
             **receipt_key,
             "kind": "receipt",
             "relay_id": relay_id,
             "network": network,
             "username": grant.get("username", ""),
-            "status": "revoking",
             "reason": reason,
             "started_at": clock.now().isoformat(),
             "expires_at": retention_epoch(config),
             **({"email": grant["email"]} if grant.get("email") else {}),
         }
     )
-    receipt = store.get(**receipt_key)
-    if not claimed and receipt and receipt["status"] == "done":
+    if claim == "done":
+        _send_receipt_once(store, config, receipt_key)  # in case the path that ended it stopped before
         return "already"
+    if claim == "busy":  # the sweep and the TTL stream met on one grant: the other finishes, this retries
+        raise Transient("another path is ending this grant")
 
     tokens = crypto.unseal(grant["tokens"], event_slug=config.slug, relay_id=relay_id, network=network)
     try:
@@ -60,7 +61,8 @@ def end_grant(
         confirmed = True
     except Transient:
         metrics.add_metric(name="RevocationFailed", unit="Count", value=1)
-        raise  # retried by the caller's retry policy; the receipt stays "revoking"
+        store.release_claim(**receipt_key)  # the next pass may take over at once
+        raise
     except NetworkError as error:
         verification = {network: f"could not confirm ({error}); revoke by hand at {X_SETTINGS_URL}"}
         confirmed = False
@@ -86,13 +88,18 @@ def end_grant(
     )
     metrics.add_metric(name="GrantsRevoked" if confirmed else "RevocationUnconfirmed", unit="Count", value=1)
     logger.info("grant ended", extra={"relay_id": relay_id, "network": network, "reason": reason, "confirmed": confirmed})
-    receipt = store.get(**receipt_key) or {}
-    if receipt.get("email") and not receipt.get("email_sent_at"):
-        notices.send_receipt(config, receipt)
-        store.table.update_item(
-            Key=receipt_key, UpdateExpression="SET email_sent_at = :t", ExpressionAttributeValues={":t": clock.now().isoformat()}
-        )
+    _send_receipt_once(store, config, receipt_key)
     return "ended"
+
+
+def _send_receipt_once(store: Store, config: EventConfig, receipt_key: dict[str, str]) -> None:
+    receipt = store.get(**receipt_key) or {}
+    if receipt.get("email") and store.claim_once(**receipt_key, attribute="email_sent_at"):
+        try:
+            notices.send_receipt(config, receipt)
+        except Exception:
+            store.unclaim(**receipt_key, attribute="email_sent_at")  # a later pass sends it
+            raise
 
 
 def sweep(store: Store, settings: Settings, config: EventConfig, x: XNetwork) -> dict[str, int]:

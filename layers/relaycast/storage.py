@@ -194,6 +194,59 @@ class Store:
             raise
 
     # --- proposals, ledger, receipts ------------------------------------------------------------
+    def claim_receipt(self, item: dict[str, Any], lease_seconds: int = 300) -> str:
+        """Claim the right to end a grant: "claimed", "done" (ended already) or "busy" (another path is on it).
+
+        The receipt is the claim. A claim whose lease ran out (its holder crashed or gave up) can be taken over.
+        """
+        now = clock.epoch()
+        if self.put_new({**item, "status": "revoking", "lease_until": now + lease_seconds}):
+            return "claimed"
+        # Taking over keeps what the first claim recorded and fills in what it lacked (an e-mail address).
+        fields = {k: v for k, v in item.items() if k not in ("pk", "sk", "status")}
+        fill = "".join(f", #{k} = if_not_exists(#{k}, :{k})" for k in fields)
+        try:
+            self.table.update_item(
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression=f"SET lease_until = :lease{fill}",
+                ConditionExpression="#status = :revoking AND lease_until < :now",
+                ExpressionAttributeNames={"#status": "status", **{f"#{k}": k for k in fields}},
+                ExpressionAttributeValues={
+                    ":lease": now + lease_seconds,
+                    ":revoking": "revoking",
+                    ":now": now,
+                    **{f":{k}": v for k, v in fields.items()},
+                },
+            )
+            return "claimed"
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+        current = self.get(item["pk"], item["sk"]) or {}
+        return "done" if current.get("status") == "done" else "busy"
+
+    def release_claim(self, pk: str, sk: str) -> None:
+        self.table.update_item(Key={"pk": pk, "sk": sk}, UpdateExpression="SET lease_until = :zero", ExpressionAttributeValues={":zero": 0})
+
+    def claim_once(self, pk: str, sk: str, attribute: str) -> bool:
+        """Stamp `attribute` with the time unless it is set already: True for the one caller that stamped it."""
+        try:
+            self.table.update_item(
+                Key={"pk": pk, "sk": sk},
+                UpdateExpression="SET #a = :now",
+                ConditionExpression="attribute_not_exists(#a)",
+                ExpressionAttributeNames={"#a": attribute},
+                ExpressionAttributeValues={":now": clock.now().isoformat()},
+            )
+            return True
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+
+    def unclaim(self, pk: str, sk: str, attribute: str) -> None:
+        self.table.update_item(Key={"pk": pk, "sk": sk}, UpdateExpression="REMOVE #a", ExpressionAttributeNames={"#a": attribute})
+
     def relay_items(self, relay_id: str, prefix: str | None = None) -> list[dict[str, Any]]:
         return list(self.query(relay_pk(relay_id), prefix))
 

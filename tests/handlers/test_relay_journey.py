@@ -168,3 +168,25 @@ def test_provider_down_during_the_sweep_is_retried_and_counted_until_it_recovers
     assert expire_fn.handler({"action": "sweep"}, lambda_context) == {"ended": 2, "already": 0, "failed": 0}
     assert not x_sandbox.active_grants("relay_four") and not x_sandbox.active_grants("relay_five")
     assert list(store.grants()) == []
+
+
+def test_sweep_and_ttl_meeting_on_one_grant_revoke_it_once(x_sandbox, store, frozen_clock, lambda_context):
+    """The sweep is ending a grant when the TTL record of the same grant arrives: the latecomer backs off."""
+    from relaycast.networks import Transient
+
+    settings = Settings.from_env()
+    connected = connect(store, settings, "relay_seven", "seven@example.net", x_sandbox)
+    grant = store.grant(connected.relay_id, "x")
+    x = x_network(settings)
+    # The sweep has claimed the grant and is still at work (its lease runs).
+    assert store.claim_receipt({"pk": f"RELAY#{connected.relay_id}", "sk": "RECEIPT#x", "kind": "receipt",
+                                "relay_id": connected.relay_id, "network": "x"}) == "claimed"
+    with pytest.raises(Transient):
+        expire.end_grant(store, settings, settings.event(), x, grant, "access expired")  # retried later
+    assert x_sandbox.active_grants("relay_seven")  # not revoked twice meanwhile
+    frozen_clock.advance(minutes=6)  # the sweep died: its lease ran out, the retry takes over
+    assert expire.end_grant(store, settings, settings.event(), x, grant, "access expired") == "ended"
+    assert expire.end_grant(store, settings, settings.event(), x, grant, "the event ended") == "already"
+    revoked = [r for r in x_sandbox.revocations if r.username == "relay_seven" and r.whole_grant]
+    assert len(revoked) == 1
+    assert sum(p["DeliveryAttempts"] for p in boto3.client("ses").get_send_statistics()["SendDataPoints"]) == 1
