@@ -136,8 +136,10 @@ def run_event(
     progress: Any = None,
     cdk_out: Path | None = None,
     inspect: Any = None,
+    prepare: Any = None,
 ) -> dict[str, Any]:
-    """Run the event; `inspect(event, figures)` may look at everything before the local cloud stops."""
+    """Run the event; `prepare(event)` may adjust it once deployed (tests switch a path off), and
+    `inspect(event, figures)` may look at everything before the local cloud stops."""
     from relaycast_local.feed import generate_conference_feed
     from relaycast_local.runtime import LocalCloud, SimClock
     from relaycast_local.sandbox_x import SandboxX
@@ -165,6 +167,8 @@ def run_event(
             SimulatedRelay(username=f"relay_{i:02d}", email=f"relay{i:02d}@example.net", seed=i) for i in range(relays)
         ]
         event = LocalEvent(config, cloud, deployed, sandbox, api_url, people)
+        if prepare:
+            prepare(event)
         for person in people:
             person.connect(api_url)
         approvals = 0

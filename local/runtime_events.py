@@ -448,6 +448,9 @@ class Pump:
             record["userIdentity"] = {"type": identity["Type"], "principalId": identity["PrincipalId"]}
         record["awsRegion"] = self.region  # moto writes us-east-1
         record["eventSourceARN"] = arn
+        for image in ("Keys", "NewImage", "OldImage"):
+            if image in record["dynamodb"]:
+                record["dynamodb"][image] = {k: _base64_binaries(v) for k, v in record["dynamodb"][image].items()}
         return record
 
     # TTL --------------------------------------------------------------------------------------------------------
@@ -516,3 +519,17 @@ def _with_json_body(record: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         return record
     return {**record, "body": body} if isinstance(body, dict) else record
+
+
+def _base64_binaries(value: Any) -> Any:
+    """Binary attributes as Lambda's JSON event carries them: base64 text (moto keeps raw bytes)."""
+    if isinstance(value, dict):
+        return {
+            k: base64.b64encode(v).decode() if k == "B" and isinstance(v, bytes)
+            else [base64.b64encode(b).decode() if isinstance(b, bytes) else b for b in v] if k == "BS"
+            else _base64_binaries(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_base64_binaries(v) for v in value]
+    return value

@@ -1,5 +1,7 @@
 """expire: end grants — the end-of-event sweep, and the TTL stream backstop (same path)."""
 
+import base64
+
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from relaycast import expire
@@ -26,5 +28,6 @@ def handler(event, context):
     ended = 0
     for record in DynamoDBStreamEvent(event).records:
         grant = plain(record.dynamodb.old_image)
+        grant["tokens"] = base64.b64decode(grant["tokens"])  # binary attributes arrive as base64 text
         ended += expire.end_grant(store, settings, config, x, grant, "access expired") == "ended"
     return {"ended": ended}

@@ -114,3 +114,30 @@ def test_a_bad_event_file_stops_the_demo_before_anything_runs(tmp_path):
     assert result.returncode == 2
     assert "cap_per_relay" in result.stderr and "timezone" in result.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+SHORT_EVENT = EVENT.replace("slug: e2e-test", "slug: e2e-ttl").replace("end: 2026-12-09T18:00", "end: 2026-12-08T15:00")
+
+
+def test_without_the_sweep_the_ttl_stream_ends_every_grant_once(tmp_path):
+    """The TTL backstop alone: the sweeper deletes each grant as DynamoDB's TTL would, the stream (filtered on
+    the TTL principal) reaches expire, which revokes at X from the old image and mails the receipt."""
+    event_file = tmp_path / "event.yaml"
+    event_file.write_text(SHORT_EVENT)
+    seen = {}
+
+    def no_sweep(event):
+        sweeps = [s for s in event.deployed.schedules if any('"sweep"' in (t.input or "") for t in s.targets)]
+        assert len(sweeps) == 1
+        sweeps[0].enabled = False
+
+    def inspect(event, figures):
+        seen["receipts"] = [i for i in table_scan(event.deployed.table_name()) if i.get("kind") == "receipt"]
+        seen["revocations"] = Counter(r.username for r in event.sandbox.revocations if r.whole_grant)
+
+    figures = run_event(event_file, relays=3, cdk_out=tmp_path / "cdk.out", prepare=no_sweep, inspect=inspect)
+    assert figures["relays_connected"] == 3 and figures["failed_firings"] == []
+    assert {r["reason"] for r in seen["receipts"]} == {"access expired"} and len(seen["receipts"]) == 3
+    assert set(seen["revocations"].values()) == {1} and len(seen["revocations"]) == 3
+    assert figures["receipts_sent"] == 3 and figures["grants_left"] == 0 and figures["token_material_left"] == 0
+    assert figures["tokens_still_active"] == 0
