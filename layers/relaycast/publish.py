@@ -40,7 +40,10 @@ def _access_token(store: Store, settings: Settings, config: EventConfig, x: XNet
     if not tokens.get("refresh_token"):
         raise TokenRejected("access token expired and no refresh token was granted")
     fresh: Tokens = x.refresh(tokens["refresh_token"])
-    blob = crypto.seal(fresh.as_dict(), key_id=settings.token_key_id, **context)
+    kept = fresh.as_dict()
+    # A provider may answer a refresh without a new refresh token (RFC 6749 §6): the old one stays valid.
+    kept["refresh_token"] = kept["refresh_token"] or tokens["refresh_token"]
+    blob = crypto.seal(kept, key_id=settings.token_key_id, **context)
     store.update_tokens(grant["relay_id"], grant["network"], blob, fresh.expires_at)
     return fresh.access_token
 

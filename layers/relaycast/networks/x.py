@@ -52,6 +52,8 @@ def _typed(error: Exception) -> NetworkError:
 class XNetwork:
     name = "x"
     mode = "approve-each"  # X forbids automated reposting across accounts that authorised one app
+    scope = SCOPES
+    authorize_params: dict[str, str] = {}  # extra authorisation parameters a provider may require
 
     def __init__(
         self,
@@ -78,7 +80,7 @@ class XNetwork:
         session = OAuth2Session(
             self.client_id,
             self.client_secret,
-            scope=SCOPES,
+            scope=self.scope,
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
             token_endpoint_auth_method="client_secret_basic",
@@ -89,7 +91,7 @@ class XNetwork:
 
     def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str) -> str:
         url, _ = self._oauth(redirect_uri).create_authorization_url(
-            self.authorize_url, state=state, code_verifier=code_verifier
+            self.authorize_url, state=state, code_verifier=code_verifier, **self.authorize_params
         )
         return url
 
