@@ -12,6 +12,7 @@ from relaycast.relays import (
     dashboard,
     decide,
     finish_connect,
+    preferred_language,
     relay_from_token,
     revoke_now,
     start_connect,
@@ -111,13 +112,15 @@ def health():
 def connect(network):
     settings = Settings.from_env()
     try:
-        email = _form().get("email") if app.current_request.method == "POST" else None
+        form = _form() if app.current_request.method == "POST" else {}
+        lang = preferred_language(settings.event(), form.get("lang"), app.current_request.headers.get("accept-language"))
         url = start_connect(
             Store(settings.table_name),
             x_network(settings),
             network=network,
-            email=email,
+            email=form.get("email"),
             redirect_uri=f"{_base()}/callback/{network}",
+            lang=lang,
         )
     except RelayError as error:
         return _error(error)

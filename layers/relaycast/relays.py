@@ -59,7 +59,20 @@ def relay_from_token(settings: Settings, config: EventConfig, token: str) -> str
     return data["relay"]
 
 
-def start_connect(store: Store, x: XNetwork, *, network: str, email: str | None, redirect_uri: str) -> str:
+def preferred_language(config: EventConfig, asked: str | None, accept_language: str | None) -> str:
+    """The relay's language among the event's: an explicit choice, else the browser's order, else the first."""
+    if asked in config.languages:
+        return asked
+    for part in (accept_language or "").split(",")[:10]:
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in config.languages:
+            return tag
+    return config.languages[0]
+
+
+def start_connect(
+    store: Store, x: XNetwork, *, network: str, email: str | None, redirect_uri: str, lang: str = "en"
+) -> str:
     """Store a fresh state + PKCE verifier (10 minutes, single use) and return the network's consent URL."""
     if network != "x":
         raise RelayError(f"Unknown network '{network[:20]}'.", 404)
@@ -68,7 +81,7 @@ def start_connect(store: Store, x: XNetwork, *, network: str, email: str | None,
         raise RelayError("This e-mail address does not look valid.", 400)
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)  # 86 characters, within PKCE's 43..128
-    store.put_state(state, without_none({"network": network, "verifier": verifier, "email": email}))
+    store.put_state(state, without_none({"network": network, "verifier": verifier, "email": email, "lang": lang}))
     return x.authorization_url(redirect_uri=redirect_uri, state=state, code_verifier=verifier)
 
 
@@ -115,6 +128,7 @@ def finish_connect(
                 "user_id": identity.user_id,
                 "username": identity.username,
                 "email": pending.get("email"),
+                "lang": pending.get("lang", config.languages[0]),
                 "tokens": blob,
                 "token_expires_at": tokens.expires_at,
                 "scopes": tokens.scope,

@@ -9,6 +9,7 @@ EVENT = {
     "end": "2026-12-02T18:00",
     "notice_sender": "relaycast@example.org",
     "cap_per_relay": 3,
+    "languages": ["en", "fr"],
     "experts": [{"handle": "@amina_data", "weight": 2}],
 }
 

@@ -100,3 +100,14 @@ def test_revoke_now_from_the_dashboard_ends_access_with_a_receipt(client, store,
         assert "Revoke access now" not in page
         # A second click is harmless.
         assert client.http.post("/relay/revoke", body=f"t={token}", headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("header", "form", "expected"),
+    [("fr-FR,fr;q=0.9,en;q=0.8", "", "fr"), ("de-DE,en;q=0.5", "", "en"), ("fr", "&lang=en", "en"), (None, "&lang=xx", "en")],
+)
+def test_the_relays_language_is_kept_for_their_receipt(client, store, header, form, expected):
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **({"Accept-Language": header} if header else {})}
+    assert client.http.post("/connect/x", body=f"email={form}", headers=headers).status_code == 302
+    (state,) = [i for i in store.table.scan()["Items"] if i["kind"] == "state"]
+    assert state["lang"] == expected
