@@ -21,13 +21,14 @@ NPM_STAMP := node_modules/.installed
 LAYER_STAMP := build/layer/.built
 LAYER_SOURCES := $(shell find layers -name '*.py' -o -name '*.html' -o -name '*.txt' 2>/dev/null)
 
-.PHONY: help setup layer synth test demo check clean
+.PHONY: help setup layer synth test demo check clean bench-sweep
 
 help:
 	@echo "make demo    run a whole event locally (moto + sandbox networks, no cloud account)"
 	@echo "make test    run the whole test suite (unit, handlers on moto, infra gates, end to end)"
 	@echo "make synth   synthesise the stack of EVENT=$(EVENT) into cdk.out/"
 	@echo "make check   validate EVENT=$(EVENT)"
+	@echo "make bench-sweep  measure the end-of-access sweep and the per-grant end cost (GRANTS=$(GRANTS))"
 
 $(PY_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,6 +74,10 @@ synth: $(LAYER_STAMP) $(PY_STAMP)
 
 test: setup $(LAYER_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+GRANTS ?= 1000
+bench-sweep: $(PY_STAMP)
+	$(BIN)/python tests/bench/bench_sweep.py --grants $(GRANTS)
 
 demo: setup $(LAYER_STAMP)
 	$(BIN)/relaycast demo

@@ -81,6 +81,27 @@ class Monitoring(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
+        # Emitted by `expire` when a grant ends without the provider confirming it (retry budget spent, or
+        # an answer it could not read): the relay's receipt tells them to revoke by hand; ops should know.
+        self.alarm_names["revocation-unconfirmed"] = f"relaycast-{config.slug}-revocation-unconfirmed"
+        self.alarms["revocation-unconfirmed"] = cloudwatch.Alarm(
+            self,
+            "RevocationUnconfirmed",
+            alarm_name=self.alarm_names["revocation-unconfirmed"],
+            alarm_description=f"relaycast {config.slug}: a grant ended without its revocation being confirmed",
+            metric=cloudwatch.Metric(
+                namespace="relaycast",
+                metric_name="RevocationUnconfirmed",
+                dimensions_map={"service": "expire"},
+                period=PERIOD,
+                statistic="Sum",
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",

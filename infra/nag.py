@@ -140,6 +140,18 @@ def _acknowledge(stack: RelaycastStack, ack: Ack) -> None:
         "depth raises an alarm",
     )
     ack(
+        schedules.end_grant_dlq,
+        "Serverless-SQSRedrivePolicy",
+        "this queue is the end-grant queue's dead-letter queue (terminal); its depth raises an alarm",
+    )
+    ack(
+        schedules.expire.function,
+        "Serverless-LambdaEventSourceMappingDestination",
+        "expire's SQS event source (the end-grant queue) cannot have an on-failure destination; messages go "
+        "to that queue's DLQ after 5 receives (redrive policy), which raises an alarm; its stream event "
+        "source has one (expire's DLQ)",
+    )
+    ack(
         schedules.schedule_dlq,
         "AwsSolutions-SQS3",
         "this queue is the dead-letter queue of the two EventBridge Scheduler targets (cdk-nag only recognises "

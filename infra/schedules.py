@@ -1,7 +1,8 @@
 """Schedules and the end of access: the round's rate schedule, the one-shot sweep, the `expire` function.
 
 EventBridge Scheduler starts a round every `poll_interval_minutes`, only between the event's start and end.
-At `access_ends` (event end + grace) a one-shot schedule invokes `expire` with `{"action": "sweep"}`. As a
+At `access_ends` (event end + grace) a one-shot schedule invokes `expire` with `{"action": "sweep"}`, which
+queues one message per grant on the end-grant queue; `expire` consumes that queue concurrently. As a
 backstop, the table's stream reaches `expire` filtered to TTL deletions of grants.
 """
 
@@ -13,16 +14,20 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from relaycast.config import EventConfig
 
 from infra.function import FunctionCommons, RelaycastFunction
 from infra.notices import Notices
-from infra.pipeline import dead_letter_queue
+from infra.pipeline import MAX_RECEIVE_COUNT, dead_letter_queue
 from infra.storage import Storage
 
 SWEEP_INPUT = {"action": "sweep"}
+EXPIRE_TIMEOUT = Duration.minutes(5)
+# Concurrent batches of 10 grants: 10,000 grants end in minutes while X sees a bounded rate of revocations.
+END_GRANT_CONCURRENCY = 20
 # EventBridge Scheduler replaces the context attribute with the invocation's scheduled time
 # (`<aws.scheduler.scheduled-time>`), which the execution's input then records.
 ROUND_INPUT = {"trigger": "schedule", "scheduled_at": scheduler.ContextAttribute.scheduled_time}
@@ -71,16 +76,39 @@ class Schedules(Construct):
             commons=commons,
             description="relaycast: revokes grants upstream at the end of access and sends receipts",
             memory_size=256,
-            timeout=Duration.minutes(5),
+            timeout=EXPIRE_TIMEOUT,
             # The sweep is invoked asynchronously: after Lambda's two retries, the event lands in the DLQ.
             dead_letter_queue=self.expire_dlq,
         )
+        # The sweep's fan-out: one message per grant. After MAX_RECEIVE_COUNT receives a message lands in
+        # its DLQ; the handler ends a grant unconfirmed one receive before that (relaycast.expire.RECEIVE_BUDGET).
+        self.end_grant_dlq = dead_letter_queue(self, "EndGrantDlq")
+        self.end_grant_queue = sqs.Queue(
+            self,
+            "EndGrantQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            # AWS's advice: at least six times the consumer's timeout.
+            visibility_timeout=Duration.seconds(EXPIRE_TIMEOUT.to_seconds() * 6),
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.end_grant_dlq, max_receive_count=MAX_RECEIVE_COUNT),
+        )
+        self.expire.function.add_environment("END_GRANT_QUEUE_URL", self.end_grant_queue.queue_url)
         fn = self.expire.function
         storage.grant_table_read_write(fn)
         storage.grant_config_read(fn)
         storage.grant_app_secret_read(fn)
         storage.token_key.grant_decrypt(fn)
         notices.grant_send(fn)
+        self.end_grant_queue.grant_send_messages(fn)
+        fn.add_event_source(
+            event_sources.SqsEventSource(
+                self.end_grant_queue,
+                batch_size=10,
+                report_batch_item_failures=True,
+                max_concurrency=END_GRANT_CONCURRENCY,
+            )
+        )
         fn.add_event_source(
             event_sources.DynamoEventSource(
                 storage.table,

@@ -76,6 +76,7 @@ class RelaycastStack(Stack):
             "publish": self.pipeline.publish_dlq,
             "expire": self.schedules.expire_dlq,
             "schedule": self.schedules.schedule_dlq,
+            "end-grant": self.schedules.end_grant_dlq,
         }
         self.monitoring = Monitoring(
             self,

@@ -1,8 +1,12 @@
-"""expire: end grants — the end-of-event sweep, and the TTL stream backstop (same path)."""
+"""expire: end grants — the end-of-event sweep (queues one message per grant), the end-grant queue's
+messages, and the TTL stream backstop (the same end_grant path)."""
 
 import base64
+import json
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from relaycast import expire
 from relaycast.networks import x_network
@@ -17,14 +21,27 @@ from relaycast.storage import Store, plain
 def handler(event, context):
     bind_service()
     settings = Settings.from_env()
-    store, config, x = Store(settings.table_name), settings.event(), x_network(settings)
+    store = Store(settings.table_name)
     if event.get("action") == "sweep":
-        result = expire.sweep(store, settings, config, x)
-        logger.info("sweep", extra=result)
-        if result["failed"]:
-            # The scheduler's retry policy runs the sweep again; ended grants are skipped then.
-            raise RuntimeError(f"{result['failed']} grant(s) could not be revoked yet")
-        return result
+        # Raises when grants could not be queued: the scheduler's retry runs the sweep again.
+        return expire.sweep(store, settings.end_grant_queue_url)
+    config, x = settings.event(), x_network(settings)
+    records = event.get("Records") or []
+    if records and records[0].get("eventSource") == "aws:sqs":
+
+        def record_handler(record: SQSRecord) -> str:
+            receives = int(record.attributes.approximate_receive_count or 1)
+            outcome = expire.end_queued(store, settings, config, x, json.loads(record.body), receives)
+            logger.info("end-grant message", extra={"outcome": outcome, "receives": receives})
+            return outcome
+
+        return process_partial_response(
+            event=event,
+            record_handler=record_handler,
+            # A batch that fails whole is reported item by item all the same (no function error).
+            processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
+            context=context,
+        )
     ended = 0
     for record in DynamoDBStreamEvent(event).records:
         grant = plain(record.dynamodb.old_image)

@@ -2,13 +2,20 @@
 
 One code path for the end-of-event sweep, the TTL stream backstop and (later) "revoke now". The receipt
 is written first as a claim, so the sweep and the TTL path revoke a grant once and send one receipt.
+
+The sweep does not end grants itself: it pages through them and queues one message per grant
+(`{"relay_id", "network"}`), which `expire` consumes concurrently (`end_queued`). A message that keeps
+failing because the provider does is retried until its receive count reaches `RECEIVE_BUDGET`; then the
+grant is ended as unconfirmed (tokens deleted anyway, the receipt says how to revoke by hand).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from relaycast import clock, crypto, notices
+from relaycast import aws, clock, crypto, notices
 from relaycast.config import EventConfig
 from relaycast.networks import NetworkError, Transient
 from relaycast.networks.x import XNetwork
@@ -18,6 +25,12 @@ from relaycast.settings import Settings
 from relaycast.storage import Store, grant_sk, ledger_sk, receipt_sk, relay_pk
 
 X_SETTINGS_URL = "https://x.com/settings/connected_apps"
+SWEEP_REASON = "the event ended"
+# Receives of one end-grant message before its grant is ended as unconfirmed; below the queue's
+# maxReceiveCount (5), so a message reaches the DLQ only when even that fails.
+RECEIVE_BUDGET = 4
+SQS_BATCH = 10  # SendMessageBatch's limit
+SWEEP_PAGE_SIZE = 500
 
 
 def _revoke_and_verify(x: XNetwork, tokens: dict[str, Any]) -> dict[str, str]:
@@ -30,10 +43,25 @@ def _revoke_and_verify(x: XNetwork, tokens: dict[str, Any]) -> dict[str, str]:
     return {"x": "access token refused by X after revocation"}
 
 
+def unconfirmed(error: Exception) -> str:
+    return f"could not confirm ({error}); revoke by hand at {X_SETTINGS_URL}"
+
+
 def end_grant(
-    store: Store, settings: Settings, config: EventConfig, x: XNetwork, grant: dict[str, Any], reason: str
+    store: Store,
+    settings: Settings,
+    config: EventConfig,
+    x: XNetwork,
+    grant: dict[str, Any],
+    reason: str,
+    *,
+    give_up: bool = False,
 ) -> str:
-    """Returns "ended", or "already" when another path ended this grant. Raises Transient to retry."""
+    """Returns "ended", or "already" when another path ended this grant. Raises Transient to retry.
+
+    With `give_up` (the retry budget is spent), a provider that still fails does not stop the end: the grant
+    and its tokens are deleted anyway and the receipt says the revocation could not be confirmed.
+    """
     relay_id, network = grant["relay_id"], grant["network"]
     receipt_key = {"pk": relay_pk(relay_id), "sk": receipt_sk(network)}
     claim = store.claim_receipt(
@@ -47,6 +75,7 @@ def end_grant(
             "started_at": clock.now().isoformat(),
             "expires_at": retention_epoch(config),
             **({"email": grant["email"]} if grant.get("email") else {}),
+            **({"lang": grant["lang"]} if grant.get("lang") else {}),
         }
     )
     if claim == "done":
@@ -59,12 +88,16 @@ def end_grant(
     try:
         verification = _revoke_and_verify(x, tokens)
         confirmed = True
-    except Transient:
+    except Transient as error:
         metrics.add_metric(name="RevocationFailed", unit="Count", value=1)
-        store.release_claim(**receipt_key)  # the next pass may take over at once
-        raise
+        if not give_up:
+            store.release_claim(**receipt_key)  # the next pass may take over at once
+            raise
+        logger.warning("retry budget spent: ending the grant unconfirmed", extra={"relay_id": relay_id, "network": network})
+        verification = {network: unconfirmed(error)}
+        confirmed = False
     except NetworkError as error:
-        verification = {network: f"could not confirm ({error}); revoke by hand at {X_SETTINGS_URL}"}
+        verification = {network: unconfirmed(error)}
         confirmed = False
     del tokens
 
@@ -102,15 +135,55 @@ def _send_receipt_once(store: Store, config: EventConfig, receipt_key: dict[str,
             raise
 
 
-def sweep(store: Store, settings: Settings, config: EventConfig, x: XNetwork) -> dict[str, int]:
-    """End every grant still stored; a grant that fails stays for the next pass and is counted."""
-    ended = already = failed = 0
-    for grant in list(store.grants()):
-        try:
-            outcome = end_grant(store, settings, config, x, grant, "the event ended")
-        except Transient:
-            failed += 1
-            continue
-        ended += outcome == "ended"
-        already += outcome == "already"
-    return {"ended": ended, "already": already, "failed": failed}
+def sweep(store: Store, queue_url: str, *, sqs: Any = None, page_size: int = SWEEP_PAGE_SIZE) -> dict[str, int]:
+    """Queue one end-grant message per stored grant (SendMessageBatch, 10 per call); ends nothing itself.
+
+    Queuing a grant twice (a retried sweep) is harmless: the second message finds it gone or its receipt done.
+    Raises when some messages could not be queued, so the scheduler's retry runs the sweep again.
+    """
+    sqs = sqs or aws.client("sqs")
+    queued = unqueued = batches = 0
+    for chunk in _chunks(store.grants(page_size=page_size, fields=("relay_id", "network")), SQS_BATCH):
+        batches += 1
+        entries = [
+            {"Id": str(i), "MessageBody": json.dumps({"relay_id": g["relay_id"], "network": g["network"]})}
+            for i, g in enumerate(chunk)
+        ]
+        for _ in range(3):  # entries SQS refused (throttling, internal errors) are sent again
+            answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+            queued += len(answer.get("Successful", []))
+            failed = {f["Id"] for f in answer.get("Failed", [])}
+            entries = [e for e in entries if e["Id"] in failed]
+            if not entries:
+                break
+        unqueued += len(entries)
+    result = {"queued": queued, "batches": batches, "unqueued": unqueued}
+    metrics.add_metric(name="GrantsQueued", unit="Count", value=queued)
+    logger.info("sweep queued the grants", extra=result)
+    if unqueued:
+        raise RuntimeError(f"{unqueued} grant(s) could not be queued; the sweep runs again")
+    return result
+
+
+def end_queued(
+    store: Store, settings: Settings, config: EventConfig, x: XNetwork, message: dict[str, Any], receive_count: int
+) -> str:
+    """One end-grant message: end the grant if it is still stored ("already" when it is gone).
+
+    At `RECEIVE_BUDGET` receives the provider has had its chances: end it unconfirmed rather than retry.
+    """
+    grant = store.grant(message["relay_id"], message["network"])
+    if grant is None:
+        return "already"
+    return end_grant(store, settings, config, x, grant, SWEEP_REASON, give_up=receive_count >= RECEIVE_BUDGET)
+
+
+def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

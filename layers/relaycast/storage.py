@@ -89,8 +89,17 @@ class Store:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def of_kind(self, kind: str) -> Iterator[dict[str, Any]]:
+    def of_kind(
+        self, kind: str, *, page_size: int | None = None, fields: tuple[str, ...] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Items of one kind through the GSI, page by page (`page_size` items per query, when given);
+        `fields` projects each item to those attributes only."""
         kwargs: dict[str, Any] = {"IndexName": GSI_BY_KIND, "KeyConditionExpression": Key("kind").eq(kind)}
+        if page_size:
+            kwargs["Limit"] = page_size
+        if fields:
+            kwargs["ProjectionExpression"] = ", ".join(f"#f{i}" for i in range(len(fields)))
+            kwargs["ExpressionAttributeNames"] = {f"#f{i}": name for i, name in enumerate(fields)}
         while True:
             page = self.table.query(**kwargs)
             yield from (plain(i) for i in page.get("Items", []))
@@ -140,8 +149,8 @@ class Store:
     def grant(self, relay_id: str, network: str) -> dict[str, Any] | None:
         return self.get(relay_pk(relay_id), grant_sk(network))
 
-    def grants(self) -> Iterator[dict[str, Any]]:
-        return self.of_kind("grant")
+    def grants(self, *, page_size: int | None = None, fields: tuple[str, ...] | None = None) -> Iterator[dict[str, Any]]:
+        return self.of_kind("grant", page_size=page_size, fields=fields)
 
     def update_tokens(self, relay_id: str, network: str, blob: bytes, token_expires_at: int) -> None:
         self.table.update_item(

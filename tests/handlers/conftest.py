@@ -87,12 +87,14 @@ def stack_env(table, kms_key, monkeypatch):
     secret = {"x_client_id": "cid", "x_client_secret": "csecret", "x_bearer_token": "bearer", "signing_key": "k" * 32}
     boto3.client("secretsmanager").create_secret(Name="relaycast/handler-test/app", SecretString=json.dumps(secret))
     queue = boto3.client("sqs").create_queue(QueueName="publish")["QueueUrl"]
+    end_grant_queue = boto3.client("sqs").create_queue(QueueName="end-grant")["QueueUrl"]
     env = {
         "TABLE_NAME": table,
         "TOKEN_KEY_ID": kms_key,
         "EVENT_CONFIG_PARAMETER": "/relaycast/handler-test/config",
         "APP_SECRET_NAME": "relaycast/handler-test/app",
         "PUBLISH_QUEUE_URL": queue,
+        "END_GRANT_QUEUE_URL": end_grant_queue,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "relaycast",
     }
@@ -100,6 +102,23 @@ def stack_env(table, kms_key, monkeypatch):
         monkeypatch.setenv(key, value)
     settings_module.reset_caches()
     return env
+
+
+@pytest.fixture
+def x_sandbox(stack_env, frozen_clock, monkeypatch):
+    """The sandbox X on loopback, with ten posts of the event and the SES sender verified."""
+    from datetime import timedelta
+
+    from relaycast_local.sandbox_x import SandboxX
+
+    with SandboxX(client_id="cid", client_secret="csecret", bearer_token="bearer") as sandbox:
+        monkeypatch.setenv("X_API_BASE", sandbox.base_url)
+        monkeypatch.setenv("X_AUTHORIZE_URL", sandbox.authorize_url)
+        for i in range(10):
+            sandbox.add_posts([{"id": str(1000 + i), "text": f"Insight {i} #HTS26", "username": "amina_data", "author_id": "77",
+                                "created_at": frozen_clock.at - timedelta(minutes=30)}])
+        boto3.client("ses").verify_email_identity(EmailAddress="relaycast@example.org")
+        yield sandbox
 
 
 @pytest.fixture

@@ -28,7 +28,74 @@ def load_function(name: str, module: str = "handler"):
     return loaded
 
 
-def sqs_event(*bodies):
+REDIRECT = "http://127.0.0.1:9/callback/x"
+
+
+def connect(store, settings, username, email=None, sandbox=None, lang="en"):
+    """A relay connects through the sandbox's consent page; returns relays.finish_connect's answer."""
+    import html
+    import re
+
+    import requests
+
+    from relaycast import relays
+    from relaycast.networks import x_network
+
+    url = relays.start_connect(store, x_network(settings), network="x", email=email, redirect_uri=REDIRECT, lang=lang)
+    page = requests.get(url, timeout=5)
+    fields = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)}
+    answer = requests.post(f"{sandbox.base_url}/i/oauth2/authorize", data={**fields, "username": username, "decision": "allow"},
+                           allow_redirects=False, timeout=5)
+    location = answer.headers["Location"]
+    params = dict(p.split("=", 1) for p in location.split("?", 1)[1].split("&"))
+    return relays.finish_connect(store, settings, settings.event(), x_network(settings), network="x", params=params, redirect_uri=REDIRECT)
+
+
+def deliver(queue_url, handler, context, batch_size=10):
+    """One pass of an SQS event source mapping with ReportBatchItemFailures over what the queue holds now:
+    batches of received messages (with their real ApproximateReceiveCount) go to `handler`; succeeded
+    messages are deleted, failed ones become visible again at once. Returns (records, failed ids)."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    delivered, failed, retry = 0, [], []
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=batch_size, VisibilityTimeout=300, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            break
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": {"ApproximateReceiveCount": m["Attributes"]["ApproximateReceiveCount"]},
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:eu-west-3:123456789012:end-grant",
+                    "awsRegion": "eu-west-3",
+                }
+                for m in messages
+            ]
+        }
+        answer = handler(event, context)
+        failures = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+        delivered += len(messages)
+        for m in messages:
+            if m["MessageId"] in failures:
+                failed.append(m["MessageId"])
+                retry.append(m["ReceiptHandle"])
+            else:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+    for handle in retry:  # the visibility timeout ran out: the next pass receives them again
+        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return delivered, failed
+
+
+def sqs_event(*bodies, receives=1):
     import json
 
     return {
@@ -37,7 +104,7 @@ def sqs_event(*bodies):
                 "messageId": f"m-{i}",
                 "receiptHandle": f"h-{i}",
                 "body": json.dumps(body) if not isinstance(body, str) else body,
-                "attributes": {"ApproximateReceiveCount": "1"},
+                "attributes": {"ApproximateReceiveCount": str(receives)},
                 "messageAttributes": {},
                 "md5OfBody": "",
                 "eventSource": "aws:sqs",

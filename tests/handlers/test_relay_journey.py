@@ -4,47 +4,18 @@ moto plays AWS in-process; the sandbox X plays X over real HTTP and is the truth
 """
 
 import base64
-import html
 import json
 import logging
-import re
 from datetime import timedelta
 
 import boto3
 import pytest
 import requests
-from handler_support import load_function, sqs_event
+from handler_support import connect, deliver, load_function, sqs_event
 
 from relaycast import expire, relays
 from relaycast.networks import x_network
 from relaycast.settings import Settings
-from relaycast.storage import Store
-from relaycast_local.sandbox_x import SandboxX
-
-REDIRECT = "http://127.0.0.1:9/callback/x"
-
-
-@pytest.fixture
-def x_sandbox(stack_env, frozen_clock, monkeypatch):
-    with SandboxX(client_id="cid", client_secret="csecret", bearer_token="bearer") as sandbox:
-        monkeypatch.setenv("X_API_BASE", sandbox.base_url)
-        monkeypatch.setenv("X_AUTHORIZE_URL", sandbox.authorize_url)
-        for i in range(10):
-            sandbox.add_posts([{"id": str(1000 + i), "text": f"Insight {i} #HTS26", "username": "amina_data", "author_id": "77",
-                                "created_at": frozen_clock.at - timedelta(minutes=30)}])
-        boto3.client("ses").verify_email_identity(EmailAddress="relaycast@example.org")
-        yield sandbox
-
-
-def connect(store, settings, username, email=None, sandbox=None):
-    url = relays.start_connect(store, x_network(settings), network="x", email=email, redirect_uri=REDIRECT)
-    page = requests.get(url, timeout=5)
-    fields = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)}
-    answer = requests.post(f"{sandbox.base_url}/i/oauth2/authorize", data={**fields, "username": username, "decision": "allow"},
-                           allow_redirects=False, timeout=5)
-    location = answer.headers["Location"]
-    params = dict(p.split("=", 1) for p in location.split("?", 1)[1].split("&"))
-    return relays.finish_connect(store, settings, settings.event(), x_network(settings), network="x", params=params, redirect_uri=REDIRECT)
 
 
 def propose(store, relay_id, post_id, frozen_clock):
@@ -97,7 +68,9 @@ def test_whole_life_of_a_relay(x_sandbox, store, frozen_clock, lambda_context, c
 
     # End of event: revoked at X, verified, grant and tokens gone, one receipt, e-mailed once.
     x = x_network(settings)
-    assert expire.sweep(store, settings, settings.event(), x) == {"ended": 1, "already": 0, "failed": 0}
+    expire_fn = load_function("expire")
+    assert expire_fn.handler({"action": "sweep"}, lambda_context)["queued"] == 1
+    assert deliver(settings.end_grant_queue_url, expire_fn.handler, lambda_context) == (1, [])
     assert not x_sandbox.active_grants("relay_one")
     assert all(not x_sandbox.is_token_active(t) for t in x_sandbox.issued_tokens() if t != "bearer")
     assert store.grant(connected.relay_id, "x") is None
@@ -158,20 +131,24 @@ def test_ttl_stream_record_ends_the_grant_through_the_same_path(x_sandbox, store
 def test_provider_down_during_the_sweep_is_retried_and_counted_until_it_recovers(
     x_sandbox, store, frozen_clock, lambda_context, capsys
 ):
+    """The sweep only queues; a grant whose revocation fails is a batch item failure, retried until X recovers."""
     settings = Settings.from_env()
     for name in ("relay_four", "relay_five"):
         connect(store, settings, name, None, x_sandbox)
     capsys.readouterr()
     x_sandbox.fail_next("POST", "/2/oauth2/revoke", status=503, times=2)
     expire_fn = load_function("expire")
-    with pytest.raises(RuntimeError, match="2 grant"):
-        expire_fn.handler({"action": "sweep"}, lambda_context)  # the scheduler retries a failed sweep
+    assert expire_fn.handler({"action": "sweep"}, lambda_context) == {"queued": 2, "batches": 1, "unqueued": 0}
+    delivered, failed = deliver(settings.end_grant_queue_url, expire_fn.handler, lambda_context)
+    assert (delivered, len(failed)) == (2, 2)  # both messages return to the queue
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     assert any(m.get("RevocationFailed") for m in emitted)  # ops see it while it fails
     assert len(list(store.grants())) == 2  # nothing deleted before it is revoked
-    assert expire_fn.handler({"action": "sweep"}, lambda_context) == {"ended": 2, "already": 0, "failed": 0}
+    assert deliver(settings.end_grant_queue_url, expire_fn.handler, lambda_context) == (2, [])
     assert not x_sandbox.active_grants("relay_four") and not x_sandbox.active_grants("relay_five")
     assert list(store.grants()) == []
+    receipts = [store.get(f"RELAY#x-{x_sandbox.users[n].id}", "RECEIPT#x") for n in ("relay_four", "relay_five")]
+    assert all(r["confirmed"] is True and r["reason"] == "the event ended" for r in receipts)
 
 
 def test_sweep_and_ttl_meeting_on_one_grant_revoke_it_once(x_sandbox, store, frozen_clock, lambda_context):

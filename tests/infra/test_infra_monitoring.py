@@ -25,7 +25,7 @@ def test_an_alarm_on_every_dead_letter_queue(synth):
             dlqs.add(target["Fn::GetAtt"][0])
     for schedule in synth.of_type("AWS::Scheduler::Schedule").values():
         dlqs.add(schedule["Properties"]["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
-    assert len(dlqs) == 3
+    assert len(dlqs) == 4  # publish's, expire's, the schedules', the end-grant queue's
     alarmed = set()
     for alarm in _alarms(synth):
         if alarm["MetricName"] == "ApproximateNumberOfMessagesVisible":
@@ -51,6 +51,14 @@ def test_an_alarm_on_revocations_that_fail_names_the_metric_expire_emits(synth):
     assert alarm["Dimensions"] == [{"Name": "service", "Value": "expire"}]
     assert alarm["Threshold"] == 1 and alarm["Statistic"] == "Sum"
     assert "expire" in synth.functions()  # keyed by each function's POWERTOOLS_SERVICE_NAME
+
+
+def test_an_alarm_on_grants_ended_unconfirmed(synth):
+    (alarm,) = [a for a in _alarms(synth) if a["MetricName"] == "RevocationUnconfirmed"]
+    assert alarm["Namespace"] == "relaycast"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "expire"}]
+    assert alarm["Threshold"] == 1 and alarm["Statistic"] == "Sum"
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 def test_dashboard_shows_every_function_dlq_and_the_round(synth):

@@ -137,7 +137,7 @@ def test_publish_consumes_with_partial_batch_failures(synth):
 
 def test_every_queue_is_encrypted_and_tls_only(synth):
     queues = synth.of_type("AWS::SQS::Queue")
-    assert len(queues) == 4  # publish + its DLQ, expire's DLQ, the schedules' DLQ
+    assert len(queues) == 6  # publish + its DLQ, end-grant + its DLQ, expire's DLQ, the schedules' DLQ
     for queue_id, queue in queues.items():
         props = queue["Properties"]
         assert props.get("SqsManagedSseEnabled") or props.get("KmsMasterKeyId"), queue_id

@@ -80,3 +80,67 @@ def test_expire_reads_the_stream_filtered_to_ttl_deletions_of_grants(synth):
     # The sweep is asynchronous: its failures land in the same DLQ.
     expire = synth.functions()["expire"][1]
     assert expire["DeadLetterConfig"]["TargetArn"] == {"Fn::GetAtt": [dlq, "Arn"]}
+
+
+def _end_grant(synth):
+    """expire's SQS event source mapping, the end-grant queue and its DLQ."""
+    table_id, _ = synth.one("AWS::DynamoDB::Table")
+    (esm,) = [
+        r["Properties"] for r in synth.of_type("AWS::Lambda::EventSourceMapping").values()
+        if r["Properties"]["FunctionName"] == {"Ref": synth.function_id("expire")}
+        and r["Properties"]["EventSourceArn"] != {"Fn::GetAtt": [table_id, "StreamArn"]}
+    ]
+    queue_id = esm["EventSourceArn"]["Fn::GetAtt"][0]
+    dlq_id = synth.resources[queue_id]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    return esm, queue_id, dlq_id
+
+
+def test_expire_consumes_the_end_grant_queue_with_partial_batch_failures(synth):
+    esm, queue_id, _ = _end_grant(synth)
+    assert synth.resources[queue_id]["Type"] == "AWS::SQS::Queue"
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert esm["BatchSize"] == 10
+    assert 2 <= esm["ScalingConfig"]["MaximumConcurrency"] <= 50
+    expire = synth.functions()["expire"][1]
+    assert synth.resources[queue_id]["Properties"]["VisibilityTimeout"] >= 6 * expire["Timeout"]
+
+
+def test_end_grant_queue_has_an_encrypted_tls_only_dlq_after_five_receives_with_an_alarm(synth):
+    from relaycast.expire import RECEIVE_BUDGET
+
+    _, queue_id, dlq_id = _end_grant(synth)
+    redrive = synth.resources[queue_id]["Properties"]["RedrivePolicy"]
+    # The handler ends a grant unconfirmed before its message could reach the DLQ.
+    assert redrive["maxReceiveCount"] == 5 > RECEIVE_BUDGET
+    for qid in (queue_id, dlq_id):
+        props = synth.resources[qid]["Properties"]
+        assert props.get("SqsManagedSseEnabled"), qid
+        statements = [
+            s
+            for p in synth.of_type("AWS::SQS::QueuePolicy").values()
+            if {"Ref": qid} in p["Properties"]["Queues"]
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+        ]
+        assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+    alarms = [
+        a["Properties"] for a in synth.of_type("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    ]
+    assert any(a["Dimensions"][0]["Value"] == {"Fn::GetAtt": [dlq_id, "QueueName"]} for a in alarms)
+
+
+def test_only_expire_may_send_to_the_end_grant_queue_and_it_knows_its_url(synth):
+    _, queue_id, dlq_id = _end_grant(synth)
+    senders = {name for name in synth.functions() if "sqs:SendMessage" in synth.actions_on(synth.role_of(name), queue_id)}
+    assert senders == {"expire"}
+    # expire sends to that queue only (besides its own async DLQ, which Lambda writes to with its role).
+    role = synth.role_of("expire")
+    send_targets = {
+        json.dumps(s["Resource"]) for s in synth.statements_of_role(role)
+        if "sqs:SendMessage" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert all(queue_id in t or "SchedulesExpireDlq" in t for t in send_targets), send_targets
+    assert not any(dlq_id in t for t in send_targets)
+    envs = {name: props["Environment"]["Variables"] for name, (_, props) in synth.functions().items()}
+    assert envs["expire"]["END_GRANT_QUEUE_URL"] == {"Ref": queue_id}
+    assert [n for n, env in envs.items() if "END_GRANT_QUEUE_URL" in env] == ["expire"]
