@@ -1,6 +1,5 @@
 """Domain and handler tests on moto (in-process mock), with the table shaped as the stack makes it."""
 
-import os
 
 import boto3
 import pytest
