@@ -33,73 +33,34 @@ class Monitoring(Construct):
 
         # Explicit names: the dashboard refers to the alarms by ARNs built from them.
         self.alarm_names: dict[str, str] = {}
+        self.slug = config.slug
         for name, queue in dead_letter_queues.items():
-            self.alarm_names[f"{name}-dlq"] = f"relaycast-{config.slug}-{name}-dlq"
-            self.alarms[f"{name}-dlq"] = cloudwatch.Alarm(
-                self,
+            self._alarm_from_one(
+                f"{name}-dlq",
                 f"{name.title()}DlqNotEmpty",
-                alarm_name=self.alarm_names[f"{name}-dlq"],
-                alarm_description=f"relaycast {config.slug}: messages in the {name} dead-letter queue",
-                metric=queue.metric_approximate_number_of_messages_visible(
-                    period=Duration.minutes(1), statistic="Maximum"
-                ),
-                threshold=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                f"messages in the {name} dead-letter queue",
+                queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
             )
-        self.alarm_names["round-failed"] = f"relaycast-{config.slug}-round-failed"
-        self.alarms["round-failed"] = cloudwatch.Alarm(
-            self,
+        self._alarm_from_one(
+            "round-failed",
             "RoundFailed",
-            alarm_name=self.alarm_names["round-failed"],
-            alarm_description=f"relaycast {config.slug}: a round (state machine execution) failed",
-            metric=state_machine.metric_failed(period=PERIOD, statistic="Sum"),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "a round (state machine execution) failed",
+            state_machine.metric_failed(period=PERIOD, statistic="Sum"),
         )
-
         # Emitted by `expire` (Powertools EMF) each time a provider refuses or fails a revocation.
-        self.alarm_names["revocation-failed"] = f"relaycast-{config.slug}-revocation-failed"
-        self.alarms["revocation-failed"] = cloudwatch.Alarm(
-            self,
+        self._alarm_from_one(
+            "revocation-failed",
             "RevocationFailed",
-            alarm_name=self.alarm_names["revocation-failed"],
-            alarm_description=f"relaycast {config.slug}: a grant could not be revoked at its network yet",
-            metric=cloudwatch.Metric(
-                namespace="relaycast",
-                metric_name="RevocationFailed",
-                dimensions_map={"service": "expire"},
-                period=PERIOD,
-                statistic="Sum",
-            ),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "a grant could not be revoked at its network yet",
+            self._expire_metric("RevocationFailed"),
         )
-
         # Emitted by `expire` when a grant ends without the provider confirming it (retry budget spent, or
         # an answer it could not read): the relay's receipt tells them to revoke by hand; ops should know.
-        self.alarm_names["revocation-unconfirmed"] = f"relaycast-{config.slug}-revocation-unconfirmed"
-        self.alarms["revocation-unconfirmed"] = cloudwatch.Alarm(
-            self,
+        self._alarm_from_one(
+            "revocation-unconfirmed",
             "RevocationUnconfirmed",
-            alarm_name=self.alarm_names["revocation-unconfirmed"],
-            alarm_description=f"relaycast {config.slug}: a grant ended without its revocation being confirmed",
-            metric=cloudwatch.Metric(
-                namespace="relaycast",
-                metric_name="RevocationUnconfirmed",
-                dimensions_map={"service": "expire"},
-                period=PERIOD,
-                statistic="Sum",
-            ),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "a grant ended without its revocation being confirmed",
+            self._expire_metric("RevocationUnconfirmed"),
         )
 
         self.dashboard = cloudwatch.Dashboard(
@@ -150,6 +111,28 @@ class Monitoring(Construct):
         )
         for alarm in self.alarms.values():
             self.dashboard.node.add_dependency(alarm)
+
+    def _alarm_from_one(self, key: str, id: str, what: str, metric: cloudwatch.IMetric) -> None:
+        """An alarm that fires on the first occurrence: every alarm here is something ops act on."""
+        self.alarm_names[key] = f"relaycast-{self.slug}-{key}"
+        self.alarms[key] = cloudwatch.Alarm(
+            self,
+            id,
+            alarm_name=self.alarm_names[key],
+            alarm_description=f"relaycast {self.slug}: {what}",
+            metric=metric,
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    @staticmethod
+    def _expire_metric(name: str) -> cloudwatch.Metric:
+        """A metric `expire` emits with Powertools (namespace relaycast, dimension service=expire)."""
+        return cloudwatch.Metric(
+            namespace="relaycast", metric_name=name, dimensions_map={"service": "expire"}, period=PERIOD, statistic="Sum"
+        )
 
     def _alarms_by_arn(self) -> list[cloudwatch.IAlarm]:
         """The alarms as ARNs built from their names, so the dashboard holds no GetAtt of an alarm."""

@@ -20,6 +20,20 @@ PUBLISH_TIMEOUT = Duration.seconds(30)
 MAX_RECEIVE_COUNT = 5
 
 
+def work_queue(scope: Construct, id: str, *, consumer_timeout: Duration, dead_letters: sqs.IQueue) -> sqs.Queue:
+    """A queue a function consumes: encrypted, TLS only, redriven to its DLQ after MAX_RECEIVE_COUNT."""
+    return sqs.Queue(
+        scope,
+        id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        # AWS's advice: at least six times the consumer's timeout.
+        visibility_timeout=Duration.seconds(consumer_timeout.to_seconds() * 6),
+        retention_period=Duration.days(4),
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=MAX_RECEIVE_COUNT),
+    )
+
+
 def dead_letter_queue(scope: Construct, id: str) -> sqs.Queue:
     """A DLQ as every DLQ of the stack is: encrypted, TLS only, kept the longest SQS allows."""
     return sqs.Queue(
@@ -89,15 +103,8 @@ class Pipeline(Construct):
         notices.grant_send(self.publish.function)
 
         self.publish_dlq = dead_letter_queue(self, "PublishDlq")
-        self.publish_queue = sqs.Queue(
-            self,
-            "PublishQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            # AWS's advice: at least six times the consumer's timeout.
-            visibility_timeout=Duration.seconds(PUBLISH_TIMEOUT.to_seconds() * 6),
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.publish_dlq, max_receive_count=MAX_RECEIVE_COUNT),
+        self.publish_queue = work_queue(
+            self, "PublishQueue", consumer_timeout=PUBLISH_TIMEOUT, dead_letters=self.publish_dlq
         )
         self.publish.function.add_event_source(
             event_sources.SqsEventSource(

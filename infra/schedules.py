@@ -14,14 +14,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from relaycast.config import EventConfig
 
 from infra.function import FunctionCommons, RelaycastFunction
 from infra.notices import Notices
-from infra.pipeline import MAX_RECEIVE_COUNT, dead_letter_queue
+from infra.pipeline import dead_letter_queue, work_queue
 from infra.storage import Storage
 
 SWEEP_INPUT = {"action": "sweep"}
@@ -83,15 +82,8 @@ class Schedules(Construct):
         # The sweep's fan-out: one message per grant. After MAX_RECEIVE_COUNT receives a message lands in
         # its DLQ; the handler ends a grant unconfirmed one receive before that (relaycast.expire.RECEIVE_BUDGET).
         self.end_grant_dlq = dead_letter_queue(self, "EndGrantDlq")
-        self.end_grant_queue = sqs.Queue(
-            self,
-            "EndGrantQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            # AWS's advice: at least six times the consumer's timeout.
-            visibility_timeout=Duration.seconds(EXPIRE_TIMEOUT.to_seconds() * 6),
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.end_grant_dlq, max_receive_count=MAX_RECEIVE_COUNT),
+        self.end_grant_queue = work_queue(
+            self, "EndGrantQueue", consumer_timeout=EXPIRE_TIMEOUT, dead_letters=self.end_grant_dlq
         )
         self.expire.function.add_environment("END_GRANT_QUEUE_URL", self.end_grant_queue.queue_url)
         fn = self.expire.function
