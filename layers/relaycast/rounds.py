@@ -45,7 +45,7 @@ def candidate_item(post: Post, config: EventConfig) -> dict[str, Any]:
         replies=post.replies,
         is_reply=post.is_reply,
     )
-    item = {k: v for k, v in asdict(post).items() if k != "extra"}
+    item = asdict(post)
     item["created_at"] = post.created_at.isoformat()
     return {**item, "score": Decimal(str(scored.score)), "reasons": list(scored.reasons), "expires_at": retention_epoch(config)}
 

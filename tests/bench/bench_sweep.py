@@ -81,7 +81,7 @@ def environment():
     os.environ.pop("AWS_ENDPOINT_URL", None)
 
     import boto3
-    from handler_support import EVENT
+    from handler_support import EVENT, create_table
     from moto import mock_aws
 
     from relaycast import clock, settings as settings_module
@@ -91,20 +91,7 @@ def environment():
     clock.use(lambda: datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
     with mock_aws():
         settings_module.reset_caches()
-        ddb = boto3.client("dynamodb")
-        ddb.create_table(
-            TableName="relaycast-bench",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "kind")],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by_kind",
-                    "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}, {"AttributeName": "pk", "KeyType": "RANGE"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
+        create_table("relaycast-bench")
         config = parse_event_config(EVENT)
         boto3.client("ssm").put_parameter(Name="/relaycast/bench/config", Value=config.to_json(), Type="String")
         secret = {"x_client_id": "cid", "x_client_secret": "csecret", "x_bearer_token": "bearer", "signing_key": "k" * 32}

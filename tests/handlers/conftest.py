@@ -8,7 +8,7 @@ from moto import mock_aws
 from relaycast import clock, settings as settings_module
 from relaycast.storage import Store
 
-from handler_support import EVENT
+from handler_support import EVENT, create_table
 
 
 @pytest.fixture
@@ -27,21 +27,7 @@ def aws(monkeypatch):
 
 @pytest.fixture
 def table(aws):
-    client = boto3.client("dynamodb")
-    client.create_table(
-        TableName="relaycast-test",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "kind")],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_kind",
-                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}, {"AttributeName": "pk", "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    return "relaycast-test"
+    return create_table("relaycast-test")
 
 
 @pytest.fixture

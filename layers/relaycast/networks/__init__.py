@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -66,7 +66,6 @@ class Post:
     replies: int = 0
     is_reply: bool = False
     url: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def x_network(settings: Settings) -> XNetwork:
