@@ -108,7 +108,6 @@ class ConnectApi(Construct):
         storage.grant_table_read_write(fn)
         storage.grant_config_read(fn)
         storage.grant_app_secret_read(fn)
-        # Seals the tokens of a new grant; it never reads them back (revocation and publishing are elsewhere).
         # Seals a new grant's tokens; reads them when the relay revokes access from the dashboard.
         storage.token_key.grant_encrypt_decrypt(fn)
         publish_queue.grant_send_messages(fn)

@@ -122,7 +122,8 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "grants_revoked_upstream": len(revoked_users),
         "tokens_still_active": sum(1 for t in sandbox.issued_tokens() if sandbox.is_token_active(t)),
         "relays_with_address": sum(1 for r in event.relays if r.dashboard_url and r.email),
-        "receipts_sent": len(sent_emails),
+        "receipts_with_confirmed_address": sum(1 for i in items if i.get("kind") == "receipt" and i.get("email")),
+        "receipts_sent": sum(1 for m in sent_emails if "revoked" in m["subject"] or "révoqué" in m["subject"]),
         "revocations_per_grant_max": max(Counter(r.user_id for r in sandbox.revocations if r.whole_grant).values(), default=0),
         "receipts_stored": kinds["receipt"],
         "grants_left": kinds["grant"],
@@ -175,6 +176,10 @@ def run_event(
             prepare(event)
         for person in people:
             person.connect(api_url)
+        inbox = sent_emails(cloud)
+        for person in people:
+            if person.email:
+                person.confirm_email(inbox)
         approvals = 0
 
         def between_ticks(now):
@@ -223,7 +228,7 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         and figures["duplicate_publishes"] == 0
         and figures["search_reads"] == figures["unique_posts_read"]
         and figures["grants_revoked_upstream"] == figures["receipts_stored"] == figures["relays_connected"]
-        and figures["receipts_sent"] == figures["relays_with_address"]
+        and figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["relays_with_address"]
         and figures["revocations_per_grant_max"] == 1
         and figures["grants_left"] == 0
         and figures["token_material_left"] == 0

@@ -11,7 +11,9 @@ from urllib.parse import urljoin
 
 import requests
 
-PENDING = re.compile(r'name="post" value="([0-9]+)"')
+# The post of each approve form (undo forms carry a post too).
+PENDING = re.compile(r'/relay/approve"[^>]*>\s*(?:<input[^>]*>)*?<input type="hidden" name="post" value="([0-9]+)"')
+CONFIRM_LINK = re.compile(r"https?://\S+/email/confirm\?c=\S+")
 
 
 class RelayJourneyError(RuntimeError):
@@ -57,6 +59,18 @@ class SimulatedRelay:
         self._expect(self.http.get(self.dashboard_url, timeout=10), 200)
         return self.dashboard_url
 
+    def confirm_email(self, inbox: list[dict]) -> bool:
+        """Open the confirmation link sent to this person's address and press Confirm."""
+        links = [m for m in inbox if self.email in m["to"] and CONFIRM_LINK.search(m["body"])]
+        if not links:
+            return False
+        url = CONFIRM_LINK.search(links[-1]["body"]).group(0)
+        page = self._expect(self.http.get(url, timeout=10), 200)
+        action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+        token = html.unescape(re.search(r'name="c" value="([^"]+)"', page.text).group(1))
+        self._expect(self.http.post(html.unescape(action), data={"c": token}, allow_redirects=False, timeout=10), 303)
+        return True
+
     def maybe_review(self, now: datetime) -> tuple[int, int]:
         """Review when this person's next look is due (each their own rhythm); (approved, skipped)."""
         if self.next_review is None:
@@ -78,7 +92,7 @@ class SimulatedRelay:
         for post_id in dict.fromkeys(PENDING.findall(page.text)):
             action = "approve" if self.random.random() < self.approve_rate else "skip"
             self._expect(
-                self.http.post(f"{base}/relay/{action}", data={"t": token_value, "post": post_id}, allow_redirects=False, timeout=30),
+                self.http.post(f"{base}/relay/{action}", data={"t": token_value, "network": "x", "post": post_id}, allow_redirects=False, timeout=30),
                 303,
             )
             if action == "approve":

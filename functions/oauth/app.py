@@ -1,22 +1,36 @@
 """oauth: the hosted page, connect/callback per network, and the relay dashboard (Chalice app behind API Gateway)."""
 
-from urllib.parse import parse_qs
+import json
+import os
+from datetime import UTC, datetime
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import parse_qs, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from chalice import Chalice, Response
 
 from relaycast import pages
-from relaycast.networks import x_network
+from relaycast.i18n import translate
+from relaycast.networks import NETWORK_NAMES
 from relaycast.observability import bind_service, logger, metrics
 from relaycast.relays import (
     RelayError,
+    confirm_email,
     dashboard,
+    dashboard_token,
     decide,
+    email_to_confirm,
     finish_connect,
+    lower_cap,
     preferred_language,
     relay_from_token,
+    request_email,
     revoke_now,
+    set_paused,
     start_connect,
+    undo,
 )
+from relaycast.rounds import retention_epoch
 from relaycast.settings import Settings
 from relaycast.storage import Store
 
@@ -25,17 +39,37 @@ FORM = ["application/x-www-form-urlencoded"]
 # A browser's GET carries no content type, which Chalice reads as JSON.
 FORM_OR_LINK = [*FORM, "application/json"]
 MAX_FORM = 2048
+MAX_QUERY = 2048
+LANGUAGE_LABELS = {"en": "English", "fr": "Français"}
+BINDING_COOKIE = "relaycast_connect"
+LANG_COOKIE = "relaycast_lang"
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
-        "frame-ancestors 'none'; form-action 'self' https://x.com https://twitter.com http://127.0.0.1:*"
-    ),
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
     "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+
+
+def _csp() -> str:
+    """Nothing third-party loads; forms may only lead to this app and to a network's consent page.
+
+    Mastodon instances are any https host the relay names; the local runtime's sandboxes are on loopback.
+    """
+    targets = ["'self'", "https:"]
+    sandboxes = [os.environ.get("X_AUTHORIZE_URL", ""), *json.loads(os.environ.get("MASTODON_SANDBOX") or "{}").values()]
+    for url in sandboxes:
+        parts = urlsplit(url)
+        if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost"):
+            targets.append(f"http://{parts.netloc}")
+    return (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
+        f"frame-ancestors 'none'; form-action {' '.join(targets)}"
+    )
 
 
 @app.middleware("http")
@@ -60,30 +94,27 @@ def _base() -> str:
     return f"{scheme}://{host}{prefix}"
 
 
-def _html(body: str, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(
-        body=body, status_code=status, headers={"Content-Type": "text/html; charset=utf-8", **SECURITY_HEADERS, **(headers or {})}
-    )
+def _cookie(name: str, value: str, max_age: int) -> str:
+    """HttpOnly and SameSite=Lax always; Secure whenever the page is served over https (always, once deployed)."""
+    secure = "; Secure" if _base().startswith("https://") else ""
+    path = urlsplit(_base()).path or "/"
+    return f"{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
 
 
-def _page(template: str, status: int = 200, **context) -> Response:
-    settings = Settings.from_env()
-    config = settings.event()
-    return _html(
-        pages.render(
-            template,
-            config=config,
-            base=_base(),
-            access_ends=config.access_ends.astimezone(config.start.tzinfo).strftime("%d %b %Y %H:%M %Z"),
-            **context,
-        ),
-        status,
-    )
+def _cookies() -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(app.current_request.headers.get("cookie", "")[:4096])
+    except CookieError:
+        return {}
+    return {k: v.value for k, v in jar.items()}
 
 
-def _error(error: RelayError) -> Response:
-    titles = {400: "This request cannot be used", 403: "Not allowed", 404: "Not found", 409: "Already decided", 413: "Too large"}
-    return _page("error.html", error.status, title=titles.get(error.status, "Something went wrong"), message=str(error))
+def _query() -> dict[str, str]:
+    params = dict(app.current_request.query_params or {})
+    if len(urlencode(params)) > MAX_QUERY:
+        raise RelayError("The request is too large.", 413)
+    return params
 
 
 def _form() -> dict[str, str]:
@@ -94,13 +125,70 @@ def _form() -> dict[str, str]:
     return {k: v[0] for k, v in fields.items()}
 
 
-def _query() -> dict[str, str]:
-    return dict(app.current_request.query_params or {})
+def _lang(config, *asked) -> str:
+    query = dict(app.current_request.query_params or {})
+    return preferred_language(
+        config, query.get("lang"), *asked, _cookies().get(LANG_COOKIE), accept_language=app.current_request.headers.get("accept-language")
+    )
+
+
+def _html(body: str, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(
+        body=body,
+        status_code=status,
+        headers={"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": _csp(), **SECURITY_HEADERS, **(headers or {})},
+    )
+
+
+def _redirect(location: str, status: int = 303, cookie: str | None = None) -> Response:
+    headers = {"Location": location, **SECURITY_HEADERS}
+    if cookie:
+        headers["Set-Cookie"] = cookie
+    return Response(body="", status_code=status, headers=headers)
+
+
+def _page(template: str, lang: str, status: int = 200, here: str = "/", **context) -> Response:
+    config = Settings.from_env().event()
+    zone = ZoneInfo(config.timezone)  # the stored config keeps offsets only; the page names the zone
+    query = {k: v for k, v in (app.current_request.query_params or {}).items() if k != "lang"}
+    switches = [
+        (code, LANGUAGE_LABELS[code], f"{_base()}{here}?{urlencode({**query, 'lang': code})}") for code in config.languages
+    ] if len(config.languages) > 1 else []
+    body = pages.render(
+        template,
+        lang,
+        config=config,
+        base=_base(),
+        switches=switches,
+        network_names=NETWORK_NAMES,
+        starts=config.start.astimezone(zone).strftime("%d/%m/%Y %H:%M"),
+        ends=config.end.astimezone(zone).strftime("%d/%m/%Y %H:%M"),
+        access_ends=config.access_ends.astimezone(zone).strftime("%d/%m/%Y %H:%M %Z"),
+        **context,
+    )
+    # An explicit switch is remembered for the next pages of this browser.
+    asked = (app.current_request.query_params or {}).get("lang")
+    remember = {"Set-Cookie": _cookie(LANG_COOKIE, lang, 31536000)} if asked == lang else None
+    return _html(body, status, remember)
+
+
+def _error(error: RelayError, lang: str) -> Response:
+    titles = {400: "This request cannot be used", 403: "Not allowed", 404: "Not found", 409: "Already decided", 413: "Too large"}
+    title = translate(lang, titles.get(error.status, "Something went wrong"))
+    return _page("error.html", lang, error.status, title=title, message=error.in_language(lang))
+
+
+def _safe_lang(settings: Settings) -> str:
+    try:
+        return _lang(settings.event())
+    except Exception:  # noqa: BLE001 — an error page must render even when the request is odd
+        return "en"
 
 
 @app.route("/", methods=["GET"])
 def index():
-    return _page("index.html")
+    config = Settings.from_env().event()
+    return _page("index.html", _lang(config), token=None)
 
 
 @app.route("/health", methods=["GET"])
@@ -111,66 +199,104 @@ def health():
 @app.route("/connect/{network}", methods=["GET", "POST"], content_types=FORM_OR_LINK)
 def connect(network):
     settings = Settings.from_env()
+    config = settings.event()
+    lang = _safe_lang(settings)
     try:
         form = _form() if app.current_request.method == "POST" else {}
-        lang = preferred_language(settings.event(), form.get("lang"), app.current_request.headers.get("accept-language"))
-        url = start_connect(
+        lang = _lang(config, form.get("lang"))
+        relay_id = relay_from_token(settings, config, form["t"]) if form.get("t") else None
+        started = start_connect(
             Store(settings.table_name),
-            x_network(settings),
+            settings,
+            config,
             network=network,
-            email=form.get("email"),
+            form=form,
             redirect_uri=f"{_base()}/callback/{network}",
             lang=lang,
+            relay_id=relay_id,
         )
     except RelayError as error:
-        return _error(error)
-    return Response(body="", status_code=302, headers={"Location": url, **SECURITY_HEADERS})
+        return _error(error, lang)
+    return _redirect(started.url, 302, cookie=_cookie(BINDING_COOKIE, started.binding, 600))
 
 
 @app.route("/callback/{network}", methods=["GET"])
 def callback(network):
     settings = Settings.from_env()
+    lang = _safe_lang(settings)
     try:
         connected = finish_connect(
             Store(settings.table_name),
             settings,
             settings.event(),
-            x_network(settings),
             network=network,
             params=_query(),
             redirect_uri=f"{_base()}/callback/{network}",
+            binding=_cookies().get(BINDING_COOKIE),
+            base_url=_base(),
         )
     except RelayError as error:
         logger.info("connect refused", extra={"status": error.status, "network": network[:20]})
-        return _error(error)
+        return _error(error, lang)
     metrics.add_metric(name="RelaysConnected", unit="Count", value=1)
-    return Response(
-        body="", status_code=303, headers={"Location": f"{_base()}/relay?t={connected.dashboard_token}", **SECURITY_HEADERS}
-    )
+    return _redirect(f"{_base()}/relay?t={connected.dashboard_token}", cookie=_cookie(BINDING_COOKIE, "", 0))
 
 
 @app.route("/relay", methods=["GET"])
 def relay_dashboard():
     settings = Settings.from_env()
-    token = _query().get("t", "")
+    config = settings.event()
+    lang = _safe_lang(settings)
     try:
-        relay_id = relay_from_token(settings, settings.event(), token)
-        view = dashboard(Store(settings.table_name), relay_id)
+        token = _query().get("t", "")
+        relay_id = relay_from_token(settings, config, token)
+        view = dashboard(Store(settings.table_name), config, relay_id)
     except RelayError as error:
-        return _error(error)
-    return _page("dashboard.html", token=token, **view)
+        return _error(error, lang)
+    own = next((g.get("lang") for g in view["grants"]), None) or next((r.get("lang") for r in view["receipts"]), None)
+    valid_until = datetime.fromtimestamp(retention_epoch(config), UTC).astimezone(ZoneInfo(config.timezone)).strftime("%d/%m/%Y")
+    return _page("dashboard.html", _lang(config, own), here="/relay", token=token, link_valid_until=valid_until, **view)
 
 
 @app.route("/relay/{action}", methods=["POST"], content_types=FORM)
 def relay_action(action):
     settings = Settings.from_env()
+    config = settings.event()
+    lang = _safe_lang(settings)
     try:
         form = _form()
-        relay_id = relay_from_token(settings, settings.event(), form.get("t", ""))
+        relay_id = relay_from_token(settings, config, form.get("t", ""))
+        store, network = Store(settings.table_name), form.get("network", "x")
         if action == "revoke":
-            revoke_now(Store(settings.table_name), settings, settings.event(), x_network(settings), relay_id)
+            revoke_now(store, settings, config, relay_id, network)
+        elif action == "undo":
+            undo(store, settings, config, relay_id, network, form.get("post", ""))
+        elif action in ("pause", "resume"):
+            set_paused(store, config, relay_id, network, action == "pause")
+        elif action == "cap":
+            lower_cap(store, config, relay_id, network, form.get("cap", ""))
+        elif action == "email":
+            grant_lang = next((g.get("lang") for g in store.relay_items(relay_id, "GRANT#")), lang)
+            request_email(store, settings, config, relay_id=relay_id, email=form.get("email"), lang=grant_lang, base_url=_base())
         else:
-            decide(Store(settings.table_name), settings, relay_id=relay_id, action=action, post_id=form.get("post", ""))
+            decide(store, settings, config, relay_id=relay_id, action=action, network=network, post_id=form.get("post", ""))
     except RelayError as error:
-        return _error(error)
-    return Response(body="", status_code=303, headers={"Location": f"{_base()}/relay?t={form['t']}", **SECURITY_HEADERS})
+        return _error(error, lang)
+    return _redirect(f"{_base()}/relay?t={form['t']}")
+
+
+@app.route("/email/confirm", methods=["GET", "POST"], content_types=FORM_OR_LINK)
+def email_confirmation():
+    """GET shows a button, POST confirms: a mail scanner that follows the link confirms nothing."""
+    settings = Settings.from_env()
+    config = settings.event()
+    lang = _safe_lang(settings)
+    try:
+        if app.current_request.method == "GET":
+            token = _query().get("c", "")
+            data = email_to_confirm(settings, config, token)
+            return _page("confirm_email.html", lang, here="/email/confirm", confirm_token=token, email=data["email"])
+        relay_id = confirm_email(Store(settings.table_name), settings, config, _form().get("c", ""))
+    except RelayError as error:
+        return _error(error, lang)
+    return _redirect(f"{_base()}/relay?t={dashboard_token(settings, relay_id)}")

@@ -17,7 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 KNOWN_NETWORKS = ("x", "mastodon", "bluesky", "linkedin")
 # Networks whose adapters exist today; the others are known names that are not built yet.
-BUILT_NETWORKS = ("x",)
+BUILT_NETWORKS = ("x", "mastodon")
+# How relaycast may publish on each network, and why (the policy the hosted page states to relays).
+MODES = {
+    "x": ("approve-each",),  # X forbids automated reposting across accounts that authorised one app
+    "mastodon": ("auto", "approve-each"),
+}
 LANGUAGES = ("en", "fr")
 
 # A hint per kind of mistake, shown next to pydantic's message.
@@ -81,6 +86,8 @@ class EventConfig(BaseModel):
     end: datetime
     experts: list[Expert] = []
     networks: Annotated[list[str], Field(min_length=1)] = ["x"]
+    # Per network: "approve-each" (the relay approves every post) or "auto" where the network allows it.
+    modes: dict[str, Literal["auto", "approve-each"]] = {}
     cap_per_relay: Annotated[int, Field(ge=1, le=50)] = 8
     grace_hours: Annotated[float, Field(ge=0, le=168)] = 2
     poll_interval_minutes: Annotated[int, Field(ge=1, le=60)] = 5
@@ -139,6 +146,14 @@ class EventConfig(BaseModel):
             raise ValueError("end is not after start")
         if self.end - self.start > timedelta(days=14):
             raise ValueError("the event lasts more than 14 days")
+        for network, mode in self.modes.items():
+            if network not in self.networks:
+                raise ValueError(f"modes.{network}: the network is not in networks")
+            if mode not in MODES[network]:
+                raise ValueError(
+                    f"modes.{network}: {mode} is not allowed on {network} — X's rules forbid automated reposting "
+                    "across accounts that authorised one app"
+                )
         handles = [e.handle for e in self.experts]
         if len(set(handles)) != len(handles):
             raise ValueError("an expert is listed twice")
@@ -163,6 +178,9 @@ class EventConfig(BaseModel):
         """The X recent-search query: any of the hashtags, original posts only."""
         tags = " OR ".join(f"#{t}" for t in self.hashtags)
         return f"({tags}) -is:retweet" if len(self.hashtags) > 1 else f"#{self.hashtags[0]} -is:retweet"
+
+    def mode(self, network: str) -> str:
+        return self.modes.get(network, "approve-each")
 
     def expert_weight(self, handle: str) -> float:
         handle = handle.lstrip("@").lower()
@@ -201,6 +219,11 @@ def _model_level(message: str) -> tuple[str, str]:
         return "end", "set end after start (both in the event's time zone)"
     if message.startswith("the event lasts"):
         return "end", "split the event into several stacks or shorten it"
+    if message.startswith("modes."):
+        field = message.split(":", 1)[0]
+        if "not in networks" in message:
+            return field, "add the network to networks or remove its mode"
+        return field, "use approve-each: each relay approves every repost from their dashboard"
     if message.startswith("an expert is listed twice"):
         return "experts", "list each handle once"
     return "(file)", "correct the file"

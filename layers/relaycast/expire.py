@@ -17,7 +17,7 @@ from typing import Any
 
 from relaycast import aws, clock, crypto, notices
 from relaycast.config import EventConfig
-from relaycast.networks import NetworkError, Transient
+from relaycast.networks import NETWORK_NAMES, NetworkError, Transient, client_for
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger, metrics
 from relaycast.rounds import retention_epoch
@@ -25,6 +25,7 @@ from relaycast.settings import Settings
 from relaycast.storage import Store, grant_sk, ledger_sk, receipt_sk, relay_pk
 
 X_SETTINGS_URL = "https://x.com/settings/connected_apps"
+MASTODON_SETTINGS_PATH = "/oauth/authorized_applications"
 SWEEP_REASON = "the event ended"
 # Receives of one end-grant message before its grant is ended as unconfirmed; below the queue's
 # maxReceiveCount (5), so a message reaches the DLQ only when even that fails.
@@ -33,18 +34,26 @@ SQS_BATCH = 10  # SendMessageBatch's limit
 SWEEP_PAGE_SIZE = 500
 
 
-def _revoke_and_verify(x: XNetwork, tokens: dict[str, Any]) -> dict[str, str]:
+def _revoke_and_verify(client: Any, label: str, tokens: dict[str, Any]) -> dict[str, str]:
     """Revoke refresh then access token; then prove the access token is refused."""
     if tokens.get("refresh_token"):
-        x.revoke(tokens["refresh_token"], "refresh_token")
-    x.revoke(tokens["access_token"], "access_token")
-    if x.token_works(tokens["access_token"]):
-        raise Transient("X still accepts the access token after revocation")
-    return {"x": "access token refused by X after revocation"}
+        client.revoke(tokens["refresh_token"], "refresh_token")
+    client.revoke(tokens["access_token"], "access_token")
+    if client.token_works(tokens["access_token"]):
+        raise Transient(f"{label} still accepts the access token after revocation")
+    return {client.name: f"access token refused by {label} after revocation"}
 
 
-def unconfirmed(error: Exception) -> str:
-    return f"could not confirm ({error}); revoke by hand at {X_SETTINGS_URL}"
+def unconfirmed(error: Exception, grant: dict[str, Any] | None = None) -> str:
+    where = f"https://{grant['instance']}{MASTODON_SETTINGS_PATH}" if grant and grant.get("instance") else X_SETTINGS_URL
+    return f"could not confirm ({error}); revoke by hand at {where}"
+
+
+def _client(store: Store, settings: Settings, x: XNetwork, grant: dict[str, Any]) -> Any:
+    """X's client is shared by the function; another network's is built for the grant."""
+    if grant["network"] == x.name:
+        return x
+    return client_for(settings, store, grant["network"], instance=grant.get("instance"))
 
 
 def end_grant(
@@ -86,7 +95,8 @@ def end_grant(
 
     tokens = crypto.unseal(grant["tokens"], event_slug=config.slug, relay_id=relay_id, network=network)
     try:
-        verification = _revoke_and_verify(x, tokens)
+        client = _client(store, settings, x, grant)
+        verification = _revoke_and_verify(client, grant.get("instance") or NETWORK_NAMES[network], tokens)
         confirmed = True
     except Transient as error:
         metrics.add_metric(name="RevocationFailed", unit="Count", value=1)
@@ -94,10 +104,10 @@ def end_grant(
             store.release_claim(**receipt_key)  # the next pass may take over at once
             raise
         logger.warning("retry budget spent: ending the grant unconfirmed", extra={"relay_id": relay_id, "network": network})
-        verification = {network: unconfirmed(error)}
+        verification = {network: unconfirmed(error, grant)}
         confirmed = False
     except NetworkError as error:
-        verification = {network: unconfirmed(error)}
+        verification = {network: unconfirmed(error, grant)}
         confirmed = False
     del tokens
 

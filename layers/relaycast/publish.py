@@ -31,7 +31,7 @@ class PublishJob(BaseModel):
     post_id: str = Field(pattern=r"^[0-9]{1,25}$")
 
 
-def _access_token(store: Store, settings: Settings, config: EventConfig, x: XNetwork, grant: dict[str, Any]) -> str:
+def access_token(store: Store, settings: Settings, config: EventConfig, client: Any, grant: dict[str, Any]) -> str:
     """The relay's access token, refreshed (and re-sealed) when it is about to expire."""
     context = {"event_slug": config.slug, "relay_id": grant["relay_id"], "network": grant["network"]}
     tokens = crypto.unseal(grant["tokens"], **context)
@@ -39,7 +39,7 @@ def _access_token(store: Store, settings: Settings, config: EventConfig, x: XNet
         return tokens["access_token"]
     if not tokens.get("refresh_token"):
         raise TokenRejected("access token expired and no refresh token was granted")
-    fresh: Tokens = x.refresh(tokens["refresh_token"])
+    fresh: Tokens = client.refresh(tokens["refresh_token"])
     kept = fresh.as_dict()
     # A provider may answer a refresh without a new refresh token (RFC 6749 §6): the old one stays valid.
     kept["refresh_token"] = kept["refresh_token"] or tokens["refresh_token"]
@@ -65,7 +65,7 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
         return f"skipped:{reason}"
 
     try:
-        token = _access_token(store, settings, config, x, grant)
+        token = access_token(store, settings, config, x, grant)
         # A resumed reservation may already have reached X before a crash: X keeps one repost per
         # account and post, so repeating the call is the state check and cannot double the repost.
         x.repost(token, grant["user_id"], job.post_id)

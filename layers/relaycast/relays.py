@@ -1,7 +1,8 @@
-"""A relay's side: connect (code + PKCE), the signed dashboard link, approvals that enqueue a job."""
+"""A relay's side: connect (code + PKCE), the signed dashboard link, and what the relay does there."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -10,10 +11,10 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from relaycast import aws, clock, crypto
+from relaycast import aws, clock, crypto, notices
 from relaycast.config import EventConfig
-from relaycast.networks import NetworkError
-from relaycast.networks.x import XNetwork
+from relaycast.i18n import translate
+from relaycast.networks import NETWORK_NAMES, NetworkError, Transient, client_for
 from relaycast.rounds import retention_epoch
 from relaycast.settings import Settings
 from relaycast.storage import Store, without_none
@@ -22,14 +23,23 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 POST_ID = re.compile(r"^[0-9]{1,25}$")
 STATE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 CODE = re.compile(r"^[A-Za-z0-9._~-]{1,512}$")
+BINDING = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+# What each network must grant for relaycast to work; less is refused and revoked at once.
+REQUIRED_SCOPES = {"x": {"tweet.write", "users.read"}, "mastodon": {"write:statuses", "read:accounts"}}
 
 
 class RelayError(Exception):
-    """A request a relay's browser sent that cannot be honoured; `status` is the HTTP status to answer."""
+    """A request a relay's browser sent that cannot be honoured; `status` is the HTTP status to answer.
 
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
+    The message is English with %(name)s parameters; `in_language` renders it for the relay.
+    """
+
+    def __init__(self, message: str, status: int = 400, **params: Any):
+        super().__init__(message % params if params else message)
+        self.message, self.params, self.status = message, params, status
+
+    def in_language(self, lang: str) -> str:
+        return translate(lang, self.message, **self.params)
 
 
 @dataclass(frozen=True)
@@ -39,30 +49,45 @@ class Connected:
     dashboard_token: str
 
 
-def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret().signing_key, salt="relay-dashboard")
+@dataclass(frozen=True)
+class Started:
+    url: str
+    binding: str  # goes to the browser as a cookie: the callback must come back to the same browser
+
+
+def _serializer(settings: Settings, salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret().signing_key, salt=salt)
+
+
+def _link_max_age(config: EventConfig) -> int:
+    return int(retention_epoch(config) - config.start_utc.timestamp())
 
 
 def dashboard_token(settings: Settings, relay_id: str) -> str:
-    return _serializer(settings).dumps({"relay": relay_id})
+    return _serializer(settings, "relay-dashboard").dumps({"relay": relay_id})
 
 
-def relay_from_token(settings: Settings, config: EventConfig, token: str) -> str:
-    """The relay a signed link speaks for; it expires with the receipts' retention."""
-    max_age = int(retention_epoch(config) - config.start_utc.timestamp())
+def _signed(settings: Settings, config: EventConfig, salt: str, token: str) -> dict[str, Any]:
+    if len(token) > 512:
+        raise RelayError("This link is not valid.", 403)
     try:
-        data = _serializer(settings).loads(token, max_age=max_age)
+        return _serializer(settings, salt).loads(token, max_age=_link_max_age(config))
     except SignatureExpired:
         raise RelayError("This link has expired.", 403) from None
     except BadSignature:
         raise RelayError("This link is not valid.", 403) from None
-    return data["relay"]
 
 
-def preferred_language(config: EventConfig, asked: str | None, accept_language: str | None) -> str:
-    """The relay's language among the event's: an explicit choice, else the browser's order, else the first."""
-    if asked in config.languages:
-        return asked
+def relay_from_token(settings: Settings, config: EventConfig, token: str) -> str:
+    """The relay a signed link speaks for; it expires with the receipts' retention."""
+    return _signed(settings, config, "relay-dashboard", token)["relay"]
+
+
+def preferred_language(config: EventConfig, *asked: str | None, accept_language: str | None = None) -> str:
+    """The relay's language among the event's: the first explicit choice, else the browser's order, else the first."""
+    for choice in asked:
+        if choice in config.languages:
+            return choice
     for part in (accept_language or "").split(",")[:10]:
         tag = part.split(";")[0].strip().lower()[:2]
         if tag in config.languages:
@@ -70,69 +95,142 @@ def preferred_language(config: EventConfig, asked: str | None, accept_language: 
     return config.languages[0]
 
 
-def start_connect(
-    store: Store, x: XNetwork, *, network: str, email: str | None, redirect_uri: str, lang: str = "en"
-) -> str:
-    """Store a fresh state + PKCE verifier (10 minutes, single use) and return the network's consent URL."""
-    if network != "x":
-        raise RelayError(f"Unknown network '{network[:20]}'.", 404)
+def _checked_network(config: EventConfig, network: str) -> str:
+    if network not in NETWORK_NAMES:
+        raise RelayError("Unknown network '%(network)s'.", 404, network=network[:20])
+    if network not in config.networks:
+        raise RelayError("This network is not offered for this event.", 404)
+    return network
+
+
+def _checked_email(email: str | None) -> str | None:
     email = (email or "").strip() or None
     if email and not EMAIL.match(email):
         raise RelayError("This e-mail address does not look valid.", 400)
-    state = secrets.token_urlsafe(32)
+    return email
+
+
+def _binding_hash(binding: str) -> str:
+    return hashlib.sha256(binding.encode()).hexdigest()
+
+
+def start_connect(
+    store: Store,
+    settings: Settings,
+    config: EventConfig,
+    *,
+    network: str,
+    form: dict[str, str],
+    redirect_uri: str,
+    lang: str,
+    relay_id: str | None = None,
+) -> Started:
+    """Store a fresh state + PKCE verifier (10 minutes, single use) and return the network's consent URL."""
+    _checked_network(config, network)
+    email = _checked_email(form.get("email"))
+    instance = None
+    if network == "mastodon":
+        from relaycast.netguard import InstanceRejected, parse_instance
+
+        try:
+            instance = parse_instance(form.get("instance", ""))
+            client = client_for(settings, store, network, instance=instance, redirect_uri=redirect_uri)
+        except InstanceRejected as error:
+            raise RelayError("%(reason)s", 400, reason=str(error)) from None
+        except NetworkError:
+            raise RelayError("%(network)s could not be reached. Please try again in a minute.", 502, network=instance) from None
+    else:
+        client = client_for(settings, store, network)
+    state, binding = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)  # 86 characters, within PKCE's 43..128
-    store.put_state(state, without_none({"network": network, "verifier": verifier, "email": email, "lang": lang}))
-    return x.authorization_url(redirect_uri=redirect_uri, state=state, code_verifier=verifier)
+    store.put_state(
+        state,
+        without_none(
+            {
+                "network": network,
+                "verifier": verifier,
+                "email": email,
+                "lang": lang,
+                "instance": instance,
+                "relay_id": relay_id,
+                "binding": _binding_hash(binding),
+            }
+        ),
+    )
+    return Started(client.authorization_url(redirect_uri=redirect_uri, state=state, code_verifier=verifier), binding)
 
 
 def finish_connect(
-    store: Store, settings: Settings, config: EventConfig, x: XNetwork, *, network: str, params: dict[str, str], redirect_uri: str
+    store: Store,
+    settings: Settings,
+    config: EventConfig,
+    *,
+    network: str,
+    params: dict[str, str],
+    redirect_uri: str,
+    binding: str | None,
+    base_url: str,
 ) -> Connected:
-    """The callback: validate, consume the state, exchange the code, store the grant encrypted."""
-    if network != "x":
-        raise RelayError("Unknown network.", 404)
+    """The callback: validate, consume the state, exchange the code, store the grant encrypted.
+
+    Every refusal happens before anything is written; a consumed state is the only trace of a failed try.
+    """
+    _checked_network(config, network)
     if len(json.dumps(params)) > 4096:
         raise RelayError("The request is too large.", 413)
     state = params.get("state", "")
     if not STATE.match(state):
         raise RelayError("The connection request is missing or malformed. Please start again.", 400)
-    if "error" in params:
-        store.take_state(state)  # the attempt is over either way
+    pending = store.get(f"STATE#{state}", "STATE")
+    if pending is None or int(pending["expires_at"]) <= clock.epoch():
+        raise RelayError("This connection request is unknown, expired or already used. Please start again.", 400)
+    # Checked before the state is consumed: a callback pasted into another browser cannot burn the relay's.
+    if not (binding and BINDING.match(binding) and secrets.compare_digest(_binding_hash(binding), pending["binding"])):
+        raise RelayError("This connection was started in another browser. Please start again here.", 400)
+    if pending["network"] != network:
+        raise RelayError("This answer belongs to another network. Please start again.", 400)
+    if "error" in params:  # the state stays until it expires: the relay may go back and allow after all
         raise RelayError("You declined the connection: nothing was stored.", 403)
     code = params.get("code", "")
     if not CODE.match(code):
         raise RelayError("The connection answer is malformed. Please start again.", 400)
-    pending = store.take_state(state)
-    if pending is None:
+    if store.take_state(state) is None:  # single use: a concurrent replay loses here
         raise RelayError("This connection request is unknown, expired or already used. Please start again.", 400)
-    if pending["network"] != network:
-        raise RelayError("This answer belongs to another network. Please start again.", 400)
+
+    instance = pending.get("instance")
+    label = instance or NETWORK_NAMES[network]
     try:
-        tokens = x.exchange_code(redirect_uri=redirect_uri, code=code, code_verifier=pending["verifier"])
-        identity = x.identity(tokens.access_token)
-    except NetworkError as error:
-        raise RelayError(f"X refused the connection ({error}). Please start again.", 502) from None
-    missing = {"tweet.write", "users.read"} - set(tokens.scope.split())
+        client = client_for(settings, store, network, instance=instance)
+        tokens = client.exchange_code(redirect_uri=redirect_uri, code=code, code_verifier=pending["verifier"])
+        identity = client.identity(tokens.access_token)
+    except Transient:
+        raise RelayError("%(network)s could not be reached. Please try again in a minute.", 503, network=label) from None
+    except NetworkError:  # a forged or mismatched code, a wrong verifier: the answer itself is bad
+        raise RelayError("%(network)s refused the connection: nothing was stored. Please start again.", 400, network=label) from None
+    missing = REQUIRED_SCOPES[network] - set(tokens.scope.split())
     if missing:
-        x.revoke(tokens.access_token, "access_token")
-        raise RelayError(f"The permission {', '.join(sorted(missing))} was not granted: nothing was stored.", 403)
-    relay_id = f"{network}-{identity.user_id}"
-    blob = crypto.seal(
-        tokens.as_dict(), key_id=settings.token_key_id, event_slug=config.slug, relay_id=relay_id, network=network
-    )
+        client.revoke(tokens.access_token, "access_token")
+        raise RelayError("The permission %(scopes)s was not granted: nothing was stored.", 403, scopes=", ".join(sorted(missing)))
+    relay_id = pending.get("relay_id") or _relay_id(network, identity.user_id, instance)
+    lang = pending.get("lang", config.languages[0])
+    blob = crypto.seal(tokens.as_dict(), key_id=settings.token_key_id, event_slug=config.slug, relay_id=relay_id, network=network)
+    earlier = [g for g in store.relay_items(relay_id, "GRANT#") if g["network"] != network]
+    email = pending.get("email")
     store.save_grant(
         without_none(
             {
                 "relay_id": relay_id,
                 "network": network,
+                "instance": instance,
                 "user_id": identity.user_id,
                 "username": identity.username,
-                "email": pending.get("email"),
-                "lang": pending.get("lang", config.languages[0]),
+                # A second network joins the first's confirmed address; a new address waits for its link.
+                "email": next((g["email"] for g in earlier if g.get("email")), None),
+                "lang": lang,
                 "tokens": blob,
                 "token_expires_at": tokens.expires_at,
                 "scopes": tokens.scope,
-                "mode": x.mode,
+                "mode": config.mode(network),
                 "cap": config.cap_per_relay,
                 "status": "active",
                 "connected_at": clock.now().isoformat(),
@@ -140,50 +238,137 @@ def finish_connect(
             }
         )
     )
+    if email:
+        request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url)
     return Connected(relay_id=relay_id, username=identity.username, dashboard_token=dashboard_token(settings, relay_id))
 
 
-def dashboard(store: Store, relay_id: str) -> dict[str, Any]:
-    items = store.relay_items(relay_id)
+def _relay_id(network: str, user_id: str, instance: str | None) -> str:
+    if instance:  # account ids are only unique within an instance
+        return f"{network}-{hashlib.sha256(instance.encode()).hexdigest()[:10]}-{user_id}"
+    return f"{network}-{user_id}"
+
+
+def request_email(
+    store: Store, settings: Settings, config: EventConfig, *, relay_id: str, email: str | None, lang: str, base_url: str
+) -> None:
+    """Keep the address as pending and send a signed confirmation link; it is used only once confirmed."""
+    email = _checked_email(email)
+    if not email:
+        raise RelayError("This e-mail address does not look valid.", 400)
+    store.set_relay_fields(relay_id, email_pending=email)
+    token = _serializer(settings, "email-confirm").dumps({"relay": relay_id, "email": email})
+    try:
+        notices.send_confirmation(config, lang=lang, email=email, link=f"{base_url}/email/confirm?c={token}")
+    except Exception:  # noqa: BLE001 — the relay can ask again from the dashboard; the connect itself succeeded
+        from relaycast.observability import logger
+
+        logger.exception("confirmation e-mail not sent", extra={"relay_id": relay_id})
+
+
+def email_to_confirm(settings: Settings, config: EventConfig, token: str) -> dict[str, str]:
+    return _signed(settings, config, "email-confirm", token)
+
+
+def confirm_email(store: Store, settings: Settings, config: EventConfig, token: str) -> str:
+    data = email_to_confirm(settings, config, token)
+    if not store.set_relay_fields(data["relay"], email=data["email"], remove=("email_pending",)):
+        raise RelayError("There is nothing here for this link.", 404)
+    return data["relay"]
+
+
+def dashboard(store: Store, config: EventConfig, relay_id: str) -> dict[str, Any]:
     by_prefix: dict[str, list[dict[str, Any]]] = {}
-    for item in items:
+    for item in store.relay_items(relay_id):
         by_prefix.setdefault(item["sk"].split("#", 1)[0], []).append(item)
-    grant = next(iter(by_prefix.get("GRANT", [])), None)
-    if grant:
-        grant = {k: v for k, v in grant.items() if k != "tokens"}
+    grants = [{k: v for k, v in g.items() if k != "tokens"} for g in by_prefix.get("GRANT", [])]
+    receipts = [r for r in by_prefix.get("RECEIPT", []) if r.get("status") == "done"]
     proposals = sorted(by_prefix.get("PROPOSAL", []), key=lambda p: p.get("proposed_at", ""), reverse=True)
     ledger = sorted(by_prefix.get("LEDGER", []), key=lambda p: p.get("finished_at", ""), reverse=True)
-    receipt = next(iter(by_prefix.get("RECEIPT", [])), None)
-    if grant is None and receipt is None and not ledger:
+    if not grants and not receipts and not ledger:
         raise RelayError("There is nothing here for this link.", 404)
     now = clock.epoch()
     for p in proposals:
         if p["status"] == "pending" and int(p.get("proposal_expires_at", 0)) <= now:
             p["status"] = "expired"
-    published = {p["post_id"]: p for p in ledger}
-    return {"grant": grant, "proposals": proposals, "ledger": ledger, "published": published, "receipt": receipt}
+    connected = {g["network"] for g in grants} | {r["network"] for r in receipts}
+    return {
+        "grants": grants,
+        "receipts": receipts,
+        "proposals": proposals,
+        "ledger": ledger,
+        "unconnected": [n for n in config.networks if n not in connected],
+    }
 
 
-def revoke_now(store: Store, settings: Settings, config: EventConfig, x: XNetwork, relay_id: str) -> str:
+def _grant(store: Store, config: EventConfig, relay_id: str, network: str) -> dict[str, Any]:
+    grant = store.grant(relay_id, _checked_network(config, network))
+    if grant is None:
+        raise RelayError("This network is not connected.", 409)
+    return grant
+
+
+def revoke_now(store: Store, settings: Settings, config: EventConfig, relay_id: str, network: str) -> str:
     """The relay ends access before the event does: the same path as the end of the event, with a receipt."""
     from relaycast.expire import end_grant
 
-    grant = store.grant(relay_id, "x")
+    grant = store.grant(relay_id, _checked_network(config, network))
     if grant is None:
         return "already"
     try:
-        return end_grant(store, settings, config, x, grant, "you revoked access from your dashboard")
+        client = client_for(settings, store, network, instance=grant.get("instance"))
+        return end_grant(store, settings, config, client, grant, "you revoked access from your dashboard")
     except NetworkError:
-        raise RelayError("X could not be reached to revoke access. Please try again in a minute.", 503) from None
+        label = grant.get("instance") or NETWORK_NAMES[network]
+        raise RelayError("%(network)s could not be reached. Please try again in a minute.", 503, network=label) from None
 
 
-def decide(store: Store, settings: Settings, *, relay_id: str, action: str, post_id: str) -> str:
+def undo(store: Store, settings: Settings, config: EventConfig, relay_id: str, network: str, post_id: str) -> str:
+    """Delete the repost (unreblog) made in the relay's name; it still counts toward their cap."""
+    from relaycast.publish import access_token
+
+    if not POST_ID.match(post_id):
+        raise RelayError("Unknown post.", 400)
+    grant = _grant(store, config, relay_id, network)
+    item = store.get(f"RELAY#{relay_id}", f"LEDGER#{network}#{post_id}")
+    if item is None:
+        raise RelayError("Unknown post.", 404)
+    if item["status"] == "undone":
+        return "undone"  # a double click
+    if item["status"] != "published":
+        raise RelayError("Only a published post can be undone.", 409)
+    client = client_for(settings, store, network, instance=grant.get("instance"))
+    try:
+        client.undo_repost(access_token(store, settings, config, client, grant), grant["user_id"], post_id)
+    except NetworkError:
+        label = grant.get("instance") or NETWORK_NAMES[network]
+        raise RelayError("%(network)s could not be reached. Please try again in a minute.", 503, network=label) from None
+    store.finish_ledger(relay_id, network, post_id, status="undone", undone_at=clock.now().isoformat())
+    return "undone"
+
+
+def set_paused(store: Store, config: EventConfig, relay_id: str, network: str, paused: bool) -> str:
+    _grant(store, config, relay_id, network)
+    store.set_grant_status(relay_id, network, "paused" if paused else "active")
+    return "paused" if paused else "active"
+
+
+def lower_cap(store: Store, config: EventConfig, relay_id: str, network: str, value: str) -> int:
+    grant = _grant(store, config, relay_id, network)
+    current = int(grant["cap"])
+    if not re.fullmatch(r"[0-9]{1,3}", value or "") or int(value) >= current:
+        raise RelayError("The cap must be a whole number from 0 to %(cap)s.", 400, cap=current - 1)
+    store.lower_cap(relay_id, network, int(value))
+    return int(value)
+
+
+def decide(store: Store, settings: Settings, config: EventConfig, *, relay_id: str, action: str, network: str, post_id: str) -> str:
     """Approve (enqueue one publish job) or skip a pending proposal; a repeat is harmless."""
     if action not in ("approve", "skip"):
         raise RelayError("Unknown action.", 404)
+    _checked_network(config, network)
     if not POST_ID.match(post_id):
         raise RelayError("Unknown post.", 400)
-    network = "x"
     status = "approved" if action == "approve" else "skipped"
     if not store.decide_proposal(relay_id, network, post_id, status):
         proposal = store.get(f"RELAY#{relay_id}", f"PROPOSAL#{network}#{post_id}")
@@ -191,7 +376,7 @@ def decide(store: Store, settings: Settings, *, relay_id: str, action: str, post
             raise RelayError("Unknown post.", 404)
         if proposal["status"] == status:
             return status  # a double click
-        raise RelayError(f"This proposal is no longer open ({proposal['status']}).", 409)
+        raise RelayError("This proposal is no longer open (%(status)s).", 409, status=proposal["status"])
     if status == "approved":
         job = {"relay_id": relay_id, "network": network, "post_id": post_id}
         try:
@@ -200,3 +385,4 @@ def decide(store: Store, settings: Settings, *, relay_id: str, action: str, post
             store.reopen_proposal(relay_id, network, post_id)  # nothing lost: the relay can approve again
             raise
     return status
+

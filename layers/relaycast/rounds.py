@@ -72,7 +72,10 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
     relays = [
         g["relay_id"]
         for g in store.grants()
-        if g.get("status") == "active" and g.get("published_count", 0) < g.get("cap", config.cap_per_relay)
+        # Picks come from X's search for now: only X grants can repost them.
+        if g.get("network") == "x"
+        and g.get("status") == "active"
+        and g.get("published_count", 0) < g.get("cap", config.cap_per_relay)
     ]
     proposal_expiry = now + timedelta(hours=config.proposal_ttl_hours)
     return {

@@ -152,6 +152,49 @@ class Store:
     def grants(self, *, page_size: int | None = None, fields: tuple[str, ...] | None = None) -> Iterator[dict[str, Any]]:
         return self.of_kind("grant", page_size=page_size, fields=fields)
 
+    def set_relay_fields(self, relay_id: str, remove: tuple[str, ...] = (), **fields: Any) -> bool:
+        """Set fields on every grant of a relay (their e-mail is one); False when they have none left."""
+        grants = self.relay_items(relay_id, "GRANT#")
+        for grant in grants:
+            update = "SET " + ", ".join(f"#{k} = :{k}" for k in fields)
+            if remove:
+                update += " REMOVE " + ", ".join(f"#{k}" for k in remove)
+            self.table.update_item(
+                Key={"pk": grant["pk"], "sk": grant["sk"]},
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={f"#{k}": k for k in (*fields, *remove)},
+                ExpressionAttributeValues={f":{k}": v for k, v in fields.items()},
+            )
+        return bool(grants)
+
+    def set_grant_status(self, relay_id: str, network: str, status: str) -> None:
+        """Pause or resume; a grant being ended (or gone) keeps its state."""
+        try:
+            self.table.update_item(
+                Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
+                UpdateExpression="SET #s = :new",
+                ConditionExpression="#s IN (:active, :paused)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":new": status, ":active": "active", ":paused": "paused"},
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+
+    def lower_cap(self, relay_id: str, network: str, cap: int) -> None:
+        """A relay may only lower their cap: the condition keeps a stale form from raising it."""
+        try:
+            self.table.update_item(
+                Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
+                UpdateExpression="SET cap = :cap",
+                ConditionExpression="attribute_exists(pk) AND cap > :cap",
+                ExpressionAttributeValues={":cap": cap},
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+
     def update_tokens(self, relay_id: str, network: str, blob: bytes, token_expires_at: int) -> None:
         self.table.update_item(
             Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
@@ -314,9 +357,10 @@ class Store:
                             "TableName": self.table_name,
                             "Key": {"pk": relay_pk(relay_id), "sk": grant_sk(network)},
                             "UpdateExpression": "SET published_count = published_count + :one",
-                            "ConditionExpression": "#s = :active AND published_count < :cap",
+                            # The grant's own cap, not the caller's copy: a relay may lower it at any moment.
+                            "ConditionExpression": "#s = :active AND published_count < cap",
                             "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": {":one": 1, ":active": "active", ":cap": cap},
+                            "ExpressionAttributeValues": {":one": 1, ":active": "active"},
                         }
                     },
                 ]
@@ -331,7 +375,7 @@ class Store:
         grant = self.grant(relay_id, network)
         if not grant or grant.get("status") != "active":
             return "inactive"
-        if grant.get("published_count", 0) >= cap:
+        if grant.get("published_count", 0) >= int(grant.get("cap", cap)):
             return "cap"
         raise RuntimeError("publish reservation cancelled for an unknown reason; will retry")
 

@@ -31,24 +31,56 @@ def load_function(name: str, module: str = "handler"):
 REDIRECT = "http://127.0.0.1:9/callback/x"
 
 
-def connect(store, settings, username, email=None, sandbox=None, lang="en"):
-    """A relay connects through the sandbox's consent page; returns relays.finish_connect's answer."""
+def sent_mail(to=None, subject=None):
+    """What moto's SES holds as sent, optionally for one address and with a subject containing `subject`."""
+    import boto3
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[DEFAULT_ACCOUNT_ID][boto3.session.Session().region_name]
+    return [
+        m for m in backend.sent_messages
+        if (to is None or to in m.destinations.get("ToAddresses", [])) and (subject is None or subject in m.subject)
+    ]
+
+
+def confirm_address(store, settings, email):
+    """Open the confirmation link sent to `email`, as the relay would."""
+    import re
+    from urllib.parse import unquote
+
+    from relaycast import relays
+
+    (mail,) = sent_mail(email, "confirm")
+    token = unquote(re.search(r"/email/confirm\?c=([^\s]+)", mail.body).group(1))
+    return relays.confirm_email(store, settings, settings.event(), token)
+
+
+def connect(store, settings, username, email=None, sandbox=None, lang="en", confirm=True):
+    """A relay connects through the sandbox's consent page (and confirms their address); returns finish_connect's answer."""
     import html
     import re
 
     import requests
 
     from relaycast import relays
-    from relaycast.networks import x_network
 
-    url = relays.start_connect(store, x_network(settings), network="x", email=email, redirect_uri=REDIRECT, lang=lang)
-    page = requests.get(url, timeout=5)
+    started = relays.start_connect(
+        store, settings, settings.event(), network="x", form={"email": email or ""}, redirect_uri=REDIRECT, lang=lang
+    )
+    page = requests.get(started.url, timeout=5)
     fields = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)}
     answer = requests.post(f"{sandbox.base_url}/i/oauth2/authorize", data={**fields, "username": username, "decision": "allow"},
                            allow_redirects=False, timeout=5)
     location = answer.headers["Location"]
     params = dict(p.split("=", 1) for p in location.split("?", 1)[1].split("&"))
-    return relays.finish_connect(store, settings, settings.event(), x_network(settings), network="x", params=params, redirect_uri=REDIRECT)
+    connected = relays.finish_connect(
+        store, settings, settings.event(), network="x", params=params, redirect_uri=REDIRECT, binding=started.binding,
+        base_url="http://127.0.0.1:9",
+    )
+    if email and confirm:
+        confirm_address(store, settings, email)
+    return connected
 
 
 def deliver(queue_url, handler, context, batch_size=10):

@@ -9,7 +9,7 @@ import json
 from collections import Counter
 
 import boto3
-from handler_support import connect, deliver, load_function, sqs_event
+from handler_support import connect, deliver, load_function, sent_mail, sqs_event
 
 from relaycast import expire
 from relaycast.settings import Settings
@@ -115,13 +115,12 @@ def test_provider_failing_is_retried_under_the_budget_then_the_grant_ends_unconf
     assert text.startswith("could not confirm (") and text.endswith(f"; revoke by hand at {SETTINGS_LINK}")
     assert any(m.get("RevocationUnconfirmed") for m in _metrics(capsys))  # ops see it (alarmed)
     assert x_sandbox.active_grants(stuck_name)  # the truth: X never revoked it — the receipt says so
-    sent = boto3.client("ses").get_send_statistics()["SendDataPoints"]
-    assert sum(p["DeliveryAttempts"] for p in sent) == 2  # both relays got their receipt, once each
+    assert len(sent_mail(subject="revoked")) == 2  # both relays got their receipt, once each
     # A later duplicate of that message changes nothing.
     assert expire_fn.handler(sqs_event({"relay_id": stuck_id, "network": "x"}, receives=1), lambda_context) == {
         "batchItemFailures": []
     }
-    assert sum(p["DeliveryAttempts"] for p in boto3.client("ses").get_send_statistics()["SendDataPoints"]) == 2
+    assert len(sent_mail(subject="revoked")) == 2
 
 
 def test_budget_is_read_from_the_record_receive_count(x_sandbox, store, frozen_clock, lambda_context, capsys):

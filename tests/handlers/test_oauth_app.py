@@ -1,9 +1,18 @@
-"""The hosted page and the callback's refusals, through Chalice's own test client on moto."""
+"""The hosted page, the callback's refusals and the dashboard's actions, through Chalice's test client on moto."""
 
+import html
+import json
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+import boto3
 import pytest
+import requests
 from chalice.test import Client
 
-from handler_support import load_function
+from handler_support import confirm_address, load_function, sent_mail
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture
@@ -14,92 +23,228 @@ def client(stack_env):
 
 
 def table_snapshot(store):
-    return sorted((i["pk"], i["sk"]) for i in store.table.scan()["Items"])
+    return sorted(json.dumps(i, sort_keys=True, default=repr) for i in store.table.scan()["Items"])
+
+
+class Browser:
+    """One relay's browser: keeps the cookies the app sets, walks the sandbox X consent page."""
+
+    def __init__(self, client, sandbox=None, accept_language=None):
+        self.client, self.sandbox, self.cookies = client, sandbox, {}
+        self.accept_language = accept_language
+
+    def _headers(self, extra=None):
+        headers = dict(extra or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if self.accept_language:
+            headers["Accept-Language"] = self.accept_language
+        return headers
+
+    def _keep(self, answer):
+        cookie = answer.headers.get("Set-Cookie")
+        if cookie:
+            name, value = cookie.split(";", 1)[0].split("=", 1)
+            self.cookies[name] = value
+        return answer
+
+    def get(self, path):
+        return self._keep(self.client.http.get(path, headers=self._headers()))
+
+    def post(self, path, body=""):
+        return self._keep(self.client.http.post(path, body=body, headers=self._headers(FORM)))
+
+    def start(self, network="x", body="email="):
+        answer = self.post(f"/connect/{network}", body)
+        assert answer.status_code == 302, answer.body
+        return answer.headers["Location"]
+
+    def consent(self, url, username="relay_six", **override):
+        """The sandbox X's consent page, answered; returns the callback path and its parameters."""
+        page = requests.get(url, timeout=5)
+        fields = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)}
+        back = requests.post(f"{self.sandbox.base_url}/i/oauth2/authorize",
+                             data={**fields, "username": username, "decision": "allow", **override}, allow_redirects=False, timeout=5)
+        location = back.headers["Location"]
+        return location[location.index("/callback/"):]
+
+    def connect(self, username="relay_six", body="email="):
+        landed = self.get(self.consent(self.start(body=body), username))
+        assert landed.status_code == 303, landed.body
+        return landed.headers["Location"].split("t=", 1)[1]
 
 
 def test_hosted_page_tells_the_relay_what_they_allow(client):
     page = client.http.get("/")
     assert page.status_code == 200
     body = page.body.decode()
-    for expected in ("Handler Test Summit", "#HTS26", "approve each repost", "At most <strong>3 reposts</strong>", "Connect X"):
+    for expected in ("Handler Test Summit", "#HTS26", "you approve each repost", "At most 3 posts", "Connect X",
+                     "encrypted, and deleted when access ends", "02/12/2026 20:00 CET", 'hreflang="fr"'):
         assert expected in body
-    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    assert 'lang="en"' in body and "<script" not in body
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Referrer-Policy"] == "no-referrer"
 
 
-def test_connect_stores_a_short_lived_state_and_redirects_to_x_with_pkce(client, store):
-    answer = client.http.post("/connect/x", body="email=relay%40example.net", headers={"Content-Type": "application/x-www-form-urlencoded"})
+def test_the_page_speaks_french_when_asked_and_remembers_it(client):
+    switched = client.http.get("/?lang=fr")
+    body = switched.body.decode()
+    assert '<html lang="fr">' in body and "Connecter X" in body and "Ce que vous autorisez" in body
+    cookie = switched.headers["Set-Cookie"]
+    assert cookie.startswith("relaycast_lang=fr;") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" in cookie  # the test client speaks https, as API Gateway does
+    later = client.http.get("/", headers={"Cookie": "relaycast_lang=fr"}).body.decode()
+    assert '<html lang="fr">' in later
+    by_browser = client.http.get("/", headers={"Accept-Language": "fr-CA,fr;q=0.9"}).body.decode()
+    assert '<html lang="fr">' in by_browser
+
+
+def test_every_catalogued_template_message_has_a_french_translation():
+    """Every `_('…')` in a template is in the French catalogue (a missing one would show English)."""
+    from pathlib import Path
+
+    from relaycast.i18n import FR
+
+    folder = Path(__file__).resolve().parents[2] / "layers" / "relaycast" / "templates"
+    found = set()
+    for template in folder.glob("*.html"):
+        found |= set(re.findall(r"""_\((?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")""", template.read_text()))
+    messages = {a or b for a, b in found}
+    assert len(messages) > 40
+    assert sorted(m for m in messages if m.replace("\\'", "'") not in FR) == []
+
+
+def test_connect_stores_a_short_lived_state_binds_the_browser_and_redirects_with_pkce(client, store):
+    answer = client.http.post("/connect/x", body="email=relay%40example.net", headers=FORM)
     assert answer.status_code == 302
     location = answer.headers["Location"]
     assert location.startswith("https://x.com/i/oauth2/authorize?")
     assert "code_challenge_method=S256" in location and "offline.access" in location.replace("+", " ").replace("%20", " ")
-    states = [i for i in store.table.scan()["Items"] if i["kind"] == "state"]
-    assert len(states) == 1 and states[0]["email"] == "relay@example.net"
-    assert states[0]["verifier"] not in location  # only the challenge leaves
+    (state,) = [i for i in store.table.scan()["Items"] if i["kind"] == "state"]
+    assert state["email"] == "relay@example.net"
+    assert state["verifier"] not in location  # only the challenge leaves
+    cookie = answer.headers["Set-Cookie"]
+    binding = cookie.split(";", 1)[0].split("=", 1)[1]
+    assert cookie.startswith("relaycast_connect=") and "HttpOnly" in cookie and "Max-Age=600" in cookie
+    assert binding not in json.dumps(state, default=str)  # stored hashed only
 
 
-@pytest.mark.parametrize(
-    ("path", "status"),
-    [
-        ("/callback/x", 400),  # no state
-        ("/callback/x?state=short&code=abc", 400),  # malformed state
-        ("/callback/x?state=" + "a" * 40 + "&code=abc", 400),  # unknown state
-        ("/callback/x?state=" + "a" * 40 + "&error=access_denied", 403),
-        ("/callback/x?state=" + "a" * 40 + "&code=" + "c" * 600, 400),  # oversize code
-        ("/callback/mastodon?state=" + "a" * 40 + "&code=abc", 404),
-        ("/connect/myspace", 404),
-        ("/relay?t=forged", 403),
-    ],
-)
-def test_bad_input_gets_a_4xx_page_and_stores_nothing(client, store, path, status):
+STATE = "a" * 40
+
+
+def _bad_callbacks():
+    """(id, how to build the callback from a started connect, expected status, words of the page)."""
+    return [
+        ("no-state", lambda s: "/callback/x?code=abc", 400, "missing or malformed"),
+        ("malformed-state", lambda s: "/callback/x?state=short&code=abc", 400, "missing or malformed"),
+        ("unknown-state", lambda s: f"/callback/x?state={STATE}&code=abc", 400, "unknown, expired or already used"),
+        ("denied", lambda s: f"/callback/x?state={s['state']}&error=access_denied", 403, "You declined"),
+        ("malformed-code", lambda s: f"/callback/x?state={s['state']}&code=%3Cscript%3E", 400, "malformed"),
+        ("oversize-code", lambda s: f"/callback/x?state={s['state']}&code={'c' * 600}", 400, "malformed"),
+        ("oversize-query", lambda s: f"/callback/x?state={s['state']}&code=abc&junk={'j' * 3000}", 413, "too large"),
+        ("unknown-network", lambda s: f"/callback/myspace?state={s['state']}&code=abc", 404, "Unknown network"),
+        ("network-not-offered", lambda s: f"/callback/mastodon?state={s['state']}&code=abc", 404, "not offered"),
+    ]
+
+
+@pytest.mark.parametrize(("build", "status", "words"), [c[1:] for c in _bad_callbacks()], ids=[c[0] for c in _bad_callbacks()])
+def test_bad_callback_gets_a_4xx_page_and_stores_nothing(client, store, x_sandbox, build, status, words):
+    browser = Browser(client, x_sandbox)
+    consent_url = browser.start()
+    state = dict(parse_qsl(urlsplit(consent_url).query))
     before = table_snapshot(store)
-    answer = client.http.get(path)
+    answer = browser.get(build(state))
     assert answer.status_code == status
     assert "text/html" in answer.headers["Content-Type"]
+    assert words in answer.body.decode()
     assert table_snapshot(store) == before
 
 
-def test_bad_email_is_refused_before_anything_is_stored(client, store):
-    answer = client.http.post("/connect/x", body="email=not-an-address", headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert answer.status_code == 400
-    assert table_snapshot(store) == []
+def test_wrong_verifier_is_refused_by_the_network_and_nothing_is_stored(client, store, x_sandbox):
+    """A code issued for one connect, brought back with another connect's state, fails PKCE at X."""
+    browser = Browser(client, x_sandbox)
+    first = browser.consent(browser.start(), "relay_pkce")
+    second_url = browser.start()
+    second_state = dict(parse_qsl(urlsplit(second_url).query))["state"]
+    code = dict(parse_qsl(urlsplit(first).query))["code"]
+    before = table_snapshot(store)
+    answer = browser.get(f"/callback/x?state={second_state}&code={code}")
+    assert answer.status_code == 400 and "refused the connection" in answer.body.decode()
+    assert [i for i in store.table.scan()["Items"] if i["kind"] == "grant"] == []
+    # Only the used state is gone: single use even when the exchange fails.
+    assert len(table_snapshot(store)) == len(before) - 1
+    third_state = dict(parse_qsl(urlsplit(browser.start()).query))["state"]
+    before = table_snapshot(store)
+    forged = browser.get(f"/callback/x?state={third_state}&code=forged")
+    assert forged.status_code == 400 and "refused the connection" in forged.body.decode()
+    assert len(table_snapshot(store)) == len(before) - 1 and not any('"grant"' in i for i in table_snapshot(store))
 
 
-def test_revoke_now_from_the_dashboard_ends_access_with_a_receipt(client, store, stack_env, monkeypatch):
-    """The dashboard's revoke button runs the end-of-event path: revoked at X, tokens gone, receipt shown."""
-    import html
-    import re
+def test_expired_replayed_and_foreign_browser_callbacks_are_refused(client, store, x_sandbox, frozen_clock):
+    relay = Browser(client, x_sandbox)
+    callback = relay.consent(relay.start(), "relay_replay")
+    # Another browser (no cookie, or someone else's) cannot use the relay's callback.
+    before = table_snapshot(store)
+    stranger = Browser(client, x_sandbox)
+    assert stranger.get(callback).status_code == 400
+    stranger.cookies["relaycast_connect"] = "b" * 43
+    refused = stranger.get(callback)
+    assert refused.status_code == 400 and "another browser" in refused.body.decode()
+    assert table_snapshot(store) == before
+    # The relay's own browser succeeds once; the replay is refused and changes nothing.
+    assert relay.get(callback).status_code == 303
+    after_connect = table_snapshot(store)
+    replay = relay.get(callback)
+    assert replay.status_code == 400 and "already used" in replay.body.decode()
+    assert table_snapshot(store) == after_connect
+    # A state older than ten minutes is refused.
+    late = relay.consent(relay.start(), "relay_late")
+    frozen_clock.advance(minutes=11)
+    before = table_snapshot(store)
+    assert relay.get(late).status_code == 400
+    assert table_snapshot(store) == before
 
-    import boto3
-    import requests
 
-    from relaycast_local.sandbox_x import SandboxX
+def test_a_denied_scope_is_revoked_at_once_and_nothing_is_stored(client, store, x_sandbox):
+    browser = Browser(client, x_sandbox)
+    callback = browser.consent(browser.start(), "relay_narrow", scope="tweet.read users.read")
+    before = table_snapshot(store)
+    answer = browser.get(callback)
+    assert answer.status_code == 403 and "tweet.write" in answer.body.decode()
+    assert [i for i in store.table.scan()["Items"] if i["kind"] == "grant"] == []
+    assert len(table_snapshot(store)) == len(before) - 1  # the consumed state only
+    assert not x_sandbox.active_grants("relay_narrow")
 
-    with SandboxX(client_id="cid", client_secret="csecret", bearer_token="bearer") as x:
-        monkeypatch.setenv("X_API_BASE", x.base_url)
-        monkeypatch.setenv("X_AUTHORIZE_URL", x.authorize_url)
-        boto3.client("ses").verify_email_identity(EmailAddress="relaycast@example.org")
-        to_x = client.http.post("/connect/x", body="email=", headers={"Content-Type": "application/x-www-form-urlencoded"})
-        page = requests.get(to_x.headers["Location"], timeout=5)
-        fields = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)}
-        back = requests.post(f"{x.base_url}/i/oauth2/authorize", data={**fields, "username": "relay_six", "decision": "allow"},
-                             allow_redirects=False, timeout=5)
-        callback = back.headers["Location"]
-        landed = client.http.get(callback[callback.index("/callback/x"):])
-        assert landed.status_code == 303
-        token = landed.headers["Location"].split("t=", 1)[1]
-        relay_id = f"x-{x.users['relay_six'].id}"
-        assert store.grant(relay_id, "x") is not None
-        assert 'action="https://' in client.http.get(f"/relay?t={token}").body.decode()  # the revoke form is there
 
-        answer = client.http.post("/relay/revoke", body=f"t={token}", headers={"Content-Type": "application/x-www-form-urlencoded"})
-        assert answer.status_code == 303
-        assert not x.active_grants("relay_six")
-        assert store.grant(relay_id, "x") is None
-        page = client.http.get(f"/relay?t={token}").body.decode()
-        assert "Access ended" in page and "you revoked access from your dashboard" in page
-        assert "Revoke access now" not in page
-        # A second click is harmless.
-        assert client.http.post("/relay/revoke", body=f"t={token}", headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 303
+def test_errors_speak_the_relays_language(client, store, x_sandbox):
+    browser = Browser(client, x_sandbox, accept_language="fr-FR,fr;q=0.9")
+    answer = browser.get(f"/callback/x?state={STATE}&code=abc")
+    body = answer.body.decode()
+    assert answer.status_code == 400 and '<html lang="fr">' in body
+    assert "inconnue, expirée ou déjà utilisée" in body and "Retour à la page de l'événement" in body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("post", "/connect/x", "email=not-an-address", 400),
+        ("post", "/connect/x", "email=" + "a" * 3000, 413),
+        ("get", "/connect/myspace", None, 404),
+        ("post", "/connect/mastodon", "instance=mastodon.social", 404),  # not offered by this event
+        ("get", "/relay?t=forged", None, 403),
+        ("get", "/relay?t=" + "x" * 600, None, 403),
+        ("post", "/relay/approve", "t=forged&post=1", 403),
+        ("get", "/email/confirm?c=forged", None, 403),
+        ("post", "/email/confirm", "c=forged", 403),
+    ],
+)
+def test_bad_input_elsewhere_gets_a_4xx_page_and_stores_nothing(client, store, method, path, body, status):
+    before = table_snapshot(store)
+    answer = client.http.post(path, body=body, headers=FORM) if method == "post" else client.http.get(path)
+    assert answer.status_code == status
+    assert "text/html" in answer.headers["Content-Type"]
+    assert table_snapshot(store) == before
 
 
 @pytest.mark.parametrize(
@@ -107,7 +252,105 @@ def test_revoke_now_from_the_dashboard_ends_access_with_a_receipt(client, store,
     [("fr-FR,fr;q=0.9,en;q=0.8", "", "fr"), ("de-DE,en;q=0.5", "", "en"), ("fr", "&lang=en", "en"), (None, "&lang=xx", "en")],
 )
 def test_the_relays_language_is_kept_for_their_receipt(client, store, header, form, expected):
-    headers = {"Content-Type": "application/x-www-form-urlencoded", **({"Accept-Language": header} if header else {})}
+    headers = {**FORM, **({"Accept-Language": header} if header else {})}
     assert client.http.post("/connect/x", body=f"email={form}", headers=headers).status_code == 302
     (state,) = [i for i in store.table.scan()["Items"] if i["kind"] == "state"]
     assert state["lang"] == expected
+
+
+def test_the_email_is_used_only_once_confirmed(client, store, x_sandbox):
+    from relaycast.settings import Settings
+
+    browser = Browser(client, x_sandbox)
+    token = browser.connect("relay_mail", body="email=mail%40example.net")
+    relay_id = f"x-{x_sandbox.users['relay_mail'].id}"
+    grant = store.grant(relay_id, "x")
+    assert "email" not in grant and grant["email_pending"] == "mail@example.net"
+    (mail,) = sent_mail("mail@example.net", "confirm")
+    link = re.search(r"https?://\S+/email/confirm\?c=(\S+)", mail.body)
+    assert link, mail.body
+    # Opening the link only shows a button: a mail scanner following it confirms nothing.
+    shown = client.http.get(f"/email/confirm?c={link.group(1)}")
+    assert shown.status_code == 200 and "mail@example.net" in shown.body.decode()
+    assert re.search(r'<form method="post" action="[^"]*/email/confirm"', shown.body.decode())
+    assert "email" not in store.grant(relay_id, "x")
+    confirmed = client.http.post("/email/confirm", body=f"c={link.group(1)}", headers=FORM)
+    assert confirmed.status_code == 303 and "/relay?t=" in confirmed.headers["Location"]
+    grant = store.grant(relay_id, "x")
+    assert grant["email"] == "mail@example.net" and "email_pending" not in grant
+    assert "Confirmed: mail@example.net" in browser.get(f"/relay?t={token}").body.decode()
+
+
+def test_dashboard_actions_pause_lower_cap_undo_and_revoke(client, store, x_sandbox):
+    """The relay's levers, each through the dashboard's own forms."""
+    from relaycast import publish
+    from relaycast.networks import x_network
+    from relaycast.publish import PublishJob
+    from relaycast.settings import Settings
+
+    boto3.client("ses").verify_email_identity(EmailAddress="relaycast@example.org")
+    browser = Browser(client, x_sandbox)
+    token = browser.connect("relay_levers")
+    relay_id = f"x-{x_sandbox.users['relay_levers'].id}"
+    page = browser.get(f"/relay?t={token}").body.decode()
+    for action in ("pause", "cap", "revoke", "email"):
+        assert f'/relay/{action}"' in page
+
+    assert browser.post("/relay/pause", f"t={token}&network=x").status_code == 303
+    assert store.grant(relay_id, "x")["status"] == "paused"
+    assert "Paused" in browser.get(f"/relay?t={token}").body.decode()
+    assert browser.post("/relay/resume", f"t={token}&network=x").status_code == 303
+    assert store.grant(relay_id, "x")["status"] == "active"
+
+    assert browser.post("/relay/cap", f"t={token}&network=x&cap=5").status_code == 400  # only lower
+    assert browser.post("/relay/cap", f"t={token}&network=x&cap=-1").status_code == 400
+    assert browser.post("/relay/cap", f"t={token}&network=x&cap=2").status_code == 303
+    assert store.grant(relay_id, "x")["cap"] == 2
+
+    settings = Settings.from_env()
+    for post in ("1000", "1001", "1002"):
+        publish.publish(store, settings, settings.event(), x_network(settings), PublishJob(relay_id=relay_id, network="x", post_id=post))
+    statuses = {i["post_id"]: i["status"] for i in store.relay_items(relay_id, "LEDGER#")}
+    assert statuses == {"1000": "published", "1001": "published", "1002": "skipped"}  # the lowered cap held
+    assert {p for u, p in x_sandbox.retweets if u == x_sandbox.users["relay_levers"].id} == {"1000", "1001"}
+
+    assert browser.post("/relay/undo", f"t={token}&network=x&post=1000").status_code == 303
+    assert {p for u, p in x_sandbox.retweets if u == x_sandbox.users["relay_levers"].id} == {"1001"}
+    assert store.get(f"RELAY#{relay_id}", "LEDGER#x#1000")["status"] == "undone"
+    assert browser.post("/relay/undo", f"t={token}&network=x&post=1000").status_code == 303  # a double click
+    assert browser.post("/relay/undo", f"t={token}&network=x&post=1002").status_code == 409  # never published
+    assert "undone" in browser.get(f"/relay?t={token}").body.decode()
+
+    assert browser.post("/relay/revoke", f"t={token}&network=x").status_code == 303
+    assert not x_sandbox.active_grants("relay_levers")
+    assert store.grant(relay_id, "x") is None
+    page = browser.get(f"/relay?t={token}").body.decode()
+    assert "Access ended" in page and "you revoked access from your dashboard" in page
+    assert "Revoke access now" not in page
+    assert browser.post("/relay/revoke", f"t={token}&network=x").status_code == 303  # harmless twice
+    assert browser.post("/relay/pause", f"t={token}&network=x").status_code == 409  # nothing left to pause
+
+
+def test_revoke_sends_the_receipt_to_the_confirmed_address_only(client, store, x_sandbox):
+    from relaycast.settings import Settings
+
+    browser = Browser(client, x_sandbox)
+    token = browser.connect("relay_rcpt", body="email=rcpt%40example.net")
+    assert browser.post("/relay/revoke", f"t={token}&network=x").status_code == 303
+    assert sent_mail("rcpt@example.net", "revoked") == []  # never confirmed: the receipt stays on the page
+    other = Browser(client, x_sandbox)
+    token = other.connect("relay_rcpt2", body="email=rcpt2%40example.net")
+    confirm_address(store, Settings.from_env(), "rcpt2@example.net")
+    assert other.post("/relay/revoke", f"t={token}&network=x").status_code == 303
+    assert len(sent_mail("rcpt2@example.net", "revoked")) == 1
+
+
+def test_a_second_network_joins_the_same_dashboard(client, store, x_sandbox, monkeypatch):
+    """Connecting from the dashboard keeps one relay: the state carries who is connecting."""
+    browser = Browser(client, x_sandbox)
+    token = browser.connect("relay_two_nets")
+    relay_id = f"x-{x_sandbox.users['relay_two_nets'].id}"
+    answer = browser.post("/connect/x", f"t={token}")
+    assert answer.status_code == 302
+    (state,) = [i for i in store.table.scan()["Items"] if i["kind"] == "state"]
+    assert state["relay_id"] == relay_id

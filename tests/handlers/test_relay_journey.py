@@ -11,7 +11,7 @@ from datetime import timedelta
 import boto3
 import pytest
 import requests
-from handler_support import connect, deliver, load_function, sqs_event
+from handler_support import connect, deliver, load_function, sent_mail, sqs_event
 
 from relaycast import expire, relays
 from relaycast.networks import x_network
@@ -50,8 +50,8 @@ def test_whole_life_of_a_relay(x_sandbox, store, frozen_clock, lambda_context, c
     assert relays.relay_from_token(settings, settings.event(), connected.dashboard_token) == connected.relay_id
     for post_id in ("1000", "1001", "1002", "1003", "1004"):
         propose(store, connected.relay_id, post_id, frozen_clock)
-        assert relays.decide(store, settings, relay_id=connected.relay_id, action="approve", post_id=post_id) == "approved"
-    assert relays.decide(store, settings, relay_id=connected.relay_id, action="approve", post_id="1000") == "approved"
+        assert relays.decide(store, settings, settings.event(), relay_id=connected.relay_id, action="approve", network="x", post_id=post_id) == "approved"
+    assert relays.decide(store, settings, settings.event(), relay_id=connected.relay_id, action="approve", network="x", post_id="1000") == "approved"
     jobs = drain(settings.publish_queue_url)
     assert len(jobs) == 5
 
@@ -80,8 +80,7 @@ def test_whole_life_of_a_relay(x_sandbox, store, frozen_clock, lambda_context, c
     assert not any("tokens" in i for i in store.table.scan()["Items"])
     # A TTL record arriving after the sweep finds the receipt and does nothing more.
     assert expire.end_grant(store, settings, settings.event(), x, grant, "access expired") == "already"
-    sent = boto3.client("ses").get_send_statistics()["SendDataPoints"]
-    assert sum(p["DeliveryAttempts"] for p in sent) == 1
+    assert len(sent_mail("one@example.net", "revoked")) == 1
 
     # Tokens never reached a log line or stdout.
     logged = caplog.text + capsys.readouterr().out
@@ -170,4 +169,4 @@ def test_sweep_and_ttl_meeting_on_one_grant_revoke_it_once(x_sandbox, store, fro
     assert expire.end_grant(store, settings, settings.event(), x, grant, "the event ended") == "already"
     revoked = [r for r in x_sandbox.revocations if r.username == "relay_seven" and r.whole_grant]
     assert len(revoked) == 1
-    assert sum(p["DeliveryAttempts"] for p in boto3.client("ses").get_send_statistics()["SendDataPoints"]) == 1
+    assert len(sent_mail("seven@example.net", "revoked")) == 1

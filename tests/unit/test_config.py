@@ -70,6 +70,23 @@ def test_network_not_built_yet_is_refused_with_its_name():
     assert "not supported yet" in found["networks"].problem
 
 
+def test_modes_default_to_approve_each_and_mastodon_may_be_auto():
+    config = parse_event_config({**GOOD, "networks": ["x", "mastodon"], "modes": {"mastodon": "auto"}})
+    assert (config.mode("x"), config.mode("mastodon")) == ("approve-each", "auto")
+
+
+def test_auto_mode_on_x_is_refused_with_the_reason_and_the_alternative():
+    found = problems(modes={"x": "auto"})
+    assert "modes.x" in found
+    assert "X's rules forbid automated reposting" in found["modes.x"].problem
+    assert "approve-each" in found["modes.x"].fix
+
+
+def test_a_mode_for_a_network_not_offered_is_refused():
+    found = problems(modes={"mastodon": "auto"})
+    assert "not in networks" in found["modes.mastodon"].problem
+
+
 def test_cli_check_exits_non_zero_and_names_the_field(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: X\nslug: bad-event\nhashtags: ['#a']\ntimezone: Europe/Paris\n"

@@ -9,6 +9,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from relaycast.networks.x import XNetwork
     from relaycast.settings import Settings
+    from relaycast.storage import Store
+
+# The networks a relay can connect, with the name a relay reads.
+NETWORK_NAMES = {"x": "X", "mastodon": "Mastodon"}
 
 
 class NetworkError(Exception):
@@ -79,3 +83,15 @@ def x_network(settings: Settings) -> XNetwork:
         api_base=settings.x_api_base,
         authorize_url=settings.x_authorize_url,
     )
+
+
+def client_for(settings: Settings, store: Store, network: str, *, instance: str | None = None, redirect_uri: str | None = None):
+    """The client for one network; Mastodon's is per instance, its app registered once (at the first connect)."""
+    if network == "x":
+        return x_network(settings)
+    if network == "mastodon" and instance:
+        from relaycast.networks.mastodon import MastodonNetwork, mastodon_app_for
+
+        client_id, client_secret = mastodon_app_for(store, settings, instance, redirect_uri)
+        return MastodonNetwork(instance=instance, client_id=client_id, client_secret=client_secret, mode=settings.event().mode(network))
+    raise NetworkError(f"no client for {network}")

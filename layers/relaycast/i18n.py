@@ -1,0 +1,148 @@
+"""The relay's language: English messages are the keys, French is the catalogue below.
+
+Templates call `_("…", name=value)` (jinja2's i18n extension, new style); Python code raises
+`RelayError` with an English message and its parameters, translated when the page is rendered.
+A message missing from the catalogue shows in English rather than failing; a test checks none is missing.
+"""
+
+from __future__ import annotations
+
+FR: dict[str, str] = {
+    # Hosted page
+    "Relay %(event)s": "Relayer %(event)s",
+    "Language": "Langue",
+    "What you allow": "Ce que vous autorisez",
+    "relaycast follows %(tags)s and picks the most insightful posts of the experts on site.":
+        "relaycast suit %(tags)s et choisit les publications les plus éclairantes des experts sur place.",
+    "On X, you approve each repost: you see exactly what will be reposted in your name before it happens. "
+    "X's rules forbid automated reposting across accounts, so nothing is reposted without your click.":
+        "Sur X, vous approuvez chaque repartage : vous voyez exactement ce qui sera repartagé en votre nom avant "
+        "que cela n'arrive. Les règles de X interdisent le repartage automatisé entre comptes : rien n'est "
+        "repartagé sans votre clic.",
+    "On Mastodon, relaycast boosts the selected posts for you, without asking each time.":
+        "Sur Mastodon, relaycast partage pour vous les publications choisies, sans vous demander à chaque fois.",
+    "On Mastodon, you approve each boost before it happens.":
+        "Sur Mastodon, vous approuvez chaque partage avant qu'il n'ait lieu.",
+    "At most %(cap)s posts in your name for the whole event. You can lower this number or pause at any time.":
+        "Au plus %(cap)s publications en votre nom pour tout l'événement. Vous pouvez baisser ce nombre ou faire "
+        "une pause à tout moment.",
+    "Access ends automatically on %(date)s: relaycast revokes it at the network and sends you a receipt.":
+        "L'accès prend fin automatiquement le %(date)s : relaycast le révoque auprès du réseau et vous envoie un reçu.",
+    "What is stored": "Ce qui est conservé",
+    "Your user name and id on the network, and the access tokens: encrypted, and deleted when access ends.":
+        "Votre nom et identifiant sur le réseau, et les jetons d'accès : chiffrés, et supprimés à la fin de l'accès.",
+    "What was proposed to you and what was published in your name, kept %(days)s days for your receipt.":
+        "Ce qui vous a été proposé et ce qui a été publié en votre nom, gardé %(days)s jours pour votre reçu.",
+    "Your e-mail address if you give one, used only for proposals and your receipt once you confirm it.":
+        "Votre adresse e-mail si vous la donnez, utilisée seulement pour les propositions et votre reçu, une fois "
+        "confirmée.",
+    "No advertising, no tracking, no third-party scripts.": "Pas de publicité, pas de pistage, pas de script tiers.",
+    "E-mail for proposals and your receipt (optional)": "E-mail pour les propositions et votre reçu (facultatif)",
+    "We send a confirmation link first; nothing else is sent until you open it.":
+        "Nous envoyons d'abord un lien de confirmation ; rien d'autre n'est envoyé avant que vous l'ouvriez.",
+    "Connect X": "Connecter X",
+    "Your Mastodon instance": "Votre instance Mastodon",
+    "For example mastodon.social": "Par exemple mastodon.social",
+    "Connect Mastodon": "Connecter Mastodon",
+    "Connect another network": "Connecter un autre réseau",
+    # Dashboard
+    "Your relay for %(event)s": "Votre relais pour %(event)s",
+    "Connected as %(user)s on %(network)s": "Connecté·e en tant que %(user)s sur %(network)s",
+    "%(used)s of %(cap)s posts used": "%(used)s publication(s) sur %(cap)s utilisée(s)",
+    "access ends %(date)s": "accès jusqu'au %(date)s",
+    "Paused: nothing is proposed or published in your name until you resume.":
+        "En pause : rien n'est proposé ni publié en votre nom jusqu'à la reprise.",
+    "Pause": "Mettre en pause",
+    "Resume": "Reprendre",
+    "Lower my cap to": "Baisser mon plafond à",
+    "Lower": "Baisser",
+    "Revoke access now": "Révoquer l'accès maintenant",
+    "relaycast revokes it at the network, deletes your tokens and sends you a receipt.":
+        "relaycast le révoque auprès du réseau, supprime vos jetons et vous envoie un reçu.",
+    "Access ended": "Accès terminé",
+    "Ended %(date)s (%(reason)s).": "Terminé le %(date)s (%(reason)s).",
+    "Your receipt": "Votre reçu",
+    "Published in your name": "Publié en votre nom",
+    "nothing": "rien",
+    "Waiting for your approval": "En attente de votre approbation",
+    "score %(score)s": "score %(score)s",
+    "Will be reposted as is from your account:": "Sera repartagé tel quel depuis votre compte :",
+    "original post": "publication d'origine",
+    "Approve repost": "Approuver le repartage",
+    "Skip": "Passer",
+    "Nothing waiting.": "Rien en attente.",
+    "Done in your name": "Fait en votre nom",
+    "post": "publication",
+    "Undo": "Annuler",
+    "Nothing yet.": "Rien pour l'instant.",
+    "Earlier proposals": "Propositions précédentes",
+    "E-mail": "E-mail",
+    "Confirmed: %(email)s": "Confirmée : %(email)s",
+    "Waiting for confirmation: %(email)s. Open the link we sent.":
+        "En attente de confirmation : %(email)s. Ouvrez le lien que nous avons envoyé.",
+    "No e-mail address: your receipt stays on this page.": "Pas d'adresse e-mail : votre reçu reste sur cette page.",
+    "Set e-mail": "Enregistrer l'e-mail",
+    "Keep this page's address: it is your only key to this dashboard, valid until %(date)s.":
+        "Gardez l'adresse de cette page : c'est votre seule clé pour ce tableau de bord, valable jusqu'au %(date)s.",
+    "Confirm your e-mail address": "Confirmez votre adresse e-mail",
+    "Use %(email)s for proposals and your receipt?": "Utiliser %(email)s pour les propositions et votre reçu ?",
+    "Confirm": "Confirmer",
+    "Back to the event page": "Retour à la page de l'événement",
+    "Back to your dashboard": "Retour à votre tableau de bord",
+    # Statuses
+    "published": "publié",
+    "undone": "annulé",
+    "skipped": "passé",
+    "approved": "approuvé",
+    "expired": "expiré",
+    "pending": "en attente",
+    "publishing": "en cours",
+    # Error titles and messages
+    "This request cannot be used": "Cette requête ne peut pas être utilisée",
+    "Not allowed": "Non autorisé",
+    "Not found": "Introuvable",
+    "Already decided": "Déjà décidé",
+    "Too large": "Trop volumineux",
+    "Something went wrong": "Un problème est survenu",
+    "Unknown network '%(network)s'.": "Réseau inconnu « %(network)s ».",
+    "Unknown network.": "Réseau inconnu.",
+    "This network is not offered for this event.": "Ce réseau n'est pas proposé pour cet événement.",
+    "This e-mail address does not look valid.": "Cette adresse e-mail ne semble pas valide.",
+    "The form is too large.": "Le formulaire est trop volumineux.",
+    "The request is too large.": "La requête est trop volumineuse.",
+    "The connection request is missing or malformed. Please start again.":
+        "La demande de connexion est absente ou mal formée. Veuillez recommencer.",
+    "You declined the connection: nothing was stored.": "Vous avez refusé la connexion : rien n'a été conservé.",
+    "The network refused the connection (%(error)s): nothing was stored.":
+        "Le réseau a refusé la connexion (%(error)s) : rien n'a été conservé.",
+    "The connection answer is malformed. Please start again.":
+        "La réponse de connexion est mal formée. Veuillez recommencer.",
+    "This connection request is unknown, expired or already used. Please start again.":
+        "Cette demande de connexion est inconnue, expirée ou déjà utilisée. Veuillez recommencer.",
+    "This connection was started in another browser. Please start again here.":
+        "Cette connexion a été commencée dans un autre navigateur. Veuillez recommencer ici.",
+    "This answer belongs to another network. Please start again.":
+        "Cette réponse appartient à un autre réseau. Veuillez recommencer.",
+    "%(network)s refused the connection: nothing was stored. Please start again.":
+        "%(network)s a refusé la connexion : rien n'a été conservé. Veuillez recommencer.",
+    "The permission %(scopes)s was not granted: nothing was stored.":
+        "L'autorisation %(scopes)s n'a pas été accordée : rien n'a été conservé.",
+    "This link has expired.": "Ce lien a expiré.",
+    "This link is not valid.": "Ce lien n'est pas valide.",
+    "There is nothing here for this link.": "Il n'y a rien ici pour ce lien.",
+    "%(network)s could not be reached. Please try again in a minute.":
+        "%(network)s est injoignable. Veuillez réessayer dans une minute.",
+    "Unknown action.": "Action inconnue.",
+    "Unknown post.": "Publication inconnue.",
+    "This proposal is no longer open (%(status)s).": "Cette proposition n'est plus ouverte (%(status)s).",
+    "Only a published post can be undone.": "Seule une publication publiée peut être annulée.",
+    "The cap must be a whole number from 0 to %(cap)s.": "Le plafond doit être un nombre entier de 0 à %(cap)s.",
+    "This network is not connected.": "Ce réseau n'est pas connecté.",
+}
+
+CATALOGUES = {"fr": FR}
+
+
+def translate(lang: str, message: str, **params: object) -> str:
+    text = CATALOGUES.get(lang, {}).get(message, message)
+    return text % params if params else text
