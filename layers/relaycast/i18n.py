@@ -138,6 +138,23 @@ FR: dict[str, str] = {
     "Only a published post can be undone.": "Seule une publication publiée peut être annulée.",
     "The cap must be a whole number from 0 to %(cap)s.": "Le plafond doit être un nombre entier de 0 à %(cap)s.",
     "This network is not connected.": "Ce réseau n'est pas connecté.",
+    # The Mastodon instance a relay types (netguard's refusals)
+    "An IP address is not accepted: type the instance's name.":
+        "Une adresse IP n'est pas acceptée : saisissez le nom de l'instance.",
+    "Only https:// addresses are accepted.": "Seules les adresses https:// sont acceptées.",
+    "Only the standard https port is accepted.": "Seul le port https standard est accepté.",
+    "Please type the address of your Mastodon instance, for example mastodon.social.":
+        "Saisissez l'adresse de votre instance Mastodon, par exemple mastodon.social.",
+    "That address is too long.": "Cette adresse est trop longue.",
+    "That instance could not be found.": "Cette instance est introuvable.",
+    "That instance does not have a public internet address.": "Cette instance n'a pas d'adresse publique sur Internet.",
+    "That instance's address could not be understood.": "L'adresse de cette instance est incompréhensible.",
+    "That is not a valid instance name.": "Ce n'est pas un nom d'instance valide.",
+    "That name is not a public internet domain.": "Ce nom n'est pas un domaine public d'Internet.",
+    "Type only the instance's name, without a path.": "Saisissez seulement le nom de l'instance, sans chemin.",
+    "Type only the instance's name, without a user name or password.":
+        "Saisissez seulement le nom de l'instance, sans nom d'utilisateur ni mot de passe.",
+    "Type only the instance's name, without anything after it.": "Saisissez seulement le nom de l'instance, sans rien après.",
 }
 
 CATALOGUES = {"fr": FR}

@@ -135,8 +135,8 @@ def start_connect(
         try:
             instance = parse_instance(form.get("instance", ""))
             client = client_for(settings, store, network, instance=instance, redirect_uri=redirect_uri)
-        except InstanceRejected as error:
-            raise RelayError("%(reason)s", 400, reason=str(error)) from None
+        except InstanceRejected as error:  # a name that does not resolve may be a passing DNS failure
+            raise RelayError(str(error), 503 if error.retryable else 400) from None
         except NetworkError:
             raise RelayError("%(network)s could not be reached. Please try again in a minute.", 502, network=instance) from None
     else:

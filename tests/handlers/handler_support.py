@@ -166,3 +166,65 @@ def create_table(name: str) -> str:
         ],
     )
     return name
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def table_snapshot(store):
+    import json
+
+    return sorted(json.dumps(i, sort_keys=True, default=repr) for i in store.table.scan()["Items"])
+
+
+class Browser:
+    """One relay's browser: keeps the cookies the app sets, walks the sandbox X consent page."""
+
+    def __init__(self, client, sandbox=None, accept_language=None):
+        self.client, self.sandbox, self.cookies = client, sandbox, {}
+        self.accept_language = accept_language
+
+    def _headers(self, extra=None):
+        headers = dict(extra or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if self.accept_language:
+            headers["Accept-Language"] = self.accept_language
+        return headers
+
+    def _keep(self, answer):
+        cookie = answer.headers.get("Set-Cookie")
+        if cookie:
+            name, value = cookie.split(";", 1)[0].split("=", 1)
+            self.cookies[name] = value
+        return answer
+
+    def get(self, path):
+        return self._keep(self.client.http.get(path, headers=self._headers()))
+
+    def post(self, path, body=""):
+        return self._keep(self.client.http.post(path, body=body, headers=self._headers(FORM)))
+
+    def start(self, network="x", body="email="):
+        answer = self.post(f"/connect/{network}", body)
+        assert answer.status_code == 302, answer.body
+        return answer.headers["Location"]
+
+    def consent(self, url, username="relay_six", **override):
+        """The sandbox X's consent page, answered; returns the callback path and its parameters."""
+        import html
+        import re
+
+        import requests
+
+        page = requests.get(url, timeout=5)
+        fields = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)}
+        back = requests.post(f"{self.sandbox.base_url}/i/oauth2/authorize",
+                             data={**fields, "username": username, "decision": "allow", **override}, allow_redirects=False, timeout=5)
+        location = back.headers["Location"]
+        return location[location.index("/callback/"):]
+
+    def connect(self, username="relay_six", body="email="):
+        landed = self.get(self.consent(self.start(body=body), username))
+        assert landed.status_code == 303, landed.body
+        return landed.headers["Location"].split("t=", 1)[1]

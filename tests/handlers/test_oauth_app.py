@@ -1,77 +1,20 @@
 """The hosted page, the callback's refusals and the dashboard's actions, through Chalice's test client on moto."""
 
-import html
 import json
 import re
 from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 import pytest
-import requests
 from chalice.test import Client
 
-from handler_support import confirm_address, load_function, sent_mail
-
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
+from handler_support import FORM, Browser, confirm_address, load_function, sent_mail, table_snapshot
 
 @pytest.fixture
 def client(stack_env):
     app = load_function("oauth", "app").app
     with Client(app) as test_client:
         yield test_client
-
-
-def table_snapshot(store):
-    return sorted(json.dumps(i, sort_keys=True, default=repr) for i in store.table.scan()["Items"])
-
-
-class Browser:
-    """One relay's browser: keeps the cookies the app sets, walks the sandbox X consent page."""
-
-    def __init__(self, client, sandbox=None, accept_language=None):
-        self.client, self.sandbox, self.cookies = client, sandbox, {}
-        self.accept_language = accept_language
-
-    def _headers(self, extra=None):
-        headers = dict(extra or {})
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        if self.accept_language:
-            headers["Accept-Language"] = self.accept_language
-        return headers
-
-    def _keep(self, answer):
-        cookie = answer.headers.get("Set-Cookie")
-        if cookie:
-            name, value = cookie.split(";", 1)[0].split("=", 1)
-            self.cookies[name] = value
-        return answer
-
-    def get(self, path):
-        return self._keep(self.client.http.get(path, headers=self._headers()))
-
-    def post(self, path, body=""):
-        return self._keep(self.client.http.post(path, body=body, headers=self._headers(FORM)))
-
-    def start(self, network="x", body="email="):
-        answer = self.post(f"/connect/{network}", body)
-        assert answer.status_code == 302, answer.body
-        return answer.headers["Location"]
-
-    def consent(self, url, username="relay_six", **override):
-        """The sandbox X's consent page, answered; returns the callback path and its parameters."""
-        page = requests.get(url, timeout=5)
-        fields = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)}
-        back = requests.post(f"{self.sandbox.base_url}/i/oauth2/authorize",
-                             data={**fields, "username": username, "decision": "allow", **override}, allow_redirects=False, timeout=5)
-        location = back.headers["Location"]
-        return location[location.index("/callback/"):]
-
-    def connect(self, username="relay_six", body="email="):
-        landed = self.get(self.consent(self.start(body=body), username))
-        assert landed.status_code == 303, landed.body
-        return landed.headers["Location"].split("t=", 1)[1]
 
 
 def test_hosted_page_tells_the_relay_what_they_allow(client):
@@ -113,6 +56,11 @@ def test_every_catalogued_template_message_has_a_french_translation():
     messages = {a or b for a, b in found}
     assert len(messages) > 40
     assert sorted(m for m in messages if m.replace("\\'", "'") not in FR) == []
+    # And every refusal the relay can read: the relay errors and the instance checks.
+    sources = (folder.parent / "relays.py").read_text() + (folder.parent / "netguard.py").read_text()
+    refusals = set(re.findall(r'(?:RelayError|InstanceRejected)\(\s*"([^"]+)"', sources))
+    assert len(refusals) > 25
+    assert sorted(m for m in refusals if m not in FR) == []
 
 
 def test_connect_stores_a_short_lived_state_binds_the_browser_and_redirects_with_pkce(client, store):
@@ -259,7 +207,6 @@ def test_the_relays_language_is_kept_for_their_receipt(client, store, header, fo
 
 
 def test_the_email_is_used_only_once_confirmed(client, store, x_sandbox):
-    from relaycast.settings import Settings
 
     browser = Browser(client, x_sandbox)
     token = browser.connect("relay_mail", body="email=mail%40example.net")

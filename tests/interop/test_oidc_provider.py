@@ -294,7 +294,7 @@ def test_expire_revoke_and_verify_against_oidc_provider(oidc: OidcProvider) -> N
     tokens = connect(oidc, x)
     assert x.token_works(tokens.access_token) is True
 
-    verification = _revoke_and_verify(x, tokens.as_dict())
+    verification = _revoke_and_verify(x, "X", tokens.as_dict())
 
     assert verification == {"x": "access token refused by X after revocation"}
     assert x.token_works(tokens.access_token) is False
