@@ -19,13 +19,18 @@ LAMBDA_PLATFORMS := --platform manylinux2014_aarch64 --platform manylinux_2_28_a
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 LAYER_STAMP := build/layer/.built
+# The browser test drives Debian's chromium through Playwright (never Playwright's own browser downloads).
+CHROMIUM := /usr/bin/chromium
+CHROMIUM_STAMP := $(VENV)/.chromium
+PORT ?= 8000
 LAYER_SOURCES := $(shell find layers -name '*.py' -o -name '*.html' -o -name '*.txt' 2>/dev/null)
 
-.PHONY: help setup layer synth test demo check clean bench-sweep
+.PHONY: help setup layer synth test demo serve check clean bench-sweep
 
 help:
 	@echo "make demo    run a whole event locally (moto + sandbox networks, no cloud account)"
-	@echo "make test    run the whole test suite (unit, handlers on moto, infra gates, end to end)"
+	@echo "make serve   serve the hosted page on http://127.0.0.1:$(PORT)/ while an event runs locally (PORT=, EVENT=)"
+	@echo "make test    run the whole test suite (unit, handlers on moto, infra gates, end to end, browser)"
 	@echo "make synth   synthesise the stack of EVENT=$(EVENT) into cdk.out/"
 	@echo "make check   validate EVENT=$(EVENT)"
 	@echo "make bench-sweep  measure the end-of-access sweep and the per-grant end cost (GRANTS=$(GRANTS))"
@@ -72,7 +77,17 @@ check: $(PY_STAMP)
 synth: $(LAYER_STAMP) $(PY_STAMP)
 	$(BIN)/python -m infra.app --event $(EVENT) --out cdk.out
 
-test: setup $(LAYER_STAMP)
+# Installed once, from the distribution (CI is a clean Debian machine running as root).
+$(CHROMIUM_STAMP): | $(PY_STAMP)
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -q; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	fi
+	@$(CHROMIUM) --version 2>/dev/null
+	@touch $@
+
+test: setup $(LAYER_STAMP) $(CHROMIUM_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 GRANTS ?= 1000
@@ -81,6 +96,11 @@ bench-sweep: $(PY_STAMP)
 
 demo: setup $(LAYER_STAMP)
 	$(BIN)/relaycast demo
+
+# The demo's event unless EVENT is given on the command line (example.yaml polls every 5 minutes: slow to watch).
+serve: EVENT := events/demo.yaml
+serve: setup $(LAYER_STAMP)
+	$(BIN)/relaycast serve --event $(EVENT) --port $(PORT)
 
 clean:
 	rm -rf build cdk.out .pytest_cache test-artifacts demo-report.json

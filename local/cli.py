@@ -1,9 +1,10 @@
-"""The `relaycast` command: check an event file, run the local demo."""
+"""The `relaycast` command: check an event file, run the local demo, serve the hosted page locally."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from relaycast.config import EventConfigError, load_event_config
 
@@ -25,6 +26,12 @@ def _demo(args: argparse.Namespace) -> int:
     return demo_main(event=args.event, relays=args.relays, report=args.report)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from relaycast_local.serve import serve
+
+    return serve(args.event, host=args.host, port=args.port, speed=args.speed, ready_file=args.ready_file)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="relaycast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -36,6 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--relays", type=int, default=20)
     demo.add_argument("--report", default="demo-report.json")
     demo.set_defaults(run=_demo)
+    serve = commands.add_parser(
+        "serve", help="serve the hosted page on a fixed port while an event runs on a fast clock, with a sandbox X"
+    )
+    serve.add_argument("--event", default="events/demo.yaml")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--speed", type=float, help="simulated seconds per wall second (default: a round every ~25 s)")
+    serve.add_argument("--ready-file", type=Path, help="written with the page's URL once it is served")
+    serve.set_defaults(run=_serve)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -47,12 +47,19 @@ class LocalEvent:
     sandbox: Any
     api_url: str
     relays: list
+    mastodon: Any = None  # the Mastodon sandbox, when the event offers Mastodon
+    on_mastodon: tuple[str, ...] = ()  # usernames of the relays who also connected Mastodon
 
 
-def local_overrides(sandbox: Any) -> dict[str, str]:
+MASTODON_INSTANCE = "mastodon.sandbox"
+
+
+def local_overrides(sandbox: Any, mastodon: Any = None) -> dict[str, str]:
+    """Point the functions at the sandbox networks (the Mastodon sandbox is the one instance allowed on loopback)."""
     return {
         "X_API_BASE": sandbox.base_url,
         "X_AUTHORIZE_URL": f"{sandbox.base_url}/i/oauth2/authorize",
+        **(mastodon.env() if mastodon else {}),
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("RELAYCAST_LOG_LEVEL", "WARNING"),
     }
@@ -125,7 +132,14 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "receipts_with_confirmed_address": sum(1 for i in items if i.get("kind") == "receipt" and i.get("email")),
         "receipts_sent": sum(1 for m in sent_emails if "revoked" in m["subject"] or "révoqué" in m["subject"]),
         "revocations_per_grant_max": max(Counter(r.user_id for r in sandbox.revocations if r.whole_grant).values(), default=0),
-        "receipts_stored": kinds["receipt"],
+        "receipts_stored": sum(1 for i in items if i.get("kind") == "receipt" and i["sk"] == "RECEIPT#x"),
+        "mastodon_relays_connected": len(event.on_mastodon),
+        "mastodon_grants_revoked_upstream": sum(
+            1 for i in items if i.get("sk") == "RECEIPT#mastodon" and i.get("confirmed") is True
+        ),
+        "receipts_expected_by_mail": sum(
+            (1 + (r.username in event.on_mastodon)) for r in event.relays if r.dashboard_url and r.email
+        ),
         "grants_left": kinds["grant"],
         "token_material_left": sum(1 for i in items if "tokens" in i),
         "dead_letters": dlq,
@@ -145,6 +159,7 @@ def run_event(
     `inspect(event, figures)` may look at everything before the local cloud stops."""
     from relaycast_local.feed import generate_conference_feed
     from relaycast_local.runtime import LocalCloud, SimClock
+    from relaycast_local.sandbox_mastodon import SandboxMastodon
     from relaycast_local.sandbox_x import SandboxX
     from relaycast_local.simrelay import SimulatedRelay
 
@@ -153,7 +168,7 @@ def run_event(
     settings.reset_caches()
     cdk_out = synth(event_file, cdk_out or ROOT / "build" / f"cdk.out.{config.slug}")
     sim = SimClock(config.start_utc - timedelta(hours=1))
-    with SandboxX() as sandbox, LocalCloud(clock=sim) as cloud:
+    with SandboxX() as sandbox, SandboxMastodon(domain=MASTODON_INSTANCE) as mastodon, LocalCloud(clock=sim) as cloud:
         sandbox.add_posts(
             generate_conference_feed(
                 config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts]
@@ -162,7 +177,7 @@ def run_event(
         deployed = cloud.deploy(
             cdk_out,
             f"relaycast-{config.slug}",
-            env_overrides=local_overrides(sandbox),
+            env_overrides=local_overrides(sandbox, mastodon),
             secret_values={f"relaycast/{config.slug}/app": app_secret(sandbox)},
         )
         api_url = cloud.serve_api(deployed)
@@ -171,11 +186,15 @@ def run_event(
             SimulatedRelay(username=f"relay_{i:02d}", email=None if i % 5 == 4 else f"relay{i:02d}@example.net", seed=i)
             for i in range(relays)
         ]
-        event = LocalEvent(config, cloud, deployed, sandbox, api_url, people)
+        event = LocalEvent(config, cloud, deployed, sandbox, api_url, people, mastodon)
         if prepare:
             prepare(event)
         for person in people:
             person.connect(api_url)
+        if "mastodon" in config.networks:  # one relay in three adds a Mastodon account from their dashboard
+            event.on_mastodon = tuple(p.username for p in people[::3])
+            for person in people[::3]:
+                person.add_mastodon(MASTODON_INSTANCE)
         inbox = sent_emails(cloud)
         for person in people:
             if person.email:
@@ -228,7 +247,8 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         and figures["duplicate_publishes"] == 0
         and figures["search_reads"] == figures["unique_posts_read"]
         and figures["grants_revoked_upstream"] == figures["receipts_stored"] == figures["relays_connected"]
-        and figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["relays_with_address"]
+        and figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["receipts_expected_by_mail"]
+        and figures["mastodon_grants_revoked_upstream"] == figures["mastodon_relays_connected"]
         and figures["revocations_per_grant_max"] == 1
         and figures["grants_left"] == 0
         and figures["token_material_left"] == 0

@@ -44,10 +44,25 @@ class SimulatedRelay:
     def connect(self, base_url: str) -> str:
         """The whole journey: hosted page → connect → X consent → callback → dashboard."""
         self._expect(self.http.get(f"{base_url}/", timeout=10), 200)
-        to_x = self._expect(
-            self.http.post(f"{base_url}/connect/x", data={"email": self.email or ""}, allow_redirects=False, timeout=10), 302
-        )
-        consent_url = to_x.headers["Location"]
+        self.dashboard_url = self._through_consent(f"{base_url}/connect/x", {"email": self.email or ""})
+        self._expect(self.http.get(self.dashboard_url, timeout=10), 200)
+        return self.dashboard_url
+
+    def add_mastodon(self, instance: str) -> str:
+        """From their dashboard, connect a Mastodon account on `instance` to the same relay."""
+        page = self._expect(self.http.get(self.dashboard_url, timeout=10), 200)
+        action = re.search(r'<form method="post" action="([^"]*/connect/mastodon)"', page.text)
+        if not action:
+            raise RelayJourneyError(f"{self.username}: the dashboard offers no Mastodon connect")
+        token = html.unescape(re.search(r'name="t" value="([^"]+)"', page.text).group(1))
+        landed = self._through_consent(html.unescape(action.group(1)), {"instance": instance, "t": token})
+        self._expect(self.http.get(landed, timeout=10), 200)
+        return landed
+
+    def _through_consent(self, connect_url: str, form: dict[str, str]) -> str:
+        """POST the connect form, answer the network's consent page as this person, return where the callback leads."""
+        started = self._expect(self.http.post(connect_url, data=form, allow_redirects=False, timeout=10), 302)
+        consent_url = started.headers["Location"]
         consent = self._expect(self.http.get(consent_url, timeout=10), 200)
         action = re.search(r'<form[^>]*action="([^"]*)"', consent.text)
         form_url = urljoin(consent_url, action.group(1).replace("&amp;", "&")) if action and action.group(1) else consent_url
@@ -55,9 +70,7 @@ class SimulatedRelay:
         fields.update({"username": self.username, "decision": "allow"})
         back = self._expect(self.http.post(form_url, data=fields, allow_redirects=False, timeout=10), 302, 303)
         callback = self._expect(self.http.get(back.headers["Location"], allow_redirects=False, timeout=30), 302, 303)
-        self.dashboard_url = callback.headers["Location"]
-        self._expect(self.http.get(self.dashboard_url, timeout=10), 200)
-        return self.dashboard_url
+        return callback.headers["Location"]
 
     def confirm_email(self, inbox: list[dict]) -> bool:
         """Open the confirmation link sent to this person's address and press Confirm."""

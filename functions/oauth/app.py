@@ -161,6 +161,7 @@ def _page(template: str, lang: str, status: int = 200, here: str = "/", **contex
         base=_base(),
         switches=switches,
         network_names=NETWORK_NAMES,
+        local_time=lambda iso: _local_time(iso, zone),
         starts=config.start.astimezone(zone).strftime("%d/%m/%Y %H:%M"),
         ends=config.end.astimezone(zone).strftime("%d/%m/%Y %H:%M"),
         access_ends=config.access_ends.astimezone(zone).strftime("%d/%m/%Y %H:%M %Z"),
@@ -170,6 +171,14 @@ def _page(template: str, lang: str, status: int = 200, here: str = "/", **contex
     asked = (app.current_request.query_params or {}).get("lang")
     remember = {"Set-Cookie": _cookie(LANG_COOKIE, lang, 31536000)} if asked == lang else None
     return _html(body, status, remember)
+
+
+def _local_time(iso: str | None, zone: ZoneInfo) -> str:
+    """A stored ISO instant as the relay reads it: the event's time zone, to the minute."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(zone).strftime("%d/%m/%Y %H:%M") if iso else ""
+    except (TypeError, ValueError):
+        return ""
 
 
 def _error(error: RelayError, lang: str) -> Response:

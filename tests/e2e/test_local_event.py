@@ -25,6 +25,7 @@ start: 2026-12-08T09:00
 end: 2026-12-09T18:00
 grace_hours: 1
 cap_per_relay: 3
+networks: [x, mastodon]
 poll_interval_minutes: 60
 notice_sender: relaycast@example.org
 experts:
@@ -63,7 +64,10 @@ def test_every_promise_of_the_report_holds(finished_event):
     assert figures["duplicate_publishes"] == 0
     assert figures["search_reads"] == figures["unique_posts_read"] == figures["candidates"]
     assert figures["grants_revoked_upstream"] == figures["receipts_stored"] == figures["relays_connected"]
-    assert figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["relays_with_address"] == 5  # one relay in five gave no address
+    assert figures["relays_with_address"] == 5
+    # Relays 0 and 3 also connected Mastodon (relay 4 gave no address): 5 + 2 receipts by mail.
+    assert figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["receipts_expected_by_mail"] == 7
+    assert figures["mastodon_relays_connected"] == figures["mastodon_grants_revoked_upstream"] == 2
     assert figures["revocations_per_grant_max"] == 1  # the sweep and the TTL stream both ran: one revocation each
     assert figures["tokens_still_active"] == 0
     assert figures["grants_left"] == 0 and figures["token_material_left"] == 0
@@ -98,9 +102,9 @@ def test_the_ledger_agrees_with_what_x_says_was_published(finished_event):
 def test_every_relay_has_a_confirmed_receipt_and_no_token_was_printed(finished_event):
     _, seen = finished_event
     receipts = [i for i in seen["items"] if i.get("kind") == "receipt"]
-    assert len(receipts) == 6
+    assert Counter(r["network"] for r in receipts) == {"x": 6, "mastodon": 2}  # one per grant
     assert all(r["status"] == "done" and r["confirmed"] for r in receipts)
-    assert sum(1 for r in receipts if r.get("email_sent_at")) == 5  # those who gave an address
+    assert sum(1 for r in receipts if r.get("email_sent_at")) == 7  # the grants of those who confirmed an address
     # The end-of-event sweep is the primary path: it ran at end + grace, before the TTL could.
     assert {r["reason"] for r in receipts} == {"the event ended"}
     assert seen["tokens"] and seen["output"]
@@ -140,8 +144,10 @@ def test_without_the_sweep_the_ttl_stream_ends_every_grant_once(tmp_path):
 
     figures = run_event(event_file, relays=3, cdk_out=tmp_path / "cdk.out", prepare=no_sweep, inspect=inspect)
     assert figures["relays_connected"] == 3 and figures["failed_firings"] == []
-    assert {r["reason"] for r in seen["receipts"]} == {"access expired"} and len(seen["receipts"]) == 3
+    # Three X grants and relay 0's Mastodon grant, each ended by its TTL record.
+    assert {r["reason"] for r in seen["receipts"]} == {"access expired"} and len(seen["receipts"]) == 4
     assert set(seen["revocations"].values()) == {1} and len(seen["revocations"]) == 3
-    assert figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["relays_with_address"] == 3
+    assert figures["mastodon_relays_connected"] == figures["mastodon_grants_revoked_upstream"] == 1
+    assert figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["receipts_expected_by_mail"] == 4
     assert figures["grants_left"] == 0 and figures["token_material_left"] == 0
     assert figures["tokens_still_active"] == 0

@@ -1,0 +1,253 @@
+"""`relaycast serve`: the hosted page on a fixed local port while an event runs, for a person to play a relay.
+
+The demo's local runtime (the real stack in moto, sandbox X) without simulated relays: the simulated clock runs
+in real time accelerated by `speed`, each round proposes its picks to whoever has connected by then, and the
+queues are pumped continuously so an approval is published within a second or two.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from werkzeug.middleware.http_proxy import ProxyMiddleware
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.utils import redirect
+
+from relaycast.config import EventConfig, EventConfigError, load_event_config
+
+from .demo import MASTODON_INSTANCE, app_secret, local_overrides, sent_emails, synth
+
+ROUND_WALL_SECONDS = 25  # default pace: a person sees a round about every 25 seconds
+TICK_SECONDS = 0.25  # wall time between two moves of the clock (each one pumps the queues)
+HOLD_SECONDS = 120  # the longest the clock waits for a person at X's consent page
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:  # no access log per request
+        pass
+
+
+class Holds:
+    """The OAuth state (10 minutes) and the sandbox's code (30 seconds) live in event time, which runs faster
+    than a person reading X's consent page: the clock waits from a connect until its callback (or HOLD_SECONDS)."""
+
+    def __init__(self) -> None:
+        self._since: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self._since[key] = time.monotonic()
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._since.pop(key, None)
+
+    def active(self) -> bool:
+        with self._lock:
+            stale = time.monotonic() - HOLD_SECONDS
+            self._since = {k: t for k, t in self._since.items() if t > stale}  # an abandoned consent page
+            return bool(self._since)
+
+
+class Front:
+    """The fixed port. The API is served on its stage (`/live/…`, as API Gateway's invoke URL); this forwards it
+    with the browser's Host header, so the app's own links point here, and sends any other path to the same path
+    on the stage (as a custom domain mapped to the stage would), so `/` is the hosted page."""
+
+    def __init__(self, host: str, port: int) -> None:
+        # Bound now, by us (werkzeug would exit 1 on a taken port): reported before the slow synth and deploy.
+        with socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET) as listener:
+            self.server: BaseWSGIServer = make_server(
+                host, port, self._dispatch, threaded=True, request_handler=_Quiet, fd=listener.fileno()
+            )
+        self.holds = Holds()
+        self._app: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, api_url: str) -> None:
+        stage = "/" + api_url.rstrip("/").rsplit("/", 1)[1]
+
+        def to_stage(environ: dict[str, Any], start_response: Any) -> Any:
+            query = environ.get("QUERY_STRING")
+            return redirect(stage + environ["PATH_INFO"] + (f"?{query}" if query else ""), 307)(environ, start_response)
+
+        # A round holds the in-process Lambda lock for a moment: wait for it rather than answer 502.
+        self._app = ProxyMiddleware(to_stage, {f"{stage}/": {"target": api_url, "host": None}}, timeout=120)
+        self._thread = threading.Thread(target=self.server.serve_forever, name="relaycast-serve", daemon=True)
+        self._thread.start()
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path, query = environ["PATH_INFO"], environ.get("QUERY_STRING", "")
+        if "/callback/" in path:
+            try:  # the code is exchanged while the callback is answered
+                return self._app(environ, start_response)
+            finally:
+                self.holds.drop(parse_qs(query).get("state", [""])[0])
+        if "/connect/" not in path:
+            return self._app(environ, start_response)
+        request = f"request:{id(environ)}"
+        self.holds.add(request)  # until the answer names the state
+
+        def started(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            location = dict((k.lower(), v) for k, v in headers).get("location", "")
+            if state := parse_qs(urlsplit(location).query).get("state", [""])[0]:
+                self.holds.add(state)
+            return start_response(status, headers, *rest)
+
+        try:
+            return self._app(environ, started)
+        finally:
+            self.holds.drop(request)
+
+    def stop(self) -> None:
+        if self._thread is not None:  # shutdown() waits for serve_forever, forever if it never ran
+            self.server.shutdown()
+            self._thread.join(timeout=5)
+        self.server.server_close()
+
+
+def default_speed(config: EventConfig) -> float:
+    return config.poll_interval_minutes * 60 / ROUND_WALL_SECONDS
+
+
+def _local(config: EventConfig, at: datetime) -> str:
+    return at.astimezone(config.start.tzinfo).strftime("%a %d %b %H:%M")
+
+
+def _describe(config: EventConfig, firing: Any) -> str:
+    """One line per schedule firing: a round's picks, or the end-of-access sweep."""
+    when = _local(config, firing.at)
+    if firing.status not in ("SUCCEEDED", "WAITING_FOR_CALLBACK"):
+        return f"{when}  {firing.schedule}: {firing.status} {firing.error or ''} {(firing.cause or '')[:200]}"
+    try:
+        output = json.loads(firing.output) if isinstance(firing.output, str) else firing.output or {}
+    except ValueError:
+        output = {}
+    if "selection" in output:
+        selection = output["selection"]
+        picks = selection.get("picks", [])
+        authors = ", ".join(f"@{p['author']}" for p in picks)
+        to = f" → proposed to {len(selection.get('relays', []))} connected relay(s)" if picks else ""
+        return f"{when}  round: {len(picks)} pick(s){' (' + authors + ')' if picks else ''}{to}"
+    if "queued" in output:
+        return f"{when}  access ended: {output['queued']} grant(s) queued for revocation"
+    return f"{when}  {firing.schedule}: {firing.status}"
+
+
+class Mailbox:
+    """Prints what the local SES accepted since the last look: the relay's confirmation link, their receipt."""
+
+    def __init__(self, cloud: Any) -> None:
+        self.cloud, self.seen = cloud, 0
+
+    def show_new(self) -> None:
+        mails = sent_emails(self.cloud)
+        for mail in mails[self.seen:]:
+            print(f"  mail to {', '.join(mail['to'])}: {mail['subject']}", flush=True)
+            for link in re.findall(r"https?://\S+/email/confirm\?c=\S+", mail["body"]):
+                print(f"    confirm: {link}", flush=True)
+        self.seen = len(mails)
+
+
+def run_clock(cloud: Any, config: EventConfig, speed: float, until: datetime, holds: Holds) -> Mailbox:
+    """Move the simulated clock with the wall clock until `until`, firing the rounds on their way."""
+    step = timedelta(minutes=config.poll_interval_minutes)
+    sim_mark, wall_mark = cloud.now(), time.monotonic()
+    mailbox = Mailbox(cloud)
+    while cloud.now() < until:
+        mailbox.show_new()
+        if holds.active():
+            sim_mark, wall_mark = cloud.now(), time.monotonic()  # resume from here, without catching up
+            cloud.pump()  # approvals are still published
+        else:
+            target = min(until, sim_mark + timedelta(seconds=(time.monotonic() - wall_mark) * speed))
+            if target > cloud.now():
+                for firing in cloud.run_until(target, step=step).firings:
+                    print(_describe(config, firing), flush=True)
+        time.sleep(TICK_SECONDS)
+    return mailbox
+
+
+def serve(event: str, host: str = "127.0.0.1", port: int = 8000, speed: float | None = None, ready_file: Path | None = None) -> int:
+    from relaycast_local.feed import generate_conference_feed
+    from relaycast_local.runtime import LocalCloud, SimClock
+    from relaycast_local.sandbox_mastodon import SandboxMastodon
+    from relaycast_local.sandbox_x import SandboxX
+
+    try:
+        config = load_event_config(event)
+    except EventConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if speed is not None and speed <= 0:
+        print("relaycast serve: --speed must be above 0 (simulated seconds per wall second)", file=sys.stderr)
+        return 2
+    try:
+        front = Front(host, port)
+    except OSError as error:
+        print(f"relaycast serve: cannot listen on {host}:{port} ({os.strerror(error.errno) if error.errno else error}); free it or pick another with --port", file=sys.stderr)
+        return 2
+    # Ctrl-C and `kill` stop it alike (even when started in the background, which ignores SIGINT): the local
+    # cloud and the sandbox close on the way out.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.default_int_handler)
+    speed = speed or default_speed(config)
+    until = config.access_ends + timedelta(minutes=config.poll_interval_minutes)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{shown}:{port}/"
+    try:
+        print(f"relaycast serve: synthesising and deploying {event} into the local cloud…", flush=True)
+        with tempfile.TemporaryDirectory(prefix="relaycast-serve-") as tmp, SandboxX() as sandbox, \
+                SandboxMastodon(domain=MASTODON_INSTANCE) as mastodon, LocalCloud(clock=SimClock(config.start_utc)) as cloud:
+            # Its own cloud assembly: a demo or another serve may synthesise the same event at the same time.
+            cdk_out = synth(event, Path(tmp) / "cdk.out")
+            sandbox.add_posts(
+                generate_conference_feed(config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts])
+            )
+            deployed = cloud.deploy(
+                cdk_out,
+                f"relaycast-{config.slug}",
+                env_overrides=local_overrides(sandbox, mastodon),
+                secret_values={f"relaycast/{config.slug}/app": app_secret(sandbox)},
+            )
+            front.start(cloud.serve_api(deployed))
+            print(
+                f"\nOpen {url} to play a relay of “{config.name}”.\n"
+                f"X is a local sandbox at {sandbox.base_url}: no real account is involved, and its consent page accepts any username.\n"
+                + (f"Mastodon: type {MASTODON_INSTANCE} as your instance (a local mastodon-mock at {mastodon.base_url}; any username).\n"
+                   if "mastodon" in config.networks else "")
+                + "E-mails (address confirmations, receipts) are printed here instead of being sent.\n"
+                f"The event runs on a simulated clock at {speed:g}× (a round every {config.poll_interval_minutes * 60 / speed:.3g} s; "
+                f"it waits while someone is at X's consent page) "
+                f"from {_local(config, config.start_utc)} until access ends {_local(config, config.access_ends)}. Ctrl-C stops.\n",
+                flush=True,
+            )
+            if ready_file:  # whole or absent: a script polling for it never reads half a line
+                partial = ready_file.with_name(ready_file.name + ".part")
+                partial.write_text(url + "\n")
+                partial.replace(ready_file)
+            mailbox = run_clock(cloud, config, speed, until, front.holds)
+            print("The event is over and access has ended; the dashboards show the receipts. Ctrl-C stops.", flush=True)
+            while True:  # keep serving (and delivering what is queued) for a look at the receipts
+                cloud.pump()
+                mailbox.show_new()
+                time.sleep(1)
+    except KeyboardInterrupt:
+        print("relaycast serve: stopped", flush=True)
+        return 0
+    finally:
+        front.stop()
+
