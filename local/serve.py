@@ -148,7 +148,7 @@ def _describe(config: EventConfig, firing: Any) -> str:
 
 
 class Mailbox:
-    """Prints what the local SES accepted since the last look: the relay's confirmation link, their receipt."""
+    """Prints what the local SES accepted since the last look, with the confirmation and dashboard links in it."""
 
     def __init__(self, cloud: Any) -> None:
         self.cloud, self.seen = cloud, 0
@@ -157,8 +157,8 @@ class Mailbox:
         mails = sent_emails(self.cloud)
         for mail in mails[self.seen:]:
             print(f"  mail to {', '.join(mail['to'])}: {mail['subject']}", flush=True)
-            for link in re.findall(r"https?://\S+/email/confirm\?c=\S+", mail["body"]):
-                print(f"    confirm: {link}", flush=True)
+            for link in re.findall(r"https?://\S+/(?:email/confirm\?c|relay\?t)=\S+", mail["body"]):
+                print(f"    {link}", flush=True)
         self.seen = len(mails)
 
 

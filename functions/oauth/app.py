@@ -305,7 +305,7 @@ def email_confirmation():
             token = _query().get("c", "")
             data = email_to_confirm(settings, config, token)
             return _page("confirm_email.html", lang, here="/email/confirm", confirm_token=token, email=data["email"])
-        relay_id = confirm_email(Store(settings.table_name), settings, config, _form().get("c", ""))
+        relay_id = confirm_email(Store(settings.table_name), settings, config, _form().get("c", ""), base_url=_base())
     except RelayError as error:
         return _error(error, lang)
     return _redirect(f"{_base()}/relay?t={dashboard_token(settings, relay_id)}")

@@ -138,6 +138,12 @@ FR: dict[str, str] = {
     "Only a published post can be undone.": "Seule une publication publiée peut être annulée.",
     "The cap must be a whole number from 0 to %(cap)s.": "Le plafond doit être un nombre entier de 0 à %(cap)s.",
     "This network is not connected.": "Ce réseau n'est pas connecté.",
+    # Why access ended, and how the revocation was verified (stored in English on the receipt)
+    "the event ended": "l'événement est terminé",
+    "access expired": "l'accès a expiré",
+    "access was revoked at X": "l'accès a été révoqué chez X",
+    "you revoked access from your dashboard": "vous avez révoqué l'accès depuis votre tableau de bord",
+    "access token refused by X after revocation": "jeton d'accès refusé par X après la révocation",
     # The Mastodon instance a relay types (netguard's refusals)
     "An IP address is not accepted: type the instance's name.":
         "Une adresse IP n'est pas acceptée : saisissez le nom de l'instance.",

@@ -39,3 +39,8 @@ def send_confirmation(config: EventConfig, *, lang: str, email: str, link: str) 
         f"relaycast : confirmez votre adresse pour {config.name}" if lang == "fr" else f"relaycast: confirm your address for {config.name}"
     )
     return _send(config, email, subject, render("confirm_email.txt", lang, config=config, link=link))
+
+
+def send_dashboard_link(config: EventConfig, *, lang: str, email: str, link: str) -> str:
+    subject = f"relaycast : votre tableau de bord pour {config.name}" if lang == "fr" else f"relaycast: your dashboard for {config.name}"
+    return _send(config, email, subject, render("dashboard_link_email.txt", lang, config=config, link=link))

@@ -7,7 +7,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from relaycast.i18n import translate
+from relaycast.i18n import CATALOGUES, translate
 
 
 @lru_cache(maxsize=4)
@@ -23,6 +23,8 @@ def _environment(lang: str) -> Environment:
     environment.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=partial(translate, lang), ngettext=lambda s, p, n, **kw: translate(lang, s if n == 1 else p, **kw), newstyle=True
     )
+    # Stored text (a receipt's reason, an error from a network) may contain "%": looked up, never formatted.
+    environment.filters["tr"] = lambda text: CATALOGUES.get(lang, {}).get(str(text), text)
     return environment
 
 

@@ -270,11 +270,26 @@ def email_to_confirm(settings: Settings, config: EventConfig, token: str) -> dic
     return _signed(settings, config, "email-confirm", token)
 
 
-def confirm_email(store: Store, settings: Settings, config: EventConfig, token: str) -> str:
+def confirm_email(store: Store, settings: Settings, config: EventConfig, token: str, base_url: str | None = None) -> str:
+    """Use the address from now on, and mail it the dashboard link (sent only to a confirmed address)."""
     data = email_to_confirm(settings, config, token)
-    if not store.set_relay_fields(data["relay"], email=data["email"], remove=("email_pending",)):
+    relay_id, email = data["relay"], data["email"]
+    grants = store.relay_items(relay_id, "GRANT#")
+    if not grants:
         raise RelayError("There is nothing here for this link.", 404)
-    return data["relay"]
+    if grants[0].get("email") == email:
+        return relay_id  # confirmed already: a second click sends nothing more
+    store.set_relay_fields(relay_id, email=email, remove=("email_pending",))
+    if base_url:
+        lang = grants[0].get("lang", config.languages[0])
+        link = f"{base_url}/relay?t={dashboard_token(settings, relay_id)}"
+        try:
+            notices.send_dashboard_link(config, lang=lang, email=email, link=link)
+        except Exception:  # noqa: BLE001 — the relay is on their dashboard already; the mail is a convenience
+            from relaycast.observability import logger
+
+            logger.exception("dashboard link not mailed", extra={"relay_id": relay_id})
+    return relay_id
 
 
 def dashboard(store: Store, config: EventConfig, relay_id: str) -> dict[str, Any]:

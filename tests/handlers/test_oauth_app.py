@@ -1,5 +1,6 @@
 """The hosted page, the callback's refusals and the dashboard's actions, through Chalice's test client on moto."""
 
+import html
 import json
 import re
 from urllib.parse import parse_qsl, urlsplit
@@ -207,6 +208,9 @@ def test_the_relays_language_is_kept_for_their_receipt(client, store, header, fo
 
 
 def test_the_email_is_used_only_once_confirmed(client, store, x_sandbox):
+    from relaycast import relays
+    from relaycast.settings import Settings
+
 
     browser = Browser(client, x_sandbox)
     token = browser.connect("relay_mail", body="email=mail%40example.net")
@@ -226,6 +230,12 @@ def test_the_email_is_used_only_once_confirmed(client, store, x_sandbox):
     grant = store.grant(relay_id, "x")
     assert grant["email"] == "mail@example.net" and "email_pending" not in grant
     assert "Confirmed: mail@example.net" in browser.get(f"/relay?t={token}").body.decode()
+    # The confirmed address, and only it, receives the dashboard link; a second confirm sends nothing more.
+    (welcome,) = sent_mail("mail@example.net", "dashboard")
+    mailed = re.search(r"/relay\?t=(\S+)", welcome.body).group(1)
+    assert relays.relay_from_token(Settings.from_env(), Settings.from_env().event(), mailed) == relay_id
+    assert client.http.post("/email/confirm", body=f"c={link.group(1)}", headers=FORM).status_code == 303
+    assert len(sent_mail("mail@example.net", "dashboard")) == 1
 
 
 def test_dashboard_actions_pause_lower_cap_undo_and_revoke(client, store, x_sandbox):
@@ -281,10 +291,13 @@ def test_dashboard_actions_pause_lower_cap_undo_and_revoke(client, store, x_sand
 def test_revoke_sends_the_receipt_to_the_confirmed_address_only(client, store, x_sandbox):
     from relaycast.settings import Settings
 
-    browser = Browser(client, x_sandbox)
+    browser = Browser(client, x_sandbox, accept_language="fr")
     token = browser.connect("relay_rcpt", body="email=rcpt%40example.net")
     assert browser.post("/relay/revoke", f"t={token}&network=x").status_code == 303
-    assert sent_mail("rcpt@example.net", "revoked") == []  # never confirmed: the receipt stays on the page
+    assert sent_mail("rcpt@example.net", "révoqué") == []  # never confirmed: the receipt stays on the page
+    page = html.unescape(browser.get(f"/relay?t={token}").body.decode())
+    assert "Accès terminé" in page and "vous avez révoqué l'accès depuis votre tableau de bord" in page
+    assert "jeton d'accès refusé par X après la révocation" in page
     other = Browser(client, x_sandbox)
     token = other.connect("relay_rcpt2", body="email=rcpt2%40example.net")
     confirm_address(store, Settings.from_env(), "rcpt2@example.net")
