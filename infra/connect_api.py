@@ -22,6 +22,7 @@ from relaycast.config import EventConfig
 
 from infra.function import FUNCTIONS_DIR, LOG_RETENTION, FunctionCommons, RelaycastFunction
 from infra.notices import Notices
+from infra.pipeline import grant_task_response
 from infra.storage import Storage
 
 OAUTH_APP = FUNCTIONS_DIR / "oauth" / "app.py"
@@ -112,6 +113,8 @@ class ConnectApi(Construct):
         storage.token_key.grant_encrypt_decrypt(fn)
         publish_queue.grant_send_messages(fn)
         notices.grant_send(fn)
+        if config.moderation:  # the moderator's decision resumes the round
+            grant_task_response(self, config, fn)
 
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=LOG_RETENTION)
         self.api = apigw.RestApi(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
@@ -11,6 +12,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from relaycast.config import EventConfig
+from relaycast.moderation import backstop_seconds
 
 from infra.function import LOG_RETENTION, FunctionCommons, RelaycastFunction
 from infra.notices import Notices
@@ -32,6 +34,19 @@ def work_queue(scope: Construct, id: str, *, consumer_timeout: Duration, dead_le
         retention_period=Duration.days(4),
         dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=MAX_RECEIVE_COUNT),
     )
+
+
+def round_name(config: EventConfig) -> str:
+    return f"relaycast-{config.slug}-round"
+
+
+def grant_task_response(scope: Construct, config: EventConfig, grantee: iam.IGrantable) -> None:
+    """May answer the round's task tokens (moderation). The ARN is built from the name, not a Ref, so the
+    functions that answer do not depend on the state machine, which depends on them."""
+    arn = Stack.of(scope).format_arn(
+        service="states", resource="stateMachine", resource_name=round_name(config), arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+    iam.Grant.add_to_principal(grantee=grantee, actions=["states:SendTaskSuccess"], resource_arns=[arn])
 
 
 def dead_letter_queue(scope: Construct, id: str) -> sqs.Queue:
@@ -101,6 +116,11 @@ class Pipeline(Construct):
         storage.token_key.grant_encrypt_decrypt(self.publish.function)
         # A grant revoked at the network ends where it is found (publish): revocation path and receipt.
         notices.grant_send(self.publish.function)
+        if config.moderation:
+            # select mails the moderator a signed link and applies the time-out rule to rounds left waiting.
+            notices.grant_send(self.select.function)
+            storage.grant_app_secret_read(self.select.function)
+            grant_task_response(self, config, self.select.function)
 
         self.publish_dlq = dead_letter_queue(self, "PublishDlq")
         self.publish_queue = work_queue(
@@ -204,7 +224,8 @@ class Pipeline(Construct):
                 "round.$": "$.selection.round",
                 "proposal_expires_at.$": "$.selection.proposal_expires_at",
                 "expires_at.$": "$.selection.expires_at",
-                "picks.$": "$.selection.picks",
+                # With moderation, only what the moderator approved (or the time-out rule let through).
+                "picks.$": "$.moderation.picks" if config.moderation else "$.selection.picks",
             },
             max_concurrency=10,
             result_path=sfn.JsonPath.DISCARD,
@@ -213,9 +234,12 @@ class Pipeline(Construct):
         fan_out.item_processor(per_pick)
 
         done = sfn.Succeed(self, "Done")
+        propose = fan_out.next(done)
+        if config.moderation:
+            propose = self._moderation(config, propose, done)
         has_picks = (
             sfn.Choice(self, "HasPicks", comment="nothing to propose when the selection is empty")
-            .when(sfn.Condition.is_present("$.selection.picks[0]"), fan_out.next(done))
+            .when(sfn.Condition.is_present("$.selection.picks[0]"), propose)
             .otherwise(done)
         )
         definition = poll.next(select).next(has_picks)
@@ -230,10 +254,11 @@ class Pipeline(Construct):
         state_machine = sfn.StateMachine(
             self,
             "Round",
-            state_machine_name=f"relaycast-{config.slug}-round",
+            state_machine_name=round_name(config),
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             state_machine_type=sfn.StateMachineType.STANDARD,
-            timeout=Duration.minutes(10),
+            # A moderated round waits for the moderator (at most its backstop) before it proposes.
+            timeout=Duration.seconds(600 + (backstop_seconds(config) if config.moderation else 0)),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             comment="one round: poll, select, propose the picks to the relays",
@@ -241,3 +266,35 @@ class Pipeline(Construct):
         # DynamoDB encrypts with the table's key on behalf of the writer.
         storage.table_key.grant_encrypt_decrypt(state_machine)
         return state_machine
+
+    def _moderation(self, config: EventConfig, propose: sfn.IChainable, done: sfn.IChainable) -> sfn.IChainable:
+        """Moderate (select with a task token) → the approved picks, or the time-out rule → propose them."""
+        assert config.moderation
+        moderate = tasks.LambdaInvoke(
+            self,
+            "Moderate",
+            lambda_function=self.select.function,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(
+                {"action": "moderate", "selection": sfn.JsonPath.object_at("$.selection"), "task_token": sfn.JsonPath.task_token}
+            ),
+            result_path="$.moderation",
+            # The next rounds apply the rule at the event's timeout; this is the backstop after the last one.
+            task_timeout=sfn.Timeout.duration(Duration.seconds(backstop_seconds(config))),
+            comment="the moderator approves or rejects each pick (task token, answered from the hosted app)",
+        )
+        rule = sfn.Pass(
+            self,
+            "ModerationTimedOut",
+            parameters={"picks.$": "$.selection.picks"} if config.moderation.on_timeout == "approve-all" else {"picks": []},
+            result_path="$.moderation",
+            comment=f"nobody decided in time: {config.moderation.on_timeout}",
+        )
+        moderate.add_catch(rule, errors=["States.Timeout"], result_path="$.moderation_error")
+        approved = (
+            sfn.Choice(self, "AnyApproved", comment="propose only what was approved")
+            .when(sfn.Condition.is_present("$.moderation.picks[0]"), propose)
+            .otherwise(done)
+        )
+        rule.next(approved)
+        return moderate.next(approved)

@@ -515,7 +515,15 @@ class LocalCloud:
         rest_api_id = rest_api if rest_api in apis else deployed.rest_api_id(rest_api)
         front = ApiFront(self, deployed, rest_api_id, stage or _stage_of(deployed, rest_api_id), host, port)
         self._fronts.append(front)
-        return front.start()
+        url = front.start()
+        # Functions that link to the hosted page (HOSTED_PAGE_URL, API Gateway's URL in the cloud) link here.
+        lambda_client = self.client("lambda")
+        for name in deployed.function_names.values():
+            variables = lambda_client.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables") or {}
+            if "HOSTED_PAGE_URL" in variables:
+                variables["HOSTED_PAGE_URL"] = f"{url}/"
+                lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+        return url
 
 
 def _stage_of(deployed: DeployedStack, rest_api_id: str) -> str:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from chalice import Chalice, Response
 
-from relaycast import pages
+from relaycast import moderation, pages
 from relaycast.i18n import translate
 from relaycast.networks import NETWORK_NAMES
 from relaycast.observability import bind_service, logger, metrics
@@ -117,11 +117,14 @@ def _query() -> dict[str, str]:
     return params
 
 
-def _form() -> dict[str, str]:
+def _form(max_fields: int = 10) -> dict[str, str]:
     raw = app.current_request.raw_body or b""
     if len(raw) > MAX_FORM:
         raise RelayError("The form is too large.", 413)
-    fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=10)
+    try:
+        fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=max_fields)
+    except ValueError:  # more fields than any form of this app has
+        raise RelayError("The form is too large.", 413) from None
     return {k: v[0] for k, v in fields.items()}
 
 
@@ -162,6 +165,7 @@ def _page(template: str, lang: str, status: int = 200, here: str = "/", **contex
         switches=switches,
         network_names=NETWORK_NAMES,
         local_time=lambda iso: _local_time(iso, zone),
+        local_time_epoch=lambda epoch: datetime.fromtimestamp(int(epoch), UTC).astimezone(zone).strftime("%d/%m/%Y %H:%M"),
         starts=config.start.astimezone(zone).strftime("%d/%m/%Y %H:%M"),
         ends=config.end.astimezone(zone).strftime("%d/%m/%Y %H:%M"),
         access_ends=config.access_ends.astimezone(zone).strftime("%d/%m/%Y %H:%M %Z"),
@@ -309,3 +313,27 @@ def email_confirmation():
     except RelayError as error:
         return _error(error, lang)
     return _redirect(f"{_base()}/relay?t={dashboard_token(settings, relay_id)}")
+
+
+@app.route("/moderate", methods=["GET", "POST"], content_types=FORM_OR_LINK)
+def moderate():
+    """The moderator's page: the round's picks with their scores and reasons, approve or reject each."""
+    settings = Settings.from_env()
+    config = settings.event()
+    lang = _safe_lang(settings)
+    try:
+        if not config.moderation:
+            raise RelayError("Not found", 404)
+        store = Store(settings.table_name)
+        if app.current_request.method == "GET":
+            token = _query().get("t", "")
+            round_id = moderation.round_from_token(settings, config, token)
+            return _page("moderate.html", lang, here="/moderate", token=token, round=moderation.view(store, round_id))
+        form = _form(max_fields=60)
+        token = form.pop("t", "")
+        round_id = moderation.round_from_token(settings, config, token)
+        decisions = {k.removeprefix("pick-"): v for k, v in form.items() if k.startswith("pick-")}
+        moderation.decide(store, round_id, decisions)
+    except RelayError as error:
+        return _error(error, lang)
+    return _redirect(f"{_base()}/moderate?t={token}")

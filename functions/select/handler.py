@@ -1,6 +1,12 @@
-"""select: score, de-duplicate and pace the round's picks; name the relays to propose them to."""
+"""select: score, de-duplicate and pace the round's picks; name the relays to propose them to.
 
-from relaycast import clock, rounds
+With moderation on, the round invokes it a second time with a task token (`action: moderate`): the picks
+wait for the moderator. Each round first applies the time-out rule to rounds the moderator left waiting.
+"""
+
+import os
+
+from relaycast import clock, moderation, rounds
 from relaycast.observability import bind_service, logger, metrics, tracer
 from relaycast.settings import Settings
 from relaycast.storage import Store
@@ -12,8 +18,16 @@ from relaycast.storage import Store
 def handler(event, context):
     bind_service()
     settings = Settings.from_env()
+    store, config = Store(settings.table_name), settings.event()
+    if event.get("action") == "moderate":
+        round_id = moderation.open_round(
+            store, settings, config, event["selection"], event["task_token"], os.environ["HOSTED_PAGE_URL"]
+        )
+        logger.info("round waits for the moderator", extra={"round": round_id, "picks": len(event["selection"]["picks"])})
+        return {"round": round_id}
+    moderation.resolve_expired(store, config)
     round_id = clock.now().strftime("%Y%m%dT%H%M%SZ")
-    result = rounds.select(Store(settings.table_name), settings.event(), round_id)
+    result = rounds.select(store, config, round_id)
     metrics.add_metric(name="Picks", unit="Count", value=len(result["picks"]))
     logger.info("round selected", extra={"round": round_id, "picks": len(result["picks"]), "relays": len(result["relays"])})
     return result

@@ -73,6 +73,24 @@ class Expert(BaseModel):
         return handle
 
 
+class Moderation(BaseModel):
+    """A moderator approves or rejects each round's picks before any relay sees them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    moderator_email: str
+    # How long a round waits for the moderator; then `on_timeout` applies.
+    timeout_minutes: Annotated[int, Field(ge=5, le=720)] = 60
+    on_timeout: Literal["approve-all", "skip-round"] = "skip-round"
+
+    @field_validator("moderator_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError(f"'{value}' is not an e-mail address")
+        return value
+
+
 class EventConfig(BaseModel):
     """What the organiser writes; times are local to `timezone` unless they carry an offset."""
 
@@ -95,6 +113,7 @@ class EventConfig(BaseModel):
     languages: Annotated[list[Literal["en", "fr"]], Field(min_length=1)] = ["en"]
     receipt_retention_days: Annotated[int, Field(ge=1, le=400)] = 90
     proposal_ttl_hours: Annotated[float, Field(gt=0, le=72)] = 12
+    moderation: Moderation | None = None
 
     @field_validator("hashtags")
     @classmethod

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from relaycast import aws
 from relaycast.config import EventConfig
@@ -44,3 +46,17 @@ def send_confirmation(config: EventConfig, *, lang: str, email: str, link: str) 
 def send_dashboard_link(config: EventConfig, *, lang: str, email: str, link: str) -> str:
     subject = f"relaycast : votre tableau de bord pour {config.name}" if lang == "fr" else f"relaycast: your dashboard for {config.name}"
     return _send(config, email, subject, render("dashboard_link_email.txt", lang, config=config, link=link))
+
+
+def send_moderation(config: EventConfig, *, picks: list[dict[str, Any]], link: str, deadline: datetime) -> str:
+    """The moderator's call to action, in the event's first language."""
+    assert config.moderation
+    lang = config.languages[0]
+    until = deadline.astimezone(ZoneInfo(config.timezone)).strftime("%d/%m/%Y %H:%M")
+    subject = (
+        f"relaycast : {len(picks)} publication(s) à modérer pour {config.name}"
+        if lang == "fr"
+        else f"relaycast: {len(picks)} post(s) to moderate for {config.name}"
+    )
+    body = render("moderation_email.txt", lang, config=config, picks=picks, link=link, until=until)
+    return _send(config, config.moderation.moderator_email, subject, body)

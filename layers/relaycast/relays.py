@@ -34,7 +34,7 @@ class RelayError(Exception):
     The message is English with %(name)s parameters; `in_language` renders it for the relay.
     """
 
-    def __init__(self, message: str, status: int = 400, **params: Any):
+    def __init__(self, message: str, status: int = 400, /, **params: Any):
         super().__init__(message % params if params else message)
         self.message, self.params, self.status = message, params, status
 

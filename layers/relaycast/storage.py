@@ -90,11 +90,13 @@ class Store:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def of_kind(
-        self, kind: str, *, page_size: int | None = None, fields: tuple[str, ...] | None = None
+        self, kind: str, *, page_size: int | None = None, fields: tuple[str, ...] | None = None, filter_expression: Any = None
     ) -> Iterator[dict[str, Any]]:
         """Items of one kind through the GSI, page by page (`page_size` items per query, when given);
         `fields` projects each item to those attributes only."""
         kwargs: dict[str, Any] = {"IndexName": GSI_BY_KIND, "KeyConditionExpression": Key("kind").eq(kind)}
+        if filter_expression is not None:
+            kwargs["FilterExpression"] = filter_expression
         if page_size:
             kwargs["Limit"] = page_size
         if fields:

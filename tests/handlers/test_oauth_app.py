@@ -314,3 +314,19 @@ def test_a_second_network_joins_the_same_dashboard(client, store, x_sandbox, mon
     assert answer.status_code == 302
     (state,) = [i for i in store.table.scan()["Items"] if i["kind"] == "state"]
     assert state["relay_id"] == relay_id
+
+
+def test_a_decided_proposal_cannot_be_decided_the_other_way(client, store, x_sandbox):
+    from relaycast import rounds
+    from relaycast.settings import Settings
+
+    browser = Browser(client, x_sandbox)
+    token = browser.connect("relay_decides")
+    relay_id = f"x-{x_sandbox.users['relay_decides'].id}"
+    store.put_new({"pk": f"RELAY#{relay_id}", "sk": "PROPOSAL#x#1003", "kind": "proposal", "relay_id": relay_id, "network": "x",
+                   "post_id": "1003", "status": "pending", "proposal_expires_at": rounds.retention_epoch(Settings.from_env().event())})
+    assert browser.post("/relay/skip", f"t={token}&network=x&post=1003").status_code == 303
+    assert browser.post("/relay/skip", f"t={token}&network=x&post=1003").status_code == 303  # a double click
+    late = browser.post("/relay/approve", f"t={token}&network=x&post=1003")
+    assert late.status_code == 409 and "no longer open (skipped)" in late.body.decode()
+    assert store.get(f"RELAY#{relay_id}", "PROPOSAL#x#1003")["status"] == "skipped"

@@ -170,9 +170,8 @@ def nag_findings(report: dict | None) -> list[str]:
     return lines
 
 
-@pytest.fixture(scope="session")
-def synth(tmp_path_factory) -> Synth:
-    """The example event's stack, with cdk-nag's AwsSolutions + Serverless packs, synthesised once."""
+def synthesise(config, tmp_path_factory) -> Synth:
+    """One event's stack, with cdk-nag's AwsSolutions + Serverless packs."""
     import time
 
     # jsii (imported with aws_cdk below) needs the virtualenv's Node on PATH.
@@ -180,12 +179,9 @@ def synth(tmp_path_factory) -> Synth:
     os.environ["PATH"] = env["PATH"]
     os.environ["JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION"] = "1"
 
-    from relaycast.config import load_event_config
-
     from infra.app import build_app
     from infra.connect_api import chalice_routes, load_chalice_app
 
-    config = load_event_config(EXAMPLE_EVENT)
     outdir = tmp_path_factory.mktemp("cdk.out")
     started = time.perf_counter()
     app, stack = build_app(config, outdir)
@@ -209,6 +205,26 @@ def synth(tmp_path_factory) -> Synth:
         seconds=seconds,
         routes=chalice_routes(load_chalice_app()),
     )
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory) -> Synth:
+    """The example event's stack, synthesised once."""
+    from relaycast.config import load_event_config
+
+    return synthesise(load_event_config(EXAMPLE_EVENT), tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def moderated_synth(tmp_path_factory) -> Synth:
+    """The example event with a moderator (its round waits on a task token)."""
+    import yaml
+
+    from relaycast.config import parse_event_config
+
+    data = yaml.safe_load(EXAMPLE_EVENT.read_text())
+    data.update(slug="moderated-example", moderation={"moderator_email": "mod@example.org", "timeout_minutes": 60})
+    return synthesise(parse_event_config(data), tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

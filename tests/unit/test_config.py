@@ -87,6 +87,14 @@ def test_a_mode_for_a_network_not_offered_is_refused():
     assert "not in networks" in found["modes.mastodon"].problem
 
 
+def test_moderation_is_off_by_default_and_checked_when_on():
+    assert parse_event_config(GOOD).moderation is None
+    config = parse_event_config({**GOOD, "moderation": {"moderator_email": "mod@example.org"}})
+    assert (config.moderation.timeout_minutes, config.moderation.on_timeout) == (60, "skip-round")
+    found = problems(moderation={"moderator_email": "nobody", "timeout_minutes": 1, "on_timeout": "maybe"})
+    assert {"moderation.moderator_email", "moderation.timeout_minutes", "moderation.on_timeout"} <= set(found)
+
+
 def test_cli_check_exits_non_zero_and_names_the_field(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: X\nslug: bad-event\nhashtags: ['#a']\ntimezone: Europe/Paris\n"

@@ -1,0 +1,113 @@
+"""Moderation in the local runtime: the round's state machine really waits on its task token (moto's Step
+Functions engine) until the moderator decides on the hosted page; a round left waiting gets the event's
+time-out rule at the next round, on the simulated clock."""
+
+import html
+import re
+import time
+from datetime import timedelta
+
+import pytest
+import requests
+
+from relaycast import settings
+from relaycast.config import load_event_config
+from relaycast_local.demo import app_secret, local_overrides, sent_emails, synth, table_scan
+
+pytestmark = pytest.mark.xdist_group("moderation")
+
+EVENT = """
+name: Moderated Summit
+slug: moderated-summit
+hashtags: ["#MOD26"]
+timezone: Europe/Paris
+start: 2026-12-08T09:00
+end: 2026-12-08T18:00
+grace_hours: 1
+cap_per_relay: 8
+poll_interval_minutes: 60
+notice_sender: relaycast@example.org
+moderation:
+  moderator_email: mod@example.org
+  timeout_minutes: 90
+  on_timeout: approve-all
+experts:
+  - handle: "@amina_data"
+    weight: 2
+  - handle: "@k_osei"
+"""
+
+
+def wait_for(condition, what, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"no {what} after {timeout}s"
+        time.sleep(0.2)
+    return value
+
+
+def test_a_moderated_round_waits_for_the_moderator_then_the_time_out_rule_applies(tmp_path):
+    from relaycast_local.feed import generate_conference_feed
+    from relaycast_local.runtime import LocalCloud, SimClock
+    from relaycast_local.sandbox_x import SandboxX
+    from relaycast_local.simrelay import SimulatedRelay
+
+    event_file = tmp_path / "event.yaml"
+    event_file.write_text(EVENT)
+    config = load_event_config(event_file)
+    settings.reset_caches()
+    cdk_out = synth(event_file, tmp_path / "cdk.out")
+    with SandboxX() as sandbox, LocalCloud(clock=SimClock(config.start_utc - timedelta(minutes=5))) as cloud:
+        sandbox.add_posts(generate_conference_feed(config.start, config.end, config.hashtags[0], experts=["amina_data", "k_osei"]))
+        deployed = cloud.deploy(cdk_out, "relaycast-moderated-summit", env_overrides=local_overrides(sandbox),
+                                secret_values={"relaycast/moderated-summit/app": app_secret(sandbox)})
+        api = cloud.serve_api(deployed)
+        relay = SimulatedRelay(username="relay_mod", email=None)
+        relay.connect(api)
+        table = deployed.table_name()
+        runs = []
+
+        def items(kind):
+            return [i for i in table_scan(table) if i.get("kind") == kind]
+
+        def waiting_round():
+            return next((m for m in items("moderation") if m["status"] == "waiting"), None)
+
+        # Run rounds until one has picks: it stops at the moderator.
+        while not waiting_round():
+            runs.append(cloud.run_until(cloud.now() + timedelta(hours=1), step=timedelta(hours=1)))
+            assert cloud.now() < config.end_utc, "no round with picks"
+        first = waiting_round()
+        assert items("proposal") == []  # no relay sees anything before the decision
+        mail = next(m for m in sent_emails(cloud) if "mod@example.org" in m["to"])
+        assert "to moderate" in mail["subject"] and first["picks"][0]["text"][:30] in mail["body"]
+        link = re.search(r"https?://\S+/moderate\?t=\S+", mail["body"]).group(0)
+
+        # The moderator's page: each pick with its score and reasons; reject the first, approve the rest.
+        page = requests.get(link, timeout=10)
+        assert page.status_code == 200
+        for pick in first["picks"]:
+            assert html.escape(pick["reasons"]) in page.text and f'name="pick-{pick["post_id"]}"' in page.text
+        decisions = {f"pick-{p['post_id']}": "approve" for p in first["picks"]}
+        rejected = first["picks"][0]["post_id"]
+        decisions[f"pick-{rejected}"] = "reject"
+        token = html.unescape(re.search(r'name="t" value="([^"]+)"', page.text).group(1))
+        answer = requests.post(link.split("?", 1)[0], data={"t": token, **decisions}, allow_redirects=False, timeout=10)
+        assert answer.status_code == 303, answer.text[:500]
+        proposed = wait_for(lambda: {p["post_id"] for p in items("proposal")} or None, "proposals after the decision")
+        assert proposed == {p["post_id"] for p in first["picks"]} - {rejected}
+        assert next(m for m in items("moderation") if m["round"] == first["round"])["status"] == "decided"
+        # A second submission is refused and changes nothing.
+        again = requests.post(link.split("?", 1)[0], data={"t": token, **decisions}, allow_redirects=False, timeout=10)
+        assert again.status_code == 409
+
+        # The next round with picks is left waiting: 90 minutes later, a round applies the rule (approve-all).
+        while not waiting_round():
+            runs.append(cloud.run_until(cloud.now() + timedelta(hours=1), step=timedelta(hours=1)))
+            assert cloud.now() < config.end_utc, "no second round with picks"
+        second = waiting_round()
+        runs.append(cloud.run_until(cloud.now() + timedelta(hours=2), step=timedelta(hours=1)))
+        resolved = next(m for m in items("moderation") if m["round"] == second["round"])
+        assert resolved["status"] == "timed-out"
+        wait_for(lambda: {p["post_id"] for p in second["picks"]} <= {p["post_id"] for p in items("proposal")}, "proposals of the timed-out round")
+        assert [f for run in runs for f in run.failures()] == []
