@@ -126,6 +126,9 @@ class Pipeline(Construct):
         self.publish_queue = work_queue(
             self, "PublishQueue", consumer_timeout=PUBLISH_TIMEOUT, dead_letters=self.publish_dlq
         )
+        # A job that must wait (a budget spent, a platform's reset time) goes back to its queue, delayed.
+        self.publish.function.add_environment("PUBLISH_QUEUE_URL", self.publish_queue.queue_url)
+        self.publish_queue.grant_send_messages(self.publish.function)
         self.publish.function.add_event_source(
             event_sources.SqsEventSource(
                 self.publish_queue,

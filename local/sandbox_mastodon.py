@@ -1,11 +1,12 @@
 """A Mastodon instance on loopback: the third-party mastodon-mock server, with the OAuth parts it fakes made real.
 
 What is **mastodon-mock's** (PyPI `mastodon-mock`, FastAPI + SQLite, unchanged): the Mastodon REST API
-relaycast calls — ``POST /api/v1/apps``, ``GET /api/v1/accounts/verify_credentials``, statuses,
-``POST /api/v1/statuses/{id}/reblog|unreblog``, ``GET /api/v1/statuses/{id}/reblogged_by``, tag
-timelines, local search — its data (an SQLite file per server), Mastodon's ``{"error": …}`` envelope,
-and its mock-only helpers used here: ``POST /api/v1/_mock/dev_user`` and ``/_mock/login`` (accounts and
-their tokens, for loading statuses) and ``/api/v1/_mock/faults`` (forced statuses, rate limits, latency).
+relaycast calls — ``POST /api/v1/apps``, ``GET /api/v1/accounts/verify_credentials``, statuses (``GET
+/api/v1/statuses/{id}`` with the viewer's ``reblogged``), ``POST /api/v1/statuses/{id}/reblog|unreblog``,
+``GET /api/v1/statuses/{id}/reblogged_by``, tag timelines, local search — its data (an SQLite file per
+server), Mastodon's ``{"error": …}`` envelope, and its mock-only helpers used here: ``POST
+/api/v1/_mock/dev_user`` and ``/_mock/login`` (accounts and their tokens, for loading statuses) and
+``/api/v1/_mock/faults`` (forced statuses, rate limits, latency).
 
 Its OAuth is a stand-in: ``/oauth/authorize`` is an account picker whose code is ``mockcode_<username>``,
 ``/oauth/token`` checks neither the client, the redirect URI nor PKCE, ``/oauth/revoke`` deletes any token
@@ -24,9 +25,13 @@ What is **ours** (routes placed in front of mastodon-mock's, and two middlewares
   and redirect URI, the PKCE verifier; the token is minted in mastodon-mock's table with the granted
   scopes, so its API accepts it. Other grant types go to mastodon-mock's handler.
 * ``POST /oauth/revoke``: client authentication; a token of another app is a 403 ``unauthorized_client``
-  (Doorkeeper's answer); unknown tokens get 200.
+  (Doorkeeper's answer); unknown tokens get 200. A revoked token then gets 401 on every API call
+  (Doorkeeper keeps it as revoked; mastodon-mock, having deleted it, would serve the call anonymously).
 * Granular scopes on the endpoints relaycast uses (verify_credentials: ``profile``/``read:accounts``;
-  reblog and unreblog: ``write:statuses``; search: ``read:search``; the broad scopes cover them).
+  reblog and unreblog: ``write:statuses``; search: ``read:search``; reading a status with a token:
+  ``read:statuses``, as Mastodon's ``authorize_if_got_token!``; the broad scopes cover them). A status read
+  anonymously (no token, or one the instance does not know) comes without the viewer's flags
+  (``reblogged``, ``favourited``, …), as on Mastodon.
 * ``GET /api/v2/search`` with ``resolve`` and an https URL returns the status at that URL, as an instance
   that fetched it would: a local status URL, or a "remote" status loaded with ``add_remote_status``;
   resolving needs a user token (Mastodon ≥ 4.0). Anything else is mastodon-mock's local search.
@@ -79,7 +84,10 @@ _SCOPED = (
     ("GET", re.compile(r"^/api/v1/accounts/verify_credentials$"), {"profile", "read", "read:accounts"}),
     ("POST", re.compile(r"^/api/v1/statuses/[^/]+/(un)?reblog$"), {"write", "write:statuses"}),
     ("GET", re.compile(r"^/api/v2/search$"), {"read", "read:search"}),
+    ("GET", re.compile(r"^/api/v1/statuses/[^/]+$"), {"read", "read:statuses"}),
 )
+_STATUS = re.compile(r"^/api/v1/statuses/[^/]+$")
+_VIEWER_FLAGS = ("favourited", "reblogged", "muted", "bookmarked", "pinned")  # Mastodon: signed-in viewers only
 
 
 @dataclass(frozen=True)
@@ -132,18 +140,26 @@ class _Recorder:
                 body.extend(message.get("body", b""))
             return message
 
+        recorded = [False]
+
+        def record() -> None:
+            if not recorded[0]:
+                recorded[0] = True
+                entry = RecordedRequest(scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"),
+                                        headers, bytes(body), status[0])
+                with self.lock:
+                    self.log.append(entry)
+
         async def sending(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                record()  # before the client can see the answer: a test reading the log right after finds it
             await send(message)
 
         try:
             await self.app(scope, receiving, sending)
         finally:
-            record = RecordedRequest(scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"),
-                                     headers, bytes(body), status[0])
-            with self.lock:
-                self.log.append(record)
+            record()
 
 
 class SandboxMastodon:
@@ -161,6 +177,7 @@ class SandboxMastodon:
         self._host = host
         self._lock = threading.Lock()
         self._codes: dict[str, _Code] = {}
+        self._revoked: set[str] = set()  # access tokens revoked through /oauth/revoke
         self._log: list[RecordedRequest] = []
         self.config = MastodonMockConfig(
             domain=domain,
@@ -339,12 +356,22 @@ class SandboxMastodon:
     async def _enforce_scopes(self, request: Request, call_next: Any) -> Response:
         needed = next((s for m, p, s in _SCOPED if m == request.method and p.match(request.url.path)), None)
         auth = request.headers.get("authorization", "")
-        if needed and auth.lower().startswith("bearer "):
+        bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        with self._lock:
+            revoked = bearer in self._revoked
+        if revoked:  # Doorkeeper keeps revoked tokens and refuses them; mastodon-mock would read anonymously
+            return JSONResponse({"error": "The access token was revoked"}, status_code=401)
+        token = None
+        if needed and bearer:
             with request.app.state.session_factory() as db:
-                token = db.scalar(select(OAuthToken).where(OAuthToken.access_token == auth[7:].strip()))
+                token = db.scalar(select(OAuthToken).where(OAuthToken.access_token == bearer))
             if token is not None and not needed & set(token.scopes or []):
                 return JSONResponse({"error": "This action is outside the authorized scopes"}, status_code=403)
-        return await call_next(request)
+        response = await call_next(request)
+        if token is None and response.status_code == 200 and request.method == "GET" and _STATUS.match(
+                request.url.path):
+            return await _anonymous_status(response)
+        return response
 
     def _checked_request(self, db: Any, params: dict[str, Any]) -> tuple[OAuthApp, dict[str, Any]]:
         app = db.scalar(select(OAuthApp).where(OAuthApp.client_id == str(params.get("client_id", ""))))
@@ -480,6 +507,8 @@ class SandboxMastodon:
                 if token.app_id != app.id:
                     return _oauth_error(403, "unauthorized_client", "You are not authorized to revoke this token.")
                 db.delete(token)
+                with self._lock:
+                    self._revoked.add(token.access_token)
                 db.commit()
         return {}
 
@@ -498,6 +527,16 @@ class SandboxMastodon:
         wanted = status is not None and type in (None, "statuses")
         return {"accounts": [], "statuses": [serialize_status(db, status, config, viewer)] if wanted else [],
                 "hashtags": []}
+
+
+async def _anonymous_status(response: Any) -> Response:
+    """A status as Mastodon shows it to an anonymous viewer: without the viewer's flags (mastodon-mock sends
+    them as false, which would read as "not reblogged")."""
+    status = json.loads(b"".join([chunk async for chunk in response.body_iterator]))
+    for flag in _VIEWER_FLAGS:
+        status.pop(flag, None)
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+    return JSONResponse(status, headers=headers)
 
 
 def _redirect(uri: str, query: dict[str, str]) -> RedirectResponse:

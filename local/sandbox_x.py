@@ -8,7 +8,8 @@ who reposted what and when, how many posts were read (billable), which tokens we
 
 Paths are X's: ``GET|POST /i/oauth2/authorize`` (consent page), ``POST /2/oauth2/token``,
 ``POST /2/oauth2/revoke``, ``GET /2/users/me``, ``GET /2/tweets/search/recent``,
-``POST /2/users/{id}/retweets``, ``DELETE /2/users/{id}/retweets/{source_tweet_id}``. One host serves
+``POST /2/users/{id}/retweets``, ``DELETE /2/users/{id}/retweets/{source_tweet_id}``,
+``GET /2/tweets/{id}/retweeted_by``. One host serves
 both the authorize page (x.com) and the API (api.x.com): point ``X_AUTHORIZE_URL`` at
 ``authorize_url`` and ``X_API_BASE`` at ``base_url``.
 
@@ -30,6 +31,12 @@ Rules worth knowing (all documented behaviour of X unless noted):
   that access token. Unknown, expired or already dead tokens get 200 and change nothing.
 * Recent search sees posts whose ``created_at`` is within the last 7 days and not in the future; a
   ``since_id`` older than 7 days is a 400, as on X.
+* ``retweeted_by`` lists the users who currently repost a post, newest repost first (``max_results`` 1-100,
+  default 100; ``pagination_token`` from ``meta.next_token``; 75 requests per 15 minutes per user or app,
+  ``reposters_limit``); a post that does not exist (or not yet) is a 200 whose ``errors`` holds a
+  ``resource-not-found`` problem, X's partial-error shape for lookups.
+* ``fail_next`` injects faults (an error before or after the route acts, a dropped connection, a 429):
+  the faults a client must survive without publishing twice.
 
 The consent page has stable hooks for browser tests: ``#username`` (text field), ``#allow`` ("Authorize
 app", ``decision=allow``) and ``#deny`` ("Cancel", ``decision=deny``); a scripted relay posts the hidden
@@ -45,7 +52,9 @@ import html
 import json
 import re
 import secrets
+import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -69,7 +78,7 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator, InsufficientScopeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -246,6 +255,8 @@ class SearchRecord(_Record):
 
 @dataclass(frozen=True)
 class RequestRecord(_Record):
+    """One request and the status it got; 0 when the connection was dropped without an answer."""
+
     at: datetime
     method: str
     path: str
@@ -654,6 +665,16 @@ def _decode_cursor(token: str) -> str:
     return value
 
 
+def _drop_connection() -> None:
+    """Close the request's connection without an answer (werkzeug's server; nothing to do under a test client)."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed by the client
+
+
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
@@ -701,6 +722,9 @@ class _Fault:
     path_prefix: str
     status: int
     remaining: int
+    after: bool = False  # the route acts first; only its answer is lost
+    drop: bool = False  # no answer: the connection is closed
+    reset_at: int | None = None  # a 429's x-rate-limit-reset (epoch seconds)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -728,6 +752,7 @@ class SandboxX:
         code_ttl: timedelta = timedelta(seconds=30),
         repost_limit: tuple[int, timedelta] | None = (50, timedelta(minutes=15)),
         search_limit: tuple[int, timedelta] | None = (450, timedelta(minutes=15)),
+        reposters_limit: tuple[int, timedelta] | None = (75, timedelta(minutes=15)),
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -739,6 +764,7 @@ class SandboxX:
         self.code_ttl = code_ttl
         self._repost_limit = repost_limit
         self._search_limit = search_limit
+        self._reposters_limit = reposters_limit
         self._host, self._port = host, port
         pattern = redirect_uri_pattern or _DEFAULT_REDIRECT
         self._client = _Client(self.client_id, self.client_secret,
@@ -760,6 +786,7 @@ class SandboxX:
         self._search_log: list[SearchRecord] = []
         self._request_log: list[RequestRecord] = []
         self._search_reads = 0
+        self._calls: Counter[str] = Counter()  # requests per route name, whatever their answer
         self._read_ids: set[str] = set()
         self._rate_windows: dict[tuple[str, str], _RateWindow] = {}
         self._faults: list[_Fault] = []
@@ -857,11 +884,28 @@ class SandboxX:
                 count += 1
         return count
 
-    def fail_next(self, method: str, path_prefix: str, status: int = 503, times: int = 1) -> None:
-        """Make the next `times` requests whose path starts with `path_prefix` fail with `status`
-        (X-shaped body; a 429 carries `x-rate-limit-reset`)."""
+    def fail_next(self, method: str, path_prefix: str, status: int = 503, times: int = 1, *,
+                  after: bool = False, drop: bool = False, reset_at: int | None = None) -> None:
+        """Make the next `times` requests of `method` whose path starts with `path_prefix` fail.
+
+        * By default the answer is `status` (an X-shaped problem body) and the route does not run: nothing
+          is recorded (a 5xx, or a 429, before acting).
+        * ``after=True``: the route runs first (a repost is recorded, the truth changes) and its answer is
+          replaced by `status`: the platform acted but the client sees an error.
+        * ``drop=True``: no answer at all, the connection is closed (the client sees a connection error, as
+          on a time-out); with ``after=True`` the route has acted before. The request log shows status 0.
+        * A 429 carries ``x-rate-limit-limit/remaining/reset``; the reset is `reset_at` (epoch seconds),
+          by default 15 minutes from now.
+
+        Faults queue in order; each matching request uses up one of the first matching fault's `times`.
+        """
         with self._lock:
-            self._faults.append(_Fault(method.upper(), path_prefix, status, times))
+            self._faults.append(_Fault(method.upper(), path_prefix, status, times, after, drop, reset_at))
+
+    def clear_faults(self) -> None:
+        """Forget every fault not yet used (between examples of a property-based test)."""
+        with self._lock:
+            self._faults.clear()
 
     # ---- truth ------------------------------------------------------------------------------------
 
@@ -911,6 +955,13 @@ class SandboxX:
     def read_post_ids(self) -> frozenset[str]:
         with self._lock:
             return frozenset(self._read_ids)
+
+    @property
+    def calls(self) -> Counter[str]:
+        """Requests received per route name (``retweet``, ``unretweet``, ``retweeted_by``, ``search_recent``,
+        ``users_me``, ``token``, ``revoke``, ``authorize``), injected faults included."""
+        with self._lock:
+            return Counter(self._calls)
 
     @property
     def search_log(self) -> list[SearchRecord]:
@@ -1069,19 +1120,25 @@ class SandboxX:
         @app.before_request
         def inject_faults() -> Response | None:
             with self._lock:
-                for fault in self._faults:
-                    if fault.remaining > 0 and request.method == fault.method and request.path.startswith(
-                            fault.path_prefix):
-                        fault.remaining -= 1
-                        self._faults = [f for f in self._faults if f.remaining > 0]
-                        return self._problem(self._fault_error(fault.status))
-            return None
+                if request.endpoint:
+                    self._calls[request.endpoint] += 1
+                g.fault = fault = self._take_fault(request.method, request.path)
+            if fault is None or fault.after:
+                return None
+            # Answered here, the route never runs; a dropped one is cut in log_request.
+            return Response(status=204) if fault.drop else self._problem(self._fault_error(fault))
 
         @app.after_request
         def log_request(response: Response) -> Response:
+            fault: _Fault | None = g.get("fault")
+            if fault is not None and fault.after and not fault.drop:
+                response = self._problem(self._fault_error(fault))
+            dropped = fault is not None and fault.drop
             with self._lock:
                 self._request_log.append(RequestRecord(clock.now(), request.method, request.path,
-                                                       response.status_code))
+                                                       0 if dropped else response.status_code))
+            if dropped:
+                _drop_connection()
             return response
 
         @app.errorhandler(HTTPException)
@@ -1105,6 +1162,8 @@ class SandboxX:
         app.add_url_rule("/2/users/<user_id>/retweets", "retweet", locked(self._retweet), methods=["POST"])
         app.add_url_rule("/2/users/<user_id>/retweets/<source_tweet_id>", "unretweet", locked(self._unretweet),
                          methods=["DELETE"])
+        app.add_url_rule("/2/tweets/<tweet_id>/retweeted_by", "retweeted_by", locked(self._retweeted_by),
+                         methods=["GET"])
         return app
 
     def _query_client(self, client_id: str) -> _Client | None:
@@ -1122,12 +1181,20 @@ class SandboxX:
         return Response(json.dumps(err.body, ensure_ascii=False), status=err.status, headers=err.headers,
                         content_type="application/problem+json")
 
-    def _fault_error(self, status: int) -> _XError:
+    def _take_fault(self, method: str, path: str) -> _Fault | None:
+        """The first queued fault matching the request, with one use taken (under the lock)."""
+        fault = next((f for f in self._faults if method == f.method and path.startswith(f.path_prefix)), None)
+        if fault is not None:
+            fault.remaining -= 1
+            self._faults = [f for f in self._faults if f.remaining > 0]
+        return fault
+
+    def _fault_error(self, fault: _Fault) -> _XError:
         titles = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
                   503: "Service Unavailable", 504: "Gateway Timeout"}
-        err = _about_blank(status, titles.get(status, "Error"))
-        if status == 429:
-            reset = int((clock.now() + timedelta(minutes=15)).timestamp())
+        err = _about_blank(fault.status, titles.get(fault.status, "Error"))
+        if fault.status == 429:
+            reset = fault.reset_at or int((clock.now() + timedelta(minutes=15)).timestamp())
             err.headers.update({"x-rate-limit-limit": "0", "x-rate-limit-remaining": "0",
                                 "x-rate-limit-reset": str(reset)})
         return err
@@ -1472,6 +1539,54 @@ button {{ margin-top: 1rem; padding: .6rem 1.2rem; border-radius: 2rem; border: 
         self._unrepost_log.append(UnrepostRecord(clock.now(), user_id, user.username, source_tweet_id,
                                                  retweet_id is not None))
         return self._json({"data": {"retweeted": False}})
+
+    def _retweeted_by(self, tweet_id: str) -> Response:
+        token = self._authenticate("tweet.read users.read", allow_app=True)
+        args = request.args
+        if not _ID.match(tweet_id):
+            raise _invalid_request("id", tweet_id, f"The `id` path parameter value [{tweet_id}] is not valid")
+        raw_max = args.get("max_results", "100")
+        if not raw_max.isdigit() or not 1 <= int(raw_max) <= 100:
+            raise _invalid_request("max_results", raw_max,
+                                   f"The `max_results` query parameter value [{raw_max}] is not between 1 and 100")
+        max_results = int(raw_max)
+        cursor_token = args.get("pagination_token")
+        cursor = None
+        if cursor_token is not None:
+            try:
+                cursor = _decode_cursor(cursor_token)
+            except (ValueError, binascii.Error, UnicodeDecodeError):
+                message = f"The `pagination_token` query parameter value [{cursor_token}] is not valid"
+                raise _invalid_request("pagination_token", cursor_token, message) from None
+        user_fields = _csv("user.fields", args.get("user.fields"), _USER_FIELDS)
+        _csv("expansions", args.get("expansions"), frozenset({"pinned_tweet_id", "most_recent_tweet_id"}))
+        _csv("tweet.fields", args.get("tweet.fields"), _TWEET_FIELDS)
+        _csv("post.fields", args.get("post.fields"), _TWEET_FIELDS)
+        headers = self._rate("retweeted_by", "app" if token.is_app else token.user_id, self._reposters_limit)
+
+        original = self._posts.get(tweet_id)
+        if original is None or original.created_at > clock.now():
+            return self._json({"errors": [{
+                "value": tweet_id,
+                "detail": f"Could not find tweet with id: [{tweet_id}].",
+                "title": "Not Found Error",
+                "resource_type": "tweet",
+                "parameter": "id",
+                "resource_id": tweet_id,
+                "type": PROBLEM_BASE + "resource-not-found",
+            }]}, headers=headers)
+        # Current reposts only, newest first; the cursor is the last repost id shown (stable while paging).
+        reposts = sorted(((int(rid), uid) for (uid, tid), rid in self._retweets.items()
+                          if tid == tweet_id and (cursor is None or int(rid) < int(cursor))), reverse=True)
+        page = reposts[:max_results]
+        body: dict[str, Any] = {}
+        if page:
+            body["data"] = [self._user_object(self._users_by_id[uid], user_fields) for _, uid in page]
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if len(reposts) > len(page):
+            meta["next_token"] = _encode_cursor(str(page[-1][0]))
+        body["meta"] = meta
+        return self._json(body, headers=headers)
 
     def _check_owner(self, token: _Token | _AppToken, user_id: str) -> None:
         if token.user_id != user_id:

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from relaycast import aws
 from relaycast.networks import x_network
 from relaycast.observability import bind_service, logger, metrics, tracer
-from relaycast.publish import PublishJob, publish
+from relaycast.publish import Deferred, PublishJob, defer, publish
 from relaycast.settings import Settings
 from relaycast.storage import Store
 
@@ -41,8 +41,13 @@ def handler(event, context):
 
     def record_handler(record: SQSRecord) -> str:
         job = PublishJob.model_validate_json(record.body)
-        outcome = publish_once(job=job.model_dump())
-        metrics.add_metric(name="Published" if outcome == "published" else "NotPublished", unit="Count", value=1)
+        try:
+            outcome = publish_once(job=job.model_dump())
+        except Deferred as deferred:  # raised inside the idempotent call, so its record is not kept
+            outcome = defer(store, settings, config, job, deferred)
+            metrics.add_metric(name="Deferred", unit="Count", value=1)
+        else:
+            metrics.add_metric(name="Published" if outcome == "published" else "NotPublished", unit="Count", value=1)
         logger.info("relay-post", extra={"relay_id": job.relay_id, "post_id": job.post_id, "outcome": outcome})
         return outcome
 

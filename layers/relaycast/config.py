@@ -15,14 +15,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from relaycast.policy import modes_allowed, policy
+
 KNOWN_NETWORKS = ("x", "mastodon", "bluesky", "linkedin")
 # Networks whose adapters exist today; the others are known names that are not built yet.
 BUILT_NETWORKS = ("x", "mastodon")
-# How relaycast may publish on each network, and why (the policy the hosted page states to relays).
-MODES = {
-    "x": ("approve-each",),  # X forbids automated reposting across accounts that authorised one app
-    "mastodon": ("auto", "approve-each"),
-}
 LANGUAGES = ("en", "fr")
 
 # A hint per kind of mistake, shown next to pydantic's message.
@@ -114,6 +111,9 @@ class EventConfig(BaseModel):
     receipt_retention_days: Annotated[int, Field(ge=1, le=400)] = 90
     proposal_ttl_hours: Annotated[float, Field(gt=0, le=72)] = 12
     moderation: Moderation | None = None
+    # Each approved publish waits its own delay in [0, this] seconds: many relays approving one post at once
+    # must not become a burst of identical actions.
+    publish_jitter_seconds: Annotated[int, Field(ge=0, le=900)] = 120
 
     @field_validator("hashtags")
     @classmethod
@@ -168,11 +168,8 @@ class EventConfig(BaseModel):
         for network, mode in self.modes.items():
             if network not in self.networks:
                 raise ValueError(f"modes.{network}: the network is not in networks")
-            if mode not in MODES[network]:
-                raise ValueError(
-                    f"modes.{network}: {mode} is not allowed on {network} — X's rules forbid automated reposting "
-                    "across accounts that authorised one app"
-                )
+            if mode not in modes_allowed(network):  # the network's policy row says why
+                raise ValueError(f"modes.{network}: {mode} is not allowed on {network} — {policy(network).why}")
         handles = [e.handle for e in self.experts]
         if len(set(handles)) != len(handles):
             raise ValueError("an expert is listed twice")

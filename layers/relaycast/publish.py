@@ -11,11 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from relaycast import clock, crypto, expire
+from relaycast import aws, clock, crypto, expire
 from relaycast.config import EventConfig
-from relaycast.networks import NetworkError, TokenRejected, Tokens, Transient
+from relaycast.networks import NetworkError, RateLimited, TokenRejected, Tokens, Transient
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger
+from relaycast.policy import Limit, policy
 from relaycast.rounds import retention_epoch
 from relaycast.settings import Settings
 from relaycast.storage import Store
@@ -48,8 +49,39 @@ def access_token(store: Store, settings: Settings, config: EventConfig, client: 
     return fresh.access_token
 
 
+class Deferred(Exception):
+    """Not now: a budget is spent or the platform asked to wait. The job comes back in `seconds`."""
+
+    def __init__(self, seconds: int, reason: str):
+        super().__init__(f"deferred {seconds}s: {reason}")
+        self.seconds, self.reason = max(1, int(seconds)), reason
+
+
+def _budget_keys(job: PublishJob, grant: dict[str, Any]) -> list[tuple[str, Limit]]:
+    """The budgets one publish spends, from the network's policy row: the app's, then the relay account's."""
+    row = policy(job.network)
+    keys = [(f"{job.network}#app", row.per_app)] if row.per_app else []
+    account = f"{grant.get('instance', '')}#{grant['user_id']}"
+    return [*keys, (f"{job.network}#user#{account}", row.per_user)]
+
+
+def take_budget(store: Store, job: PublishJob, grant: dict[str, Any]) -> None:
+    """Spend one call of every budget, or none: relaycast defers rather than send a request that would get 429."""
+    taken: list[tuple[str, Limit]] = []
+    for key, limit in _budget_keys(job, grant):
+        wait = store.take_quota(key, limit.calls, limit.window_seconds)
+        if wait:
+            for given, its in taken:
+                store.give_back_quota(given, its.window_seconds)
+            raise Deferred(wait, f"budget {key.split('#user#')[0]} spent for this window")
+        taken.append((key, limit))
+
+
 def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, job: PublishJob) -> str:
-    """Returns the relay-post's outcome: published, duplicate, or skipped:<reason>. Raises Transient to retry."""
+    """Returns the relay-post's outcome: published, duplicate, or skipped:<reason>.
+
+    Raises Transient to retry (the reservation stays, so the retry resumes it) and Deferred to come back later.
+    """
     grant = store.grant(job.relay_id, job.network)
     keep_until = retention_epoch(config)
     if grant is None:
@@ -66,15 +98,18 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
 
     try:
         token = access_token(store, settings, config, x, grant)
-        # A resumed reservation may already have reached X before a crash: X keeps one repost per
-        # account and post, so repeating the call is the state check and cannot double the repost.
-        x.repost(token, grant["user_id"], job.post_id)
+        # A resumed reservation may have reached the platform before a crash or a timeout: ask it first.
+        if not (reservation == "resume" and x.has_reposted(token, grant["user_id"], job.post_id)):
+            take_budget(store, job, grant)
+            x.repost(token, grant["user_id"], job.post_id)
     except TokenRejected:
         # Revoked elsewhere (the relay removed the app at X): the same end as any other, with its receipt.
         store.release_publish(job.relay_id, job.network, job.post_id, "access was revoked at X")
         logger.warning("grant rejected by the network", extra={"relay_id": job.relay_id, "network": job.network})
         expire.end_grant(store, settings, config, x, grant, "access was revoked at X")
         return "skipped:access revoked"
+    except RateLimited as limited:  # our budgets missed a limit (another app's use, a lower tier): wait it out
+        raise Deferred(limited.reset_at - clock.epoch(), "the platform asked to wait") from None
     except Transient:
         raise  # the reservation stays: the retry resumes it
     except NetworkError as error:
@@ -90,3 +125,19 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
         expires_at=keep_until,
     )
     return "published"
+
+
+MAX_SQS_DELAY = 900  # SQS's longest delay; a longer wait is a chain of deferrals
+
+
+def defer(store: Store, settings: Settings, config: EventConfig, job: PublishJob, deferred: Deferred) -> str:
+    """Send the job back to the queue with a delay (a new message: no retry is burnt), unless the wait
+    outlasts the relay's access: then the relay-post ends as skipped, with the reason."""
+    if clock.epoch() + deferred.seconds >= config.access_ends.timestamp():
+        reason = f"not published before access ended ({deferred.reason})"
+        store.release_publish(job.relay_id, job.network, job.post_id, reason)
+        return f"skipped:{reason}"
+    aws.client("sqs").send_message(
+        QueueUrl=settings.publish_queue_url, MessageBody=job.model_dump_json(), DelaySeconds=min(deferred.seconds, MAX_SQS_DELAY)
+    )
+    return "deferred"

@@ -25,7 +25,7 @@ STATE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 CODE = re.compile(r"^[A-Za-z0-9._~-]{1,512}$")
 BINDING = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 # What each network must grant for relaycast to work; less is refused and revoked at once.
-REQUIRED_SCOPES = {"x": {"tweet.write", "users.read"}, "mastodon": {"write:statuses", "read:accounts"}}
+REQUIRED_SCOPES = {"x": {"tweet.write", "users.read"}, "mastodon": {"write:statuses", "read:accounts", "read:statuses"}}
 
 
 class RelayError(Exception):
@@ -377,6 +377,14 @@ def lower_cap(store: Store, config: EventConfig, relay_id: str, network: str, va
     return int(value)
 
 
+def jitter(config: EventConfig, relay_id: str, post_id: str) -> int:
+    """This relay-post's own delay before publishing, spread evenly and stable across retries."""
+    if not config.publish_jitter_seconds:
+        return 0
+    digest = hashlib.sha256(f"{relay_id}#{post_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % (config.publish_jitter_seconds + 1)
+
+
 def decide(store: Store, settings: Settings, config: EventConfig, *, relay_id: str, action: str, network: str, post_id: str) -> str:
     """Approve (enqueue one publish job) or skip a pending proposal; a repeat is harmless."""
     if action not in ("approve", "skip"):
@@ -395,7 +403,9 @@ def decide(store: Store, settings: Settings, config: EventConfig, *, relay_id: s
     if status == "approved":
         job = {"relay_id": relay_id, "network": network, "post_id": post_id}
         try:
-            aws.client("sqs").send_message(QueueUrl=settings.publish_queue_url, MessageBody=json.dumps(job))
+            aws.client("sqs").send_message(
+                QueueUrl=settings.publish_queue_url, MessageBody=json.dumps(job), DelaySeconds=jitter(config, relay_id, post_id)
+            )
         except Exception:
             store.reopen_proposal(relay_id, network, post_id)  # nothing lost: the relay can approve again
             raise

@@ -282,6 +282,38 @@ class Store:
     def release_claim(self, pk: str, sk: str) -> None:
         self.table.update_item(Key={"pk": pk, "sk": sk}, UpdateExpression="SET lease_until = :zero", ExpressionAttributeValues={":zero": 0})
 
+    # --- quota budgets (fixed windows, counted atomically) -------------------------------------
+    def take_quota(self, key: str, calls: int, window_seconds: int) -> int:
+        """Count one call against `key`'s budget of `calls` per window: 0 when taken, else the seconds until
+        the window ends (nothing counted). Fixed windows, as the platforms count them."""
+        now = clock.epoch()
+        start = now - now % window_seconds
+        try:
+            self.table.update_item(
+                Key={"pk": f"QUOTA#{key}", "sk": str(start)},
+                UpdateExpression="ADD used :one SET kind = :kind, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(used) OR used < :calls",
+                ExpressionAttributeValues={":one": 1, ":calls": calls, ":kind": "quota", ":expires": start + window_seconds + 86400},
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return start + window_seconds - now
+            raise
+        return 0
+
+    def give_back_quota(self, key: str, window_seconds: int) -> None:
+        now = clock.epoch()
+        try:
+            self.table.update_item(
+                Key={"pk": f"QUOTA#{key}", "sk": str(now - now % window_seconds)},
+                UpdateExpression="ADD used :minus",
+                ConditionExpression="used > :zero",
+                ExpressionAttributeValues={":minus": -1, ":zero": 0},
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):  # the window turned meanwhile: nothing to give back
+                raise
+
     def claim_once(self, pk: str, sk: str, attribute: str) -> bool:
         """Stamp `attribute` with the time unless it is set already: True for the one caller that stamped it."""
         try:

@@ -11,6 +11,7 @@ EVENT = {
     "cap_per_relay": 3,
     "languages": ["en", "fr"],
     "experts": [{"handle": "@amina_data", "weight": 2}],
+    "publish_jitter_seconds": 0,  # moto's queue delays run in real time; the jitter has its own test
 }
 
 

@@ -150,8 +150,9 @@ def test_every_queue_is_encrypted_and_tls_only(synth):
         ), queue_id
 
 
-def test_oauth_enqueues_on_the_publish_queue(synth):
+def test_oauth_enqueues_and_publish_defers_on_the_publish_queue(synth):
     _, queue_id, _ = _queue_ids(synth)
-    env = synth.functions()["oauth"][1]["Environment"]["Variables"]
-    assert env["PUBLISH_QUEUE_URL"] == {"Ref": queue_id}
-    assert json.dumps(env).count("PUBLISH_QUEUE_URL") == 1
+    for name in ("oauth", "publish"):  # an approval enqueues; a job that must wait goes back, delayed
+        env = synth.functions()[name][1]["Environment"]["Variables"]
+        assert env["PUBLISH_QUEUE_URL"] == {"Ref": queue_id}
+        assert "sqs:SendMessage" in synth.actions_on(synth.role_of(name), queue_id)

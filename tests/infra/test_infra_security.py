@@ -21,9 +21,10 @@ def _token_actions(synth, name, token_key):
     return {a for a in synth.actions_on(synth.role_of(name), token_key) if a.startswith("kms:")}
 
 
-def test_only_oauth_may_send_to_the_publish_queue(synth):
+def test_only_oauth_and_publish_may_send_to_the_publish_queue(synth):
+    """oauth enqueues an approval; publish re-enqueues a job that must wait."""
     senders = {name for name in FUNCTIONS if "sqs:SendMessage" in synth.actions_on(synth.role_of(name), "PublishQueue")}
-    assert senders == {"oauth"}
+    assert senders == {"oauth", "publish"}
     assert "sqs:SendMessage" not in synth.actions_on(synth.role_of("poll"))
 
 

@@ -3,8 +3,9 @@
 The relay's side (the consent page) is scripted by the sandbox; everything else goes through relaycast:
 the app registered once per instance and cached in DynamoDB (moto, with KMS sealing the secret), the
 authorisation URL with PKCE, the code exchange, identity, reblog/unreblog (by URL, by id, by a URL of
-another instance resolved through search), revocation and its verification. Every request relaycast
-sent is then checked against the official Mastodon OpenAPI document (`shared/specs/mastodon.openapi.json`).
+another instance resolved through search), the reblog check (`has_reposted`), revocation and its
+verification. Every request relaycast sent is then checked against the official Mastodon OpenAPI document
+(`shared/specs/mastodon.openapi.json`).
 
 Notes on the document, found while writing these tests:
 * It declares every request body as `application/json`; Mastodon (Rails) also takes form bodies, which is
@@ -15,6 +16,7 @@ Notes on the document, found while writing these tests:
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import warnings
 from collections.abc import Iterator
@@ -208,6 +210,38 @@ def test_post_of_another_instance_is_resolved_by_search(sandbox: SandboxMastodon
         network.repost(token, user_id, "javascript:alert(1)")
 
 
+def test_has_reposted_reads_the_status_as_the_relay_sees_it(sandbox: SandboxMastodon,
+                                                             network: MastodonNetwork) -> None:
+    token, user_id = connect(sandbox, network, "relay_checker")
+    other, _ = connect(sandbox, network, "relay_other")
+    post = sandbox.post_status("amina_data", "Worth checking #HTS26")
+    remote = "https://events.example.net/@expert/445566"
+    sandbox.add_remote_status(remote, "Remote and worth checking", acct="expert@events.example.net")
+    for target in (post["url"], post["id"], remote):
+        assert network.has_reposted(token, user_id, target) is False
+        network.repost(token, user_id, target)
+        assert network.has_reposted(token, user_id, target) is True
+        assert network.has_reposted(other, user_id, target) is False  # the token's account, not anyone's
+        network.undo_repost(token, user_id, target)
+        assert network.has_reposted(token, user_id, target) is False
+    assert network.has_reposted(token, user_id, "https://events.example.net/@expert/999") is False  # not found
+    assert network.has_reposted(token, user_id, "99999999") is False  # deleted or never here
+    gets = [r for r in sandbox.requests if r.method == "GET" and r.path == f"/api/v1/statuses/{post['id']}"]
+    assert len(gets) == 8 and all(r.headers["authorization"].startswith("Bearer ") for r in gets)  # never anonymous
+    status = f"/api/v1/statuses/{post['id']}"
+    sandbox.fault({"match": {"path": status}, "effect": {"type": "status", "status": 503}, "count": 1})
+    with pytest.raises(Transient):
+        network.has_reposted(token, user_id, post["id"])
+    sandbox.fault({"match": {"path": status}, "effect": {"type": "ratelimit"}, "count": 1})
+    with pytest.raises(RateLimited):
+        network.has_reposted(token, user_id, post["id"])
+    with pytest.raises(NetworkError, match="did not say"):  # an unknown token reads anonymously: no `reblogged`
+        network.has_reposted("never-issued", user_id, post["id"])
+    network.revoke(token, "access_token")
+    with pytest.raises(TokenRejected):
+        network.has_reposted(token, user_id, post["id"])
+
+
 def test_pkce_and_codes_are_enforced(sandbox: SandboxMastodon, network: MastodonNetwork) -> None:
     verifier = secrets.token_urlsafe(64)
     url = network.authorization_url(redirect_uri=REDIRECT, state="s-2", code_verifier=verifier)
@@ -260,6 +294,9 @@ def test_scopes_are_enforced(sandbox: SandboxMastodon, guard: NetGuard) -> None:
         readonly.repost(token, user_id, post["id"])
     assert not isinstance(refused.value, Transient | TokenRejected)
     assert not sandbox.reblogged("relay_readonly", post["id"])
+    with pytest.raises(NetworkError, match="403") as unread:  # reading a status with a token: read:statuses
+        readonly.has_reposted(token, user_id, post["id"])
+    assert not isinstance(unread.value, Transient | TokenRejected)
 
 
 def test_errors_are_typed(sandbox: SandboxMastodon, network: MastodonNetwork) -> None:
@@ -389,14 +426,16 @@ def test_every_request_relaycast_sent_matches_the_spec(spec: Any, sandbox: Sandb
     sandbox.add_remote_status(remote, "Remote spec check")
     for target in (post["url"], remote):
         network.repost(tokens.access_token, me.user_id, target)
+        assert network.has_reposted(tokens.access_token, me.user_id, target)
         network.undo_repost(tokens.access_token, me.user_id, target)
     network.revoke(tokens.access_token, "access_token")
     assert not network.token_works(tokens.access_token)
 
     sent = sandbox.requests
-    seen = {(r.method, r.path.rsplit("/", 2)[-1] if "/statuses/" in r.path else r.path) for r in sent}
+    seen = {(r.method, re.sub(r"/[0-9]+", "/{id}", r.path)) for r in sent}
     assert seen == {("POST", "/api/v1/apps"), ("POST", "/oauth/token"), ("GET", "/api/v1/accounts/verify_credentials"),
-                    ("POST", "reblog"), ("POST", "unreblog"), ("GET", "/api/v2/search"), ("POST", "/oauth/revoke")}
+                    ("POST", "/api/v1/statuses/{id}/reblog"), ("POST", "/api/v1/statuses/{id}/unreblog"),
+                    ("GET", "/api/v1/statuses/{id}"), ("GET", "/api/v2/search"), ("POST", "/oauth/revoke")}
     for record in sent:
         _check(spec, record)
     token_request = next(r for r in sent if r.path == "/oauth/token")

@@ -158,3 +158,95 @@ def test_concurrent_reposts_are_all_recorded(sandbox: SandboxX, connect, feed) -
     assert len(log) == 40 and sum(not r.duplicate for r in log) == 20
     repost_ids = {r.retweet_id for r in log}
     assert len(repost_ids) == 20 and repost_ids <= set(sandbox.posts)
+
+
+def reposted_by(x: SandboxX, relays: list, post: Post) -> None:
+    for relay in relays:
+        response = requests.post(f"{x.base_url}/2/users/{relay.user_id}/retweets", json={"tweet_id": post.id},
+                                 headers={"Authorization": f"Bearer {relay.token['access_token']}"}, timeout=5)
+        assert response.status_code == 200, response.text
+
+
+def reposters(x: SandboxX, post_id: str, token: str, **params: str) -> requests.Response:
+    return requests.get(f"{x.base_url}/2/tweets/{post_id}/retweeted_by", params=params,
+                        headers={"Authorization": f"Bearer {token}"}, timeout=5)
+
+
+def all_reposters(x: SandboxX, post_id: str) -> list[str]:
+    """Every current reposter's id, page after page."""
+    ids: list[str] = []
+    params: dict[str, str] = {}
+    while True:
+        body = reposters(x, post_id, x.bearer_token, **params).json()
+        ids += [u["id"] for u in body.get("data", [])]
+        if "next_token" not in body["meta"]:
+            return ids
+        params["pagination_token"] = body["meta"]["next_token"]
+
+
+def test_retweeted_by_pages_current_reposters_newest_first(sandbox: SandboxX, connect, feed) -> None:
+    target, other = past_insight(feed, 2)
+    relays = [connect(f"fan{i:03d}") for i in range(105)]
+    reposted_by(sandbox, relays, target)
+    reposted_by(sandbox, relays[:3], other)
+    newest_first = [r.user_id for r in reversed(relays)]
+
+    first = reposters(sandbox, target.id, sandbox.bearer_token)  # max_results defaults to 100
+    assert first.status_code == 200 and first.headers["x-rate-limit-limit"] == "75"
+    body = first.json()
+    assert [u["id"] for u in body["data"]] == newest_first[:100]
+    assert set(body["data"][0]) == {"id", "name", "username"}
+    assert body["meta"]["result_count"] == 100 and body["meta"]["next_token"]
+    rest = reposters(sandbox, target.id, sandbox.bearer_token, pagination_token=body["meta"]["next_token"]).json()
+    assert [u["id"] for u in rest["data"]] == newest_first[100:] and rest["meta"] == {"result_count": 5}
+
+    # tweepy's paginator, with a relay's user token, smaller pages and user fields.
+    client = user_client(sandbox, relays[0].token["access_token"])
+    seen = [u for page in tweepy.Paginator(client.get_retweeters, target.id, max_results=40, user_auth=False,
+                                           user_fields=["created_at"]) for u in page.data]
+    assert [str(u.id) for u in seen] == newest_first and seen[0].created_at is not None
+
+    # An undone repost is no longer listed; reposting again puts the relay first.
+    quitter = relays[50]
+    client = user_client(sandbox, quitter.token["access_token"])
+    client.unretweet(target.id, user_auth=False)
+    assert all_reposters(sandbox, target.id) == [i for i in newest_first if i != quitter.user_id]
+    client.retweet(target.id, user_auth=False)
+    assert all_reposters(sandbox, target.id) == [quitter.user_id] + [i for i in newest_first if i != quitter.user_id]
+    assert all_reposters(sandbox, other.id) == [r.user_id for r in reversed(relays[:3])]
+    assert sandbox.calls["retweeted_by"] == 10 and sandbox.calls["retweet"] == 109
+
+
+def test_retweeted_by_unknown_post_and_refusals(sandbox: SandboxX, connect, feed) -> None:
+    relay = connect("asker")
+    token = relay.token["access_token"]
+    for missing in ("1234567890123456789", next(p for p in feed if p.created_at > clock.now()).id):
+        answer = reposters(sandbox, missing, token)
+        assert answer.status_code == 200  # a lookup's missing resource is a partial error, not a 404
+        assert answer.json() == {"errors": [{
+            "value": missing, "detail": f"Could not find tweet with id: [{missing}].", "title": "Not Found Error",
+            "resource_type": "tweet", "parameter": "id", "resource_id": missing,
+            "type": "https://api.x.com/2/problems/resource-not-found"}]}
+    target = past_insight(feed)[0]
+    assert reposters(sandbox, target.id, token).json() == {"meta": {"result_count": 0}}
+    for params in ({"max_results": "0"}, {"max_results": "101"}, {"max_results": "ten"},
+                   {"pagination_token": "not a token"}, {"user.fields": "password"}):
+        refused = reposters(sandbox, target.id, token, **params)
+        assert refused.status_code == 400, params
+        assert refused.json()["type"] == "https://api.x.com/2/problems/invalid-request"
+    assert reposters(sandbox, "abc", token).status_code == 400
+    assert reposters(sandbox, target.id, "not-a-token").status_code == 401
+
+
+def test_retweeted_by_rate_limit(make_sandbox, connect, feed, fake_clock) -> None:
+    x = make_sandbox(reposters_limit=(2, timedelta(minutes=15)))
+    relay = connect("counter", x=x)
+    target = past_insight(feed)[0]
+    for remaining in ("1", "0"):
+        assert reposters(x, target.id, relay.token["access_token"]).headers["x-rate-limit-remaining"] == remaining
+    limited = reposters(x, target.id, relay.token["access_token"])
+    assert limited.status_code == 429
+    assert limited.headers["x-rate-limit-reset"] == str(int((clock.now() + timedelta(minutes=15)).timestamp()))
+    assert reposters(x, target.id, x.bearer_token).status_code == 200  # the app has its own window
+    fake_clock.advance(minutes=15)
+    assert reposters(x, target.id, relay.token["access_token"]).status_code == 200

@@ -130,6 +130,36 @@ def test_repost_create_and_delete(spec: OpenAPI, sandbox: SandboxX, connect, fee
     validate(spec, deleted)
 
 
+def test_retweeted_by(spec: OpenAPI, sandbox: SandboxX, connect, feed) -> None:
+    target, lonely = [p for p in feed if p.created_at <= clock.now()][:2]
+    relays = [connect(f"spec_fan{i}") for i in range(3)]
+    for relay in relays:
+        requests.post(f"{sandbox.base_url}/2/users/{relay.user_id}/retweets", json={"tweet_id": target.id},
+                      headers={"Authorization": f"Bearer {relay.token['access_token']}"}, timeout=5)
+    token = relays[0].token["access_token"]
+    first = get(sandbox, f"/2/tweets/{target.id}/retweeted_by", token, max_results="2",
+                **{"user.fields": "created_at,username"})
+    assert first.status_code == 200 and len(first.json()["data"]) == 2 and first.json()["meta"]["next_token"]
+    validate(spec, first)
+    last = get(sandbox, f"/2/tweets/{target.id}/retweeted_by", sandbox.bearer_token,
+               pagination_token=first.json()["meta"]["next_token"])
+    assert last.json()["meta"] == {"result_count": 1}
+    validate(spec, last)
+    validate(spec, get(sandbox, f"/2/tweets/{lonely.id}/retweeted_by", token))  # {"meta": {"result_count": 0}}
+    missing = get(sandbox, "/2/tweets/1111111111111111111/retweeted_by", token)
+    assert missing.status_code == 200 and missing.json()["errors"][0]["title"] == "Not Found Error"
+    validate(spec, missing)
+    bad_max = get(sandbox, f"/2/tweets/{target.id}/retweeted_by", token, max_results="101")
+    assert bad_max.status_code == 400
+    validate(spec, bad_max, request_too=False)
+    with pytest.raises(Exception, match="max_results"):  # the spec forbids it too
+        validate(spec, bad_max)
+    with pytest.raises(Exception):
+        tampered(spec, first, lambda body: body["data"][0].update(id=1))
+    with pytest.raises(Exception):
+        tampered(spec, missing, lambda body: body["errors"][0].pop("resource_type"))
+
+
 def test_error_responses(spec: OpenAPI, sandbox: SandboxX, connect) -> None:
     bad_max = get(sandbox, "/2/tweets/search/recent", sandbox.bearer_token, query=HASHTAG, max_results="5")
     assert bad_max.status_code == 400 and bad_max.headers["Content-Type"] == "application/problem+json"

@@ -36,8 +36,9 @@ from relaycast.netguard import GuardRefused, NetGuard, parse_instance, protect
 from relaycast.networks import Identity, NetworkError, RateLimited, TokenRejected, Tokens, Transient
 
 # Granular scopes (Mastodon ≥ 3.x): verify_credentials needs read:accounts (`profile` exists only from 4.3),
-# search with resolve=true needs read:search, reblog and unreblog need write:statuses.
-SCOPES = "read:accounts read:search write:statuses"
+# search with resolve=true needs read:search, reading a status with a token (has_reposted) needs
+# read:statuses, reblog and unreblog need write:statuses.
+SCOPES = "read:accounts read:search read:statuses write:statuses"
 MODES = ("auto", "approve-each")
 CLIENT_NAME = "relaycast"
 NO_EXPIRY = 4_102_444_800  # 2100-01-01: Mastodon tokens live until revoked
@@ -351,6 +352,21 @@ class MastodonNetwork:
             raise
         if not (result.get("reblog") or result.get("reblogged")):
             raise NetworkError("the instance did not confirm the reblog")
+
+    def has_reposted(self, access_token: str, user_id: str, post_id: str) -> bool:
+        """Whether the token's account currently reblogs the post (the status's `reblogged` as that account
+        sees it; `user_id` is kept for the interface): the check before publishing again after an uncertain
+        failure. False when the post no longer exists. Raises like `repost` (a grant without read:statuses
+        gets the instance's 403 as a NetworkError)."""
+        try:
+            status_id = self.local_status_id(access_token, post_id)
+            status = self._api(access_token, lambda m: m.status(status_id))
+        except _Gone:
+            return False
+        reblogged = status.get("reblogged")
+        if not isinstance(reblogged, bool):  # only sent to an authenticated viewer: never guess without it
+            raise NetworkError("the instance did not say whether the account reblogged the status")
+        return reblogged
 
     def undo_repost(self, access_token: str, user_id: str, post_id: str) -> None:
         """Unreblog; a post that no longer exists has no reblog left to undo."""

@@ -22,6 +22,10 @@ from relaycast.networks import Identity, NetworkError, Post, RateLimited, TokenR
 SCOPES = "tweet.read tweet.write users.read offline.access"
 TWEEPY_HOST = "https://api.twitter.com"
 TIMEOUT = (3.05, 10)
+# has_reposted reads at most this many reposters (newest first); past them the answer stays unknown.
+REPOSTERS_PAGE_SIZE = 100
+REPOSTERS_MAX_PAGES = 10
+NOT_FOUND = "/2/problems/resource-not-found"
 
 
 class _RouteTo(HTTPAdapter):
@@ -38,7 +42,13 @@ class _RouteTo(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+class _Gone(NetworkError):
+    """404: the post (or the resource of the path) does not exist."""
+
+
 def _typed(error: Exception) -> NetworkError:
+    if isinstance(error, tweepy.NotFound):
+        return _Gone(str(error))
     if isinstance(error, tweepy.TooManyRequests):
         reset = error.response.headers.get("x-rate-limit-reset")
         return RateLimited(str(error), reset_at=int(reset) if reset else clock.epoch() + 900)
@@ -211,3 +221,32 @@ class XNetwork:
 
     def undo_repost(self, access_token: str, user_id: str, post_id: str) -> None:
         self._call(access_token, "DELETE", f"/2/users/{user_id}/retweets/{post_id}")
+
+    def has_reposted(self, access_token: str, user_id: str, post_id: str) -> bool:
+        """Whether `user_id` currently reposts `post_id`, read from the post's reposters (newest first) with
+        the relay's token: the check before publishing again after an uncertain failure.
+
+        False when the post does not exist (nothing of it can be reposted). Raises TokenRejected (401),
+        RateLimited (429), Transient (5xx, network failure, or no answer within REPOSTERS_MAX_PAGES pages:
+        unknown, never guessed) and NetworkError for other refusals.
+        """
+        params: dict[str, Any] = {"max_results": REPOSTERS_PAGE_SIZE}
+        for _ in range(REPOSTERS_MAX_PAGES):
+            try:
+                body = self._call(access_token, "GET", f"/2/tweets/{post_id}/retweeted_by", params=params)
+            except _Gone:
+                return False
+            users = body.get("data") or []
+            if any(user.get("id") == user_id for user in users):
+                return True
+            errors = body.get("errors") or []
+            if not users and errors:  # X answers a lookup of a missing post with 200 and `errors`
+                if all(str(e.get("type", "")).endswith(NOT_FOUND) for e in errors):
+                    return False
+                raise NetworkError(f"X refused the reposters of {post_id}: {errors[0].get('title', '?')}")
+            next_token = body.get("meta", {}).get("next_token")
+            if not next_token:
+                return False
+            params["pagination_token"] = next_token
+        raise Transient(f"{post_id} has more than {REPOSTERS_MAX_PAGES * REPOSTERS_PAGE_SIZE} reposters: "
+                        "the relay's repost could not be confirmed or ruled out")

@@ -1,0 +1,65 @@
+"""Each network's rules, in one table: what relaycast may do there, how fast, and why.
+
+The event config is validated against it (a mode a network forbids is refused with the reason), and
+publishing budgets its calls from it so relaycast stays under each platform's limits instead of
+discovering them through 429s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `calls` in any fixed window of `window_seconds` (the platforms count per window)."""
+
+    calls: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    network: str
+    modes: tuple[str, ...]  # allowed publishing modes, the first is the default
+    why: str  # the reason the modes are what they are, shown when a mode is refused
+    publish: str  # the native, credited action
+    undo: str
+    per_user: Limit  # per relay account, for the publish action
+    per_app: Limit | None  # for the whole app (all relays of all events using it)
+    content: str
+
+
+POLICIES: dict[str, Policy] = {
+    "x": Policy(
+        network="x",
+        modes=("approve-each", "share-link"),
+        why=(
+            "X's rules forbid automated reposting across accounts that authorised one app: each repost needs "
+            "the relay's own click (approve-each), or the relay posts it themselves (share-link)"
+        ),
+        publish="repost (POST /2/users/:id/retweets)",
+        undo="delete the repost (DELETE /2/users/:id/retweets/:post_id)",
+        per_user=Limit(50, 15 * 60),  # reposts per user per 15 minutes
+        per_app=Limit(10_000, 24 * 3600),  # posts per app per 24 hours
+        content="the original post is reposted as is: never the same text on several accounts",
+    ),
+    "mastodon": Policy(
+        network="mastodon",
+        modes=("approve-each", "auto", "share-link"),
+        why="Mastodon allows boosting on a user's behalf with their consent (auto), within each instance's rules",
+        publish="boost (POST /api/v1/statuses/:id/reblog)",
+        undo="unboost (POST /api/v1/statuses/:id/unreblog)",
+        per_user=Limit(300, 5 * 60),  # requests per account per 5 minutes
+        per_app=None,  # limits are per instance and account
+        content="the original status is boosted as is",
+    ),
+}
+
+
+def policy(network: str) -> Policy:
+    return POLICIES[network]
+
+
+def modes_allowed(network: str) -> tuple[str, ...]:
+    return POLICIES[network].modes if network in POLICIES else ()

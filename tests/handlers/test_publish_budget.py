@@ -1,0 +1,118 @@
+"""Publishing within the platforms' limits: budgets from the policy table, deferral instead of 429, the
+platform's own 429 honoured without burning a retry, and the relay's jitter."""
+
+import dataclasses
+import json
+from datetime import timedelta
+
+import boto3
+import pytest
+
+from handler_support import connect, load_function, sqs_event
+from relaycast import publish
+from relaycast.networks import x_network
+from relaycast.policy import Limit, policy
+from relaycast.publish import Deferred, PublishJob
+from relaycast.settings import Settings
+
+
+def queued(queue_url):
+    attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesDelayed"])
+
+
+@pytest.fixture
+def relay(x_sandbox, store):
+    settings = Settings.from_env()
+    return settings, connect(store, settings, "relay_budget", None, x_sandbox)
+
+
+def job(relay_id, post_id):
+    return PublishJob(relay_id=relay_id, network="x", post_id=post_id)
+
+
+def test_the_policy_table_holds_the_platforms_limits():
+    assert policy("x").per_user == Limit(50, 900) and policy("x").per_app == Limit(10_000, 86_400)
+    assert policy("mastodon").per_user == Limit(300, 300)
+    assert "auto" not in policy("x").modes and "auto" in policy("mastodon").modes
+
+
+def test_a_spent_user_budget_defers_without_calling_x_and_the_window_reset_publishes(relay, store, x_sandbox, frozen_clock, monkeypatch):
+    settings, connected = relay
+    # Two reposts per 15 minutes, for the test.
+    monkeypatch.setattr(publish, "policy", lambda network: dataclasses.replace(policy(network), per_user=Limit(2, 900)))
+    x = x_network(settings)
+    for post in ("1000", "1001"):
+        assert publish.publish(store, settings, settings.event(), x, job(connected.relay_id, post)) == "published"
+    calls_before = len(x_sandbox.repost_log)
+    with pytest.raises(Deferred) as deferred:
+        publish.publish(store, settings, settings.event(), x, job(connected.relay_id, "1002"))
+    assert 0 < deferred.value.seconds <= 900 and len(x_sandbox.repost_log) == calls_before  # no request sent
+    # The reservation waits; the app's budget gave back its unit (2 used, not 3).
+    assert store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1002")["status"] == "publishing"
+    app_window = [i for i in store.table.scan()["Items"] if i["pk"] == "QUOTA#x#app"]
+    assert [int(i["used"]) for i in app_window] == [2]
+    frozen_clock.advance(seconds=deferred.value.seconds)
+    assert publish.publish(store, settings, settings.event(), x, job(connected.relay_id, "1002")) == "published"
+
+
+def test_the_platforms_429_defers_until_its_reset(relay, store, x_sandbox, frozen_clock):
+    settings, connected = relay
+    x_sandbox.fail_next("POST", "/2/users/", status=429)
+    with pytest.raises(Deferred) as deferred:
+        publish.publish(store, settings, settings.event(), x_network(settings), job(connected.relay_id, "1003"))
+    assert deferred.value.reason == "the platform asked to wait" and deferred.value.seconds >= 1
+
+
+def test_a_deferred_job_goes_back_to_the_queue_delayed_as_a_new_message(relay, store, x_sandbox, frozen_clock, lambda_context, stack_env):
+    settings, connected = relay
+    x_sandbox.fail_next("POST", "/2/users/", status=429)
+    handler = load_function("publish").handler
+    answer = handler(sqs_event({"relay_id": connected.relay_id, "network": "x", "post_id": "1004"}), lambda_context)
+    assert answer["batchItemFailures"] == []  # the message is done: no retry burnt
+    assert queued(stack_env["PUBLISH_QUEUE_URL"]) == (0, 1)  # the job waits in the queue, delayed
+    # The idempotency record was not kept: the delayed job will really run.
+    assert not [i for i in store.table.scan()["Items"] if i["pk"] == "IDEMPOTENCY#publish"]
+
+
+def test_a_wait_past_the_end_of_access_ends_the_relay_post_as_skipped(relay, store, frozen_clock):
+    settings, connected = relay
+    config = settings.event()
+    store.reserve_publish(connected.relay_id, "x", "1005", 3)
+    frozen_clock.at = config.access_ends - timedelta(minutes=5)
+    outcome = publish.defer(store, settings, config, job(connected.relay_id, "1005"), Deferred(900, "budget x spent"))
+    assert outcome.startswith("skipped:not published before access ended")
+    ledger = store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1005")
+    assert ledger["status"] == "skipped" and "access ended" in ledger["reason"]
+    assert store.grant(connected.relay_id, "x")["published_count"] == 0  # the reservation was given back
+
+
+def test_each_relay_post_gets_its_own_stable_jitter(stack_env):
+    from relaycast.config import parse_event_config
+    from relaycast.relays import jitter
+
+    from handler_support import EVENT
+
+    config = parse_event_config({**EVENT, "publish_jitter_seconds": 600})
+    delays = [jitter(config, f"x-{i}", "1000") for i in range(200)]
+    assert all(0 <= d <= 600 for d in delays) and len(set(delays)) > 150  # spread, not a burst
+    assert delays == [jitter(config, f"x-{i}", "1000") for i in range(200)]  # the same on a retry
+    assert jitter(parse_event_config({**EVENT, "publish_jitter_seconds": 0}), "x-1", "1000") == 0
+
+
+def test_an_approval_is_enqueued_with_the_relays_jitter(relay, store, stack_env, monkeypatch):
+    from relaycast import relays
+    from relaycast.config import parse_event_config
+
+    from handler_support import EVENT
+
+    settings, connected = relay
+    config = parse_event_config({**EVENT, "publish_jitter_seconds": 600})
+    store.put_new({"pk": f"RELAY#{connected.relay_id}", "sk": "PROPOSAL#x#1006", "kind": "proposal", "relay_id": connected.relay_id,
+                   "network": "x", "post_id": "1006", "status": "pending", "proposal_expires_at": 9_999_999_999})
+    sent = []
+    real = relays.aws.client("sqs")
+    monkeypatch.setattr(real, "send_message", lambda **kw: sent.append(kw) or {"MessageId": "m"})
+    relays.decide(store, settings, config, relay_id=connected.relay_id, action="approve", network="x", post_id="1006")
+    assert sent[0]["DelaySeconds"] == relays.jitter(config, connected.relay_id, "1006")
+    assert json.loads(sent[0]["MessageBody"]) == {"relay_id": connected.relay_id, "network": "x", "post_id": "1006"}
