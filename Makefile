@@ -25,7 +25,7 @@ CHROMIUM_STAMP := $(VENV)/.chromium
 PORT ?= 8000
 LAYER_SOURCES := $(shell find layers -name '*.py' -o -name '*.html' -o -name '*.txt' 2>/dev/null)
 
-.PHONY: help setup layer synth test demo serve check clean bench-sweep
+.PHONY: help setup layer synth test demo serve check clean bench-sweep bench-selection
 
 help:
 	@echo "make demo    run a whole event locally (moto + sandbox networks, no cloud account)"
@@ -34,6 +34,7 @@ help:
 	@echo "make synth   synthesise the stack of EVENT=$(EVENT) into cdk.out/"
 	@echo "make check   validate EVENT=$(EVENT)"
 	@echo "make bench-sweep  measure the end-of-access sweep and the per-grant end cost (GRANTS=$(GRANTS))"
+	@echo "make bench-selection  rank the labelled feeds of ../shared/data against baselines; time 10x more candidates"
 
 $(PY_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -93,6 +94,9 @@ test: setup $(LAYER_STAMP) $(CHROMIUM_STAMP)
 GRANTS ?= 1000
 bench-sweep: $(PY_STAMP)
 	$(BIN)/python tests/bench/bench_sweep.py --grants $(GRANTS)
+
+bench-selection: $(PY_STAMP)
+	$(BIN)/python tests/bench/bench_selection.py
 
 demo: setup $(LAYER_STAMP)
 	$(BIN)/relaycast demo

@@ -1,4 +1,4 @@
-"""The `relaycast` command: check an event file, run the local demo, serve the hosted page locally."""
+"""The `relaycast` command: check an event file, run the local demo, serve the hosted page locally, rank posts."""
 
 from __future__ import annotations
 
@@ -32,6 +32,12 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(args.event, host=args.host, port=args.port, speed=args.speed, ready_file=args.ready_file)
 
 
+def _rank(args: argparse.Namespace) -> int:
+    from relaycast_local.rank import main as rank_main
+
+    return rank_main(args.file, experts=args.experts, experts_file=args.experts_file)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="relaycast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--speed", type=float, help="simulated seconds per wall second (default: a round every ~25 s)")
     serve.add_argument("--ready-file", type=Path, help="written with the page's URL once it is served")
     serve.set_defaults(run=_serve)
+    rank = commands.add_parser(
+        "rank", help="score the posts of a CSV (twint or id,text,author,…) as the Lambda does: id,score,reasons, best first"
+    )
+    rank.add_argument("file")
+    rank.add_argument("--experts", help="expert handles with optional weights: @a,@b:2")
+    rank.add_argument("--experts-file", help="take the experts of an event file (events/x.yaml)")
+    rank.set_defaults(run=_rank)
     args = parser.parse_args(argv)
     return args.run(args)
 

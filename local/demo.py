@@ -143,6 +143,13 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "grants_left": kinds["grant"],
         "token_material_left": sum(1 for i in items if "tokens" in i),
         "dead_letters": dlq,
+        # What relaycast picked and why, in the order it picked them.
+        "picks": [
+            {"round": i["selected_round"], "author": i["author"], "score": float(i["score"]), "reasons": list(i.get("reasons", [])),
+             "text": i["text"]}
+            for i in sorted((i for i in items if i.get("kind") == "candidate" and i.get("selected_round")),
+                            key=lambda i: (i["selected_round"], -float(i["score"])))
+        ],
     }
 
 
@@ -224,6 +231,7 @@ def run_event(
 
 def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-report.json") -> int:
     from rich.console import Console
+    from rich.table import Table
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
@@ -255,6 +263,12 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         and figures["publishes_ok"] > 0
         and not figures["failed_firings"]
     )
-    console.print_json(data=figures)
+    picks = Table(title="Picks and why", show_lines=True)
+    for column in ("round", "author", "score", "reasons", "post"):
+        picks.add_column(column, overflow="fold")
+    for pick in figures["picks"]:
+        picks.add_row(pick["round"], f"@{pick['author']}", f"{pick['score']:.2f}", ", ".join(pick["reasons"]), pick["text"][:120])
+    console.print(picks)
+    console.print_json(data={k: v for k, v in figures.items() if k != "picks"})
     console.print(f"report written to {report}: " + ("[green]every promise kept" if ok else "[red]a promise was broken"))
     return 0 if ok else 1

@@ -1,129 +1,98 @@
-"""Which posts are worth a relay's name: a first, explainable scoring, near-duplicate removal, pacing.
+"""Which posts are worth a relay's name: the insight score, near-duplicates, diversity and pacing.
 
-Engagement is a weak compass at conferences (awards and chatter collect the likes), so it only breaks
-ties; substance and the organiser's expert list carry the score. Every score comes with its reasons.
+Engagement is a weak compass at conferences (awards and chatter collect the likes), so it only breaks ties;
+substance and the organiser's expert list carry the score (`relaycast.insight`). Every score comes with its
+reasons, and so does every adjustment made here (an echoed slide, a second pick of one author).
 """
 
 from __future__ import annotations
 
-import hashlib
+import heapq
 import math
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-URL = re.compile(r"https?://\S+")
-MENTION = re.compile(r"@\w+")
-HASHTAG = re.compile(r"#\w+")
-WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
-NUMBER = re.compile(r"(?<![\w#@])\d+(?:[.,]\d+)?\s?(?:%|x|×|ms|s|k|m|gb|tb|€|\$)?", re.IGNORECASE)
-QUOTE = re.compile(r"[\"“«].{12,}?[\"”»]")
-LOGISTICS = re.compile(
-    r"\b(coffee|lunch|break|room|hall|wifi|wi-fi|badge|registration|shuttle|dinner|pause|salle|déjeuner|inscription)\b",
-    re.IGNORECASE,
-)
-PROMOTION = re.compile(
-    r"\b(visit our booth|booth|stand|discount|promo|sign up|register now|giveaway|venez|notre stand)\b", re.IGNORECASE
-)
-CONGRATS = re.compile(r"\b(congrat\w*|bravo|félicitations|well deserved|award|prize|proud)\b", re.IGNORECASE)
-METHOD = re.compile(
-    r"\b(method|approach|benchmark|dataset|model|results?|study|trial|evaluation|architecture|pipeline|"
-    r"algorithm|paper|measured|found|shows?|showed|reduces?|improves?|increases?|compared|"
-    r"méthode|résultats?|étude|montre|mesuré|réduit|améliore|jeu de données|modèle)\b",
-    re.IGNORECASE,
-)
+from relaycast.insight import HASHTAG, MENTION, URL, WORD, Scored, clean, content_words, score_post
 
+__all__ = [
+    "MIN_SCORE",
+    "PICK_MAX_AGE",
+    "Scored",
+    "choose",
+    "content_words",
+    "near_duplicate_groups",
+    "picks_allowed",
+    "score_post",
+    "selection_total",
+]
 
 MIN_SCORE = 2.0  # below this a post is chatter, whatever its likes
 PICK_MAX_AGE = timedelta(hours=12)  # older posts are no longer news for the relays' followers
+ECHO_BONUS, ECHO_MAX = 0.3, 1.2  # per other post of the same point (live-tweets of one slide), capped
+AUTHOR_PENALTY = 2.0  # per earlier pick of the same author in this round…
+EARLIER_AUTHOR_PENALTY = 1.0  # …and per pick of theirs in earlier rounds
+SESSION_PENALTY = 1.0  # a second pick from the session another pick of this round comes from
+SESSION_WINDOW = timedelta(minutes=30)
 
 
-@dataclass(frozen=True)
-class Scored:
-    score: float
-    reasons: tuple[str, ...]
-
-
-def content_words(text: str) -> list[str]:
-    bare = HASHTAG.sub(" ", MENTION.sub(" ", URL.sub(" ", text)))
-    return [w.lower() for w in WORD.findall(bare)]
-
-
-def score_post(
-    *, text: str, author: str, expert_weight: float, likes: int, reposts: int, replies: int, is_reply: bool
-) -> Scored:
-    """An explainable insight score in [0, ~10]: substance + expert weight, penalties, a weak engagement tie-break."""
-    words = content_words(text)
-    reasons: list[str] = []
-    score = 0.0
-
-    substance = min(len(words), 40) / 40 * 3.0
-    score += substance
-    if len(words) >= 20:
-        reasons.append("substantial text")
-    if NUMBER.search(URL.sub(" ", text)):
-        score += 1.2
-        reasons.append("states a number")
-    if QUOTE.search(text):
-        score += 1.0
-        reasons.append("quotes a speaker")
-    if METHOD.search(text):
-        score += 1.0
-        reasons.append("describes a method or result")
-    if expert_weight > 0:
-        score += 1.5 * expert_weight
-        reasons.append(f"expert author (weight {expert_weight:g})")
-
-    if LOGISTICS.search(text):
-        score -= 2.5
-        reasons.append("logistics")
-    if PROMOTION.search(text):
-        score -= 2.5
-        reasons.append("promotion")
-    if CONGRATS.search(text) and len(words) < 20:
-        score -= 2.0
-        reasons.append("congratulations without content")
-    if is_reply or text.lstrip().startswith("@"):
-        score -= 2.0
-        reasons.append("reply fragment")
-    if len(words) < 4 and URL.search(text):
-        score -= 3.0
-        reasons.append("link only")
-
-    engagement = math.log1p(likes + 2 * reposts + replies) * 0.15  # weak tie-breaker only
-    score += engagement
-    return Scored(score=round(score, 3), reasons=tuple(reasons))
-
-
-# --- near-duplicates: MinHash over word 3-shingles, banded (sub-quadratic) ------------------------
+# --- near-duplicates: MinHash over word 3-shingles, banded (sub-quadratic) ------------------------------
 BANDS, ROWS = 16, 2
+SLOTS = BANDS * ROWS
+CONTAINED = 0.8  # share of the shorter post's shingles found in the longer one
+SHINGLE_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_](?:[\w'’-]*\w)?")
 
 
-def _shingles(text: str) -> set[str]:
-    words = content_words(text)
+def _shingle_words(text: str) -> list[str]:
+    # Figures are the most distinctive words of a slide: keep them, unlike content_words.
+    bare = HASHTAG.sub(" ", MENTION.sub(" ", URL.sub(" ", clean(text)))).lower()
+    return SHINGLE_TOKEN.findall(bare)
+
+
+def _shingles(text: str) -> set[int]:
+    """Word 3-shingles, hashed (CRC-32: fast, stable across processes; a rare collision only adds a pair)."""
+    words = _shingle_words(text)
     if len(words) < 3:
-        return {" ".join(words)} if words else set()
-    return {" ".join(words[i : i + 3]) for i in range(len(words) - 2)}
+        return {zlib.crc32(" ".join(words).encode())} if words else set()
+    return {zlib.crc32(" ".join(words[i : i + 3]).encode()) for i in range(len(words) - 2)}
 
 
-def _minhash(shingles: set[str]) -> tuple[int, ...]:
-    hashes = [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") for s in shingles]
-    if not hashes:
-        return (0,) * (BANDS * ROWS)
-    mask = (1 << 64) - 1
-    return tuple(min(((h ^ seed) * 0x9E3779B97F4A7C15) & mask for h in hashes) for seed in _SEEDS)
+def _signature(shingles: set[int]) -> tuple[int, ...]:
+    """One-permutation MinHash: each shingle's hash lands in one of SLOTS bins, each bin keeps its minimum;
+    empty bins borrow the next filled one (rotation), so one hash per shingle is enough."""
+    bins = [-1] * SLOTS
+    for h in shingles:
+        slot, value = h % SLOTS, h // SLOTS
+        if bins[slot] < 0 or value < bins[slot]:
+            bins[slot] = value
+    first = next((i for i in range(SLOTS) if bins[i] >= 0), None)
+    if first is None:
+        return ()
+    signature = [0] * SLOTS
+    following = first + SLOTS  # the next filled bin, circularly
+    for i in range(SLOTS - 1, -1, -1):
+        if bins[i] >= 0:
+            following = i
+        signature[i] = bins[following % SLOTS] * SLOTS + (following - i)
+    return tuple(signature)
 
 
-_SEEDS = [int.from_bytes(hashlib.blake2b(str(i).encode(), digest_size=8).digest(), "big") for i in range(BANDS * ROWS)]
-
-
-def jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
+def similar(a: set[int], b: set[int], threshold: float = 0.5) -> bool:
+    """Near-duplicates: half the shingles shared (Jaccard), or the shorter post (3+ shingles) four fifths
+    inside the longer one ("Key slide from X: <slide>" and "X: <slide>")."""
+    if not a or not b:
+        return False
+    shared, shorter = len(a & b), min(len(a), len(b))
+    return shared / len(a | b) >= threshold or (shorter >= 3 and shared / shorter >= CONTAINED)
 
 
 def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.5) -> list[list[int]]:
-    """Indices grouped by near-duplicate text; candidate pairs come from LSH buckets, then exact Jaccard."""
+    """Indices grouped by near-duplicate text; candidate pairs come from LSH buckets, then exact similarity.
+
+    Each post is compared with a bounded number of bucket mates, so the cost grows linearly with the posts."""
     shingles = [_shingles(t) for t in texts]
     parent = list(range(len(texts)))
 
@@ -133,27 +102,33 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.5) -> list[
             i = parent[i]
         return i
 
-    buckets: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    # Per band, a bucket's first and latest members are enough to join a cluster (union-find chains the
+    # rest); keeping only those two keeps every post's work constant however full a bucket gets.
+    first: list[dict[int, int]] = [{} for _ in range(BANDS)]
+    latest: list[dict[int, int]] = [{} for _ in range(BANDS)]
     for i, sh in enumerate(shingles):
-        if not sh:
+        signature = _signature(sh)
+        if not signature:
             continue
-        signature = _minhash(sh)
         for band in range(BANDS):
-            buckets.setdefault((band, signature[band * ROWS : (band + 1) * ROWS]), []).append(i)
-    for members in buckets.values():
-        for other in members[1:]:
-            a, b = find(members[0]), find(other)
-            if a != b and jaccard(shingles[members[0]], shingles[other]) >= threshold:
-                parent[b] = a
+            key = hash(signature[band * ROWS : (band + 1) * ROWS])  # ints hash alike in every process
+            for j in {first[band].setdefault(key, i), latest[band].get(key, i)} - {i}:
+                a, b = find(j), find(i)
+                if a != b and similar(shingles[j], sh, threshold):
+                    parent[b] = a
+            latest[band][key] = i
     groups: dict[int, list[int]] = {}
     for i in range(len(texts)):
         groups.setdefault(find(i), []).append(i)
     return list(groups.values())
 
 
-# --- pacing ---------------------------------------------------------------------------------------
+# --- pacing ---------------------------------------------------------------------------------------------
 def picks_allowed(*, total: int, start: datetime, end: datetime, now: datetime, already: int) -> int:
-    """How many picks this round may add so the event's total is spread over its duration."""
+    """How many picks this round may add so the event's total is spread over its duration.
+
+    The allowance grows linearly with the time elapsed (rounded up: at most one pick ahead of the line), so
+    the last picks, and the relays' caps, reach the end of the event; a quiet spell is made up later."""
     if now <= start:
         return 0
     elapsed = min(1.0, (now - start) / (end - start))
@@ -165,20 +140,119 @@ def selection_total(cap: int) -> int:
     return cap + math.ceil(cap / 2)
 
 
+# --- the round's choice ---------------------------------------------------------------------------------
+def _ordinal(n: int) -> str:
+    return {2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")
+
+
+def _instant(value: Any) -> datetime | None:
+    try:
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _session_marks(text: str) -> set[str]:
+    """What places a post in a session: its hashtags, @mentions and names (Capitalised, CamelCase or ACRONYM
+    words that do not open a sentence). `choose` drops the marks most posts carry, such as the event's tag."""
+    text = clean(text)
+    marks = {m.lower() for m in HASHTAG.findall(text) + MENTION.findall(text)}
+    bare = HASHTAG.sub(" ", MENTION.sub(" ", URL.sub(" ", text)))
+    for sentence in re.split(r"[.!?:;]\s+", bare):
+        words = WORD.findall(sentence)
+        marks.update(w.lower() for w in words[1:] if w[0].isupper() and len(w) > 2)
+    return marks
+
+
+def _same_session(a: tuple[set[str], datetime | None], b: tuple[set[str], datetime | None]) -> bool:
+    """Two shared marks, a shared topic hashtag, or one shared mark within half an hour."""
+    shared = a[0] & b[0]
+    if len(shared) >= 2 or any(m.startswith("#") for m in shared):
+        return True
+    return bool(shared) and a[1] is not None and b[1] is not None and abs(a[1] - b[1]) <= SESSION_WINDOW
+
+
 def choose(
-    candidates: Iterable[dict], *, n: int, already_selected_texts: Sequence[str], min_score: float = MIN_SCORE
-) -> list[dict]:
-    """The best n candidates that are not near-duplicates of each other or of earlier picks."""
-    pool = sorted((c for c in candidates if c["score"] >= min_score), key=lambda c: -c["score"])
+    candidates: Iterable[Mapping[str, Any]],
+    *,
+    n: int,
+    already_selected: Sequence[Mapping[str, Any]] = (),
+    min_score: float = MIN_SCORE,
+    expert_weight: Callable[[str], float] | None = None,
+    event_tags: Iterable[str] = (),
+) -> list[dict[str, Any]]:
+    """The round's n picks: best first, one per near-duplicate group, none repeating an earlier pick, and no
+    author or session taking the whole round (maximal marginal relevance, with its reason on the pick).
+
+    A group of near-duplicates (five people live-tweeting one slide) is one candidate, credited to its best
+    author: the organiser's expert first, then the best score. `already_selected` are earlier picks (their
+    `text` and `author`); `event_tags` (the event's hashtags) say nothing about a session. Picks are copies
+    with `score` and `reasons` adjusted."""
+    weight = expert_weight or (lambda _author: 0.0)
+    pool = sorted(
+        (c for c in candidates if float(c["score"]) >= min_score),
+        key=lambda c: (-float(c["score"]), str(c.get("post_id", ""))),
+    )
     if n <= 0 or not pool:
         return []
-    texts = list(already_selected_texts) + [c["text"] for c in pool]
-    offset = len(already_selected_texts)
-    taken: list[dict] = []
-    # Each group keeps its best-scored member (the pool is sorted), unless an earlier pick is in it.
-    for group in sorted(near_duplicate_groups(texts), key=min):
-        if any(i < offset for i in group):
+    earlier = list(already_selected)
+    offset = len(earlier)
+    groups = near_duplicate_groups([str(c["text"]) for c in earlier] + [str(c["text"]) for c in pool])
+    # One offer per group: (value, the credited post, its echo note). Copies wait until a post is picked.
+    offers: list[tuple[float, Mapping[str, Any], list[str]]] = []
+    for group in groups:
+        if any(i < offset for i in group):  # the point was picked in an earlier round
             continue
-        taken.append(pool[min(group) - offset])
-    taken.sort(key=lambda c: -c["score"])
-    return taken[:n]
+        members = [pool[i - offset] for i in group]
+        best = max(members, key=lambda c: (weight(str(c["author"])), float(c["score"])))
+        value, echo = max(float(c["score"]) for c in members), []
+        others = len({str(c["author"]).lower() for c in members} - {str(best["author"]).lower()})
+        if others:
+            value += min(ECHO_MAX, ECHO_BONUS * others)
+            echo = [f"echoed by {others} other author{'s' if others > 1 else ''}"]
+        offers.append((value, best, echo))
+
+    # Maximal marginal relevance, lazily: a value only falls as picks are added, so an offer whose value is
+    # up to date and still heads the queue is the best one (few offers are ever re-evaluated).
+    order = sorted(range(len(offers)), key=lambda i: (-offers[i][0], str(offers[i][1].get("post_id", ""))))
+    # The event's hashtags and handles, on most posts, say nothing about a session.
+    head = [_session_marks(str(offers[i][1]["text"])) for i in order[:200]]
+    counts = Counter(m for marks in head for m in marks)
+    common = {m for m, k in counts.items() if k > max(2, len(head) // 4)}
+    common |= {"#" + t.lower().lstrip("#") for t in event_tags}
+    before = Counter(str(c.get("author", "")).lower() for c in earlier)
+    sessions: dict[int, tuple[set[str], datetime | None]] = {}
+    chosen: list[int] = []
+    notes: dict[int, list[str]] = {}
+
+    def session_of(i: int) -> tuple[set[str], datetime | None]:
+        if i not in sessions:
+            post = offers[i][1]
+            sessions[i] = (_session_marks(str(post["text"])) - common, _instant(post.get("created_at")))
+        return sessions[i]
+
+    def value_of(i: int) -> float:
+        value, post, _ = offers[i]
+        author = str(post["author"]).lower()
+        in_round = sum(1 for j in chosen if str(offers[j][1]["author"]).lower() == author)
+        notes[i] = []
+        if in_round or before[author]:
+            value -= AUTHOR_PENALTY * in_round + EARLIER_AUTHOR_PENALTY * before[author]
+            notes[i].append(f"diversity: {_ordinal(in_round + before[author] + 1)} pick of @{post['author']} lowered")
+        if any(_same_session(session_of(i), session_of(j)) for j in chosen):
+            value -= SESSION_PENALTY
+            notes[i].append("diversity: same session as another pick lowered")
+        return value
+
+    picks: list[dict[str, Any]] = []
+    queue = [(-offers[i][0], place, i, -1) for place, i in enumerate(order)]  # sorted, so already a heap
+    while queue and len(picks) < n:
+        negative, place, i, fresh_at = heapq.heappop(queue)
+        if fresh_at != len(picks):
+            heapq.heappush(queue, (-value_of(i), place, i, len(picks)))
+            continue
+        _, post, echo = offers[i]
+        chosen.append(i)
+        picks.append({**post, "score": round(-negative, 3), "reasons": [*(post.get("reasons") or []), *echo, *notes[i]]})
+    return picks

@@ -26,6 +26,7 @@ end: 2026-12-09T18:00
 grace_hours: 1
 cap_per_relay: 3
 networks: [x, mastodon]
+publish_jitter_seconds: 0
 poll_interval_minutes: 60
 notice_sender: relaycast@example.org
 experts:
@@ -60,6 +61,8 @@ def test_every_promise_of_the_report_holds(finished_event):
     assert figures["relays_connected"] == 6
     assert figures["candidates"] > 100 and figures["selected"] > 0
     assert figures["proposals"] > 0 and figures["approvals"] > 0 and figures["publishes_ok"] > 0
+    # The report shows each pick with the reasons it was picked.
+    assert len(figures["picks"]) == figures["selected"] and all(p["reasons"] and p["score"] > 0 for p in figures["picks"])
     assert figures["max_publishes_per_relay"] <= figures["cap_per_relay"] == 3
     assert figures["duplicate_publishes"] == 0
     assert figures["search_reads"] == figures["unique_posts_read"] == figures["candidates"]

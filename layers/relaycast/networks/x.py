@@ -197,6 +197,7 @@ class XNetwork:
         username = author.get("username", tweet.get("author_id", ""))
         metrics = tweet.get("public_metrics", {})
         refs = tweet.get("referenced_tweets") or []
+        reply_to = tweet.get("in_reply_to_user_id")
         created = datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00")).astimezone(UTC)
         return Post(
             network="x",
@@ -209,7 +210,8 @@ class XNetwork:
             likes=metrics.get("like_count", 0),
             reposts=metrics.get("retweet_count", 0),
             replies=metrics.get("reply_count", 0),
-            is_reply=any(r.get("type") == "replied_to" for r in refs) or bool(tweet.get("in_reply_to_user_id")),
+            # A reply to oneself is a thread (a live-tweet goes on), not a conversation fragment.
+            is_reply=(reply_to != tweet.get("author_id")) if reply_to else any(r.get("type") == "replied_to" for r in refs),
             url=f"https://x.com/{username}/status/{tweet['id']}",
         )
 
