@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +234,7 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
     from rich.table import Table
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)  # a log file gets wide tables
     try:
         config = load_event_config(event)
     except EventConfigError as error:
@@ -264,10 +264,11 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         and not figures["failed_firings"]
     )
     picks = Table(title="Picks and why", show_lines=True)
-    for column in ("round", "author", "score", "reasons", "post"):
-        picks.add_column(column, overflow="fold")
+    for column, width in (("round (UTC)", 11), ("author", 16), ("score", 5), ("reasons", 48), ("post", 60)):
+        picks.add_column(column, min_width=width, overflow="fold")
     for pick in figures["picks"]:
-        picks.add_row(pick["round"], f"@{pick['author']}", f"{pick['score']:.2f}", ", ".join(pick["reasons"]), pick["text"][:120])
+        when = datetime.strptime(pick["round"], "%Y%m%dT%H%M%SZ").strftime("%a %H:%M")
+        picks.add_row(when, f"@{pick['author']}", f"{pick['score']:.2f}", ", ".join(pick["reasons"]), pick["text"][:140])
     console.print(picks)
     console.print_json(data={k: v for k, v in figures.items() if k != "picks"})
     console.print(f"report written to {report}: " + ("[green]every promise kept" if ok else "[red]a promise was broken"))

@@ -11,8 +11,9 @@ grant is ended as unconfirmed (tokens deleted anyway, the receipt says how to re
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from relaycast import aws, clock, crypto, notices
@@ -93,9 +94,20 @@ def end_grant(
     if claim == "busy":  # the sweep and the TTL stream met on one grant: the other finishes, this retries
         raise Transient("another path is ending this grant")
 
-    tokens = crypto.unseal(grant["tokens"], event_slug=config.slug, relay_id=relay_id, network=network)
+    # No new reservation from here on; the ones in flight are settled while the token still works.
+    store.set_grant_status(relay_id, network, "ending")
+    current = store.grant(relay_id, network)  # None on the TTL path: the item is already deleted
+    tokens = crypto.unseal((current or grant)["tokens"], event_slug=config.slug, relay_id=relay_id, network=network)
     try:
         client = _client(store, settings, x, grant)
+
+        def token() -> str:
+            return _fresh_token(store, settings, config, client, current) if current else tokens["access_token"]
+
+        if settle_open_reservations(store, client, functools.cache(token), grant) and current:
+            # Settling may have refreshed the tokens (a refresh rotates them): revoke what the grant holds now.
+            latest = store.grant(relay_id, network) or current
+            tokens = crypto.unseal(latest["tokens"], event_slug=config.slug, relay_id=relay_id, network=network)
         verification = _revoke_and_verify(client, grant.get("instance") or NETWORK_NAMES[network], tokens)
         confirmed = True
     except Transient as error:
@@ -133,6 +145,37 @@ def end_grant(
     logger.info("grant ended", extra={"relay_id": relay_id, "network": network, "reason": reason, "confirmed": confirmed})
     _send_receipt_once(store, config, receipt_key)
     return "ended"
+
+
+def _fresh_token(store: Store, settings: Settings, config: EventConfig, client: Any, grant: dict[str, Any]) -> str:
+    """Refreshed once if needed (a refresh rotates the refresh token: the grant in hand is then stale)."""
+    from relaycast.publish import access_token  # publish ends grants through this module
+
+    return access_token(store, settings, config, client, grant)
+
+
+def settle_open_reservations(store: Store, client: Any, token: Callable[[], str], grant: dict[str, Any]) -> int:
+    """End every relay-post of this grant still `publishing` (a crash, a timeout, a deferral near the end):
+    published if the network says the relay reposted it, skipped otherwise, with the reason either way."""
+    relay_id, network = grant["relay_id"], grant["network"]
+    open_items = [i for i in store.relay_items(relay_id, f"LEDGER#{network}#") if i["status"] == "publishing"]
+    for item in open_items:
+        post_id = item["post_id"]
+        try:
+            reposted = client.has_reposted(token(), grant["user_id"], post_id)
+        except NetworkError as error:
+            store.release_publish(relay_id, network, post_id, f"access ended; whether it was published could not be confirmed ({error})"[:200])
+            continue
+        if reposted:
+            store.finish_ledger(relay_id, network, post_id, status="published", link=published_link(grant, post_id),
+                                published_at=clock.now().isoformat())
+        else:
+            store.release_publish(relay_id, network, post_id, "access ended before it was published")
+    return len(open_items)
+
+
+def published_link(grant: dict[str, Any], post_id: str) -> str:
+    return f"https://x.com/i/status/{post_id}" if grant["network"] == "x" else post_id
 
 
 def _send_receipt_once(store: Store, config: EventConfig, receipt_key: dict[str, str]) -> None:

@@ -85,7 +85,12 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
     grant = store.grant(job.relay_id, job.network)
     keep_until = retention_epoch(config)
     if grant is None:
-        store.record_skip(job.relay_id, job.network, job.post_id, "access has ended", keep_until)
+        if not store.record_skip(job.relay_id, job.network, job.post_id, "access has ended", keep_until):
+            # A reservation left open by a crash, after access ended: no token to ask the network with.
+            ledger = store.get(f"RELAY#{job.relay_id}", f"LEDGER#{job.network}#{job.post_id}") or {}
+            if ledger.get("status") == "publishing":
+                store.release_publish(job.relay_id, job.network, job.post_id,
+                                      "access ended; whether it was published could not be confirmed")
         return "skipped:access ended"
     cap = int(grant.get("cap", config.cap_per_relay))
     reservation = store.reserve_publish(job.relay_id, job.network, job.post_id, cap)
@@ -104,7 +109,8 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
             x.repost(token, grant["user_id"], job.post_id)
     except TokenRejected:
         # Revoked elsewhere (the relay removed the app at X): the same end as any other, with its receipt.
-        store.release_publish(job.relay_id, job.network, job.post_id, "access was revoked at X")
+        unknown = "; whether it was published could not be confirmed" if reservation == "resume" else ""
+        store.release_publish(job.relay_id, job.network, job.post_id, f"access was revoked at X{unknown}")
         logger.warning("grant rejected by the network", extra={"relay_id": job.relay_id, "network": job.network})
         expire.end_grant(store, settings, config, x, grant, "access was revoked at X")
         return "skipped:access revoked"
@@ -132,11 +138,10 @@ MAX_SQS_DELAY = 900  # SQS's longest delay; a longer wait is a chain of deferral
 
 def defer(store: Store, settings: Settings, config: EventConfig, job: PublishJob, deferred: Deferred) -> str:
     """Send the job back to the queue with a delay (a new message: no retry is burnt), unless the wait
-    outlasts the relay's access: then the relay-post ends as skipped, with the reason."""
+    outlasts the relay's access: then the end of access settles the open reservation (expire.end_grant)."""
     if clock.epoch() + deferred.seconds >= config.access_ends.timestamp():
-        reason = f"not published before access ended ({deferred.reason})"
-        store.release_publish(job.relay_id, job.network, job.post_id, reason)
-        return f"skipped:{reason}"
+        # The end of access settles the reservation, asking the network while the token still works.
+        return f"left to the end of access ({deferred.reason})"
     aws.client("sqs").send_message(
         QueueUrl=settings.publish_queue_url, MessageBody=job.model_dump_json(), DelaySeconds=min(deferred.seconds, MAX_SQS_DELAY)
     )

@@ -171,7 +171,7 @@ class Store:
         return bool(grants)
 
     def set_grant_status(self, relay_id: str, network: str, status: str) -> None:
-        """Pause or resume; a grant being ended (or gone) keeps its state."""
+        """Pause, resume, or mark as ending; a grant being ended (or gone) keeps its state."""
         try:
             self.table.update_item(
                 Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},

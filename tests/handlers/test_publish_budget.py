@@ -75,16 +75,30 @@ def test_a_deferred_job_goes_back_to_the_queue_delayed_as_a_new_message(relay, s
     assert not [i for i in store.table.scan()["Items"] if i["pk"] == "IDEMPOTENCY#publish"]
 
 
-def test_a_wait_past_the_end_of_access_ends_the_relay_post_as_skipped(relay, store, frozen_clock):
+def test_a_wait_past_the_end_of_access_is_settled_by_the_end_of_access(relay, store, x_sandbox, frozen_clock):
+    """The job is not sent back; revoking at the end asks X whether the relay reposted it, then settles it."""
+    from relaycast import expire
+
     settings, connected = relay
     config = settings.event()
-    store.reserve_publish(connected.relay_id, "x", "1005", 3)
+    x = x_network(settings)
+    for post, reposted in (("1005", False), ("1006", True)):
+        store.reserve_publish(connected.relay_id, "x", post, 3)
+    x.repost(publish.access_token(store, settings, config, x, store.grant(connected.relay_id, "x")), connected.relay_id.split("-")[1], "1006")
     frozen_clock.at = config.access_ends - timedelta(minutes=5)
     outcome = publish.defer(store, settings, config, job(connected.relay_id, "1005"), Deferred(900, "budget x spent"))
-    assert outcome.startswith("skipped:not published before access ended")
-    ledger = store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1005")
-    assert ledger["status"] == "skipped" and "access ended" in ledger["reason"]
-    assert store.grant(connected.relay_id, "x")["published_count"] == 0  # the reservation was given back
+    assert outcome.startswith("left to the end of access")
+    assert store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1005")["status"] == "publishing"
+    assert expire.end_grant(store, settings, config, x, store.grant(connected.relay_id, "x"), "the event ended") == "ended"
+    skipped = store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1005")
+    published = store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1006")
+    assert skipped["status"] == "skipped" and skipped["reason"] == "access ended before it was published"
+    assert published["status"] == "published"  # X said the relay had reposted it: the ledger agrees
+    receipt = store.get(f"RELAY#{connected.relay_id}", "RECEIPT#x")
+    assert [p["post_id"] for p in receipt["published"]] == ["1006"]
+    # The token refreshed to settle (the clock is past its 2 hours) was the one revoked: nothing stays active.
+    assert not x_sandbox.active_grants("relay_budget")
+    assert not [t for t in x_sandbox.issued_tokens() if t != "bearer" and x_sandbox.is_token_active(t)]
 
 
 def test_each_relay_post_gets_its_own_stable_jitter(stack_env):
