@@ -101,8 +101,10 @@ def end_grant(
     try:
         client = _client(store, settings, x, grant)
 
+        stored_access = tokens["access_token"]
+
         def token() -> str:
-            return _fresh_token(store, settings, config, client, current) if current else tokens["access_token"]
+            return _fresh_token(store, settings, config, client, current) if current else stored_access
 
         if settle_open_reservations(store, client, functools.cache(token), grant) and current:
             # Settling may have refreshed the tokens (a refresh rotates them): revoke what the grant holds now.
@@ -164,14 +166,28 @@ def settle_open_reservations(store: Store, client: Any, token: Callable[[], str]
         try:
             reposted = client.has_reposted(token(), grant["user_id"], post_id)
         except NetworkError as error:
-            store.release_publish(relay_id, network, post_id, f"access ended; whether it was published could not be confirmed ({error})"[:200])
-            continue
+            reposted = confirmed_by_app(client, grant, post_id)  # the relay's token no longer works
+            if reposted is None:
+                store.release_publish(relay_id, network, post_id, f"access ended; whether it was published could not be confirmed ({error})"[:200])
+                continue
         if reposted:
             store.finish_ledger(relay_id, network, post_id, status="published", link=published_link(grant, post_id),
                                 published_at=clock.now().isoformat())
         else:
             store.release_publish(relay_id, network, post_id, "access ended before it was published")
     return len(open_items)
+
+
+def confirmed_by_app(client: Any, grant: dict[str, Any], post_id: str) -> bool | None:
+    """Whether the relay reposts the post, read with the app's own token (X's bearer) when the relay's token is
+    gone; None when it cannot be told."""
+    app_token = getattr(client, "bearer_token", None)
+    if not app_token:
+        return None
+    try:
+        return client.has_reposted(app_token, grant["user_id"], post_id)
+    except NetworkError:
+        return None
 
 
 def published_link(grant: dict[str, Any], post_id: str) -> str:

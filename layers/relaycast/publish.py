@@ -108,9 +108,15 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
             take_budget(store, job, grant)
             x.repost(token, grant["user_id"], job.post_id)
     except TokenRejected:
-        # Revoked elsewhere (the relay removed the app at X): the same end as any other, with its receipt.
-        unknown = "; whether it was published could not be confirmed" if reservation == "resume" else ""
-        store.release_publish(job.relay_id, job.network, job.post_id, f"access was revoked at X{unknown}")
+        # Revoked elsewhere (the relay removed the app at X): the same end as any other, with its receipt. An
+        # earlier attempt X may have acted on is settled with the app's own token.
+        reposted = expire.confirmed_by_app(x, grant, job.post_id) if reservation == "resume" else False
+        if reposted:
+            store.finish_ledger(job.relay_id, job.network, job.post_id, status="published",
+                                link=expire.published_link(grant, job.post_id), published_at=clock.now().isoformat(), expires_at=keep_until)
+        else:
+            unknown = "; whether it was published could not be confirmed" if reposted is None else ""
+            store.release_publish(job.relay_id, job.network, job.post_id, f"access was revoked at X{unknown}")
         logger.warning("grant rejected by the network", extra={"relay_id": job.relay_id, "network": job.network})
         expire.end_grant(store, settings, config, x, grant, "access was revoked at X")
         return "skipped:access revoked"
