@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import importlib.util
 import json
 import re
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -30,6 +28,9 @@ from typing import Any
 
 import pytest
 import requests
+
+# The handler tests' helpers (the table as the stack shapes it, a function loaded as Lambda does).
+from tests.handlers.handler_support import create_table, load_function
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_RECEIVES = 5  # the publish queue's maxReceiveCount
@@ -127,31 +128,8 @@ DYING = LambdaContext(remaining_ms=1)
 
 def load_publish_handler() -> Any:
     """functions/publish/handler.py imported from its own folder, as Lambda does."""
-    spec = importlib.util.spec_from_file_location("relaycast_fn_publish_property", ROOT / "functions" / "publish" / "handler.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_function("publish")
 
-
-def create_table(name: str) -> None:
-    """The one table as infra/storage.py shapes it (keys and the by_kind index)."""
-    import boto3
-
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "kind")],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_kind",
-                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}, {"AttributeName": "pk", "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
 
 
 @dataclass
