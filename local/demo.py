@@ -264,8 +264,8 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         and not figures["failed_firings"]
     )
     picks = Table(title="Picks and why", show_lines=True)
-    for column, width in (("round (UTC)", 11), ("author", 16), ("score", 5), ("reasons", 48), ("post", 60)):
-        picks.add_column(column, min_width=width, overflow="fold")
+    for column, width in (("round (UTC)", 11), ("author", 16), ("score", 5), ("reasons", 40), ("post", 50)):
+        picks.add_column(column, width=width, overflow="fold")
     for pick in figures["picks"]:
         when = datetime.strptime(pick["round"], "%Y%m%dT%H%M%SZ").strftime("%a %H:%M")
         picks.add_row(when, f"@{pick['author']}", f"{pick['score']:.2f}", ", ".join(pick["reasons"]), pick["text"][:140])
