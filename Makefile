@@ -25,7 +25,7 @@ CHROMIUM_STAMP := $(VENV)/.chromium
 PORT ?= 8000
 LAYER_SOURCES := $(shell find layers -name '*.py' -o -name '*.html' -o -name '*.txt' 2>/dev/null)
 
-.PHONY: help setup layer synth test demo serve check clean bench-sweep bench-selection
+.PHONY: help setup layer synth test demo serve check clean bench bench-sweep bench-selection
 
 help:
 	@echo "make demo    run a whole event locally (moto + sandbox networks, no cloud account)"
@@ -34,6 +34,7 @@ help:
 	@echo "make synth   synthesise the stack of EVENT=$(EVENT) into cdk.out/"
 	@echo "make check   validate EVENT=$(EVENT)"
 	@echo "make bench-sweep  measure the end-of-access sweep and the per-grant end cost (GRANTS=$(GRANTS))"
+	@echo "make bench   publishing: calls per relay-post, an event against the budgets, cost per 1,000, a long property run"
 	@echo "make bench-selection  rank the labelled feeds of ../shared/data against baselines; time 10x more candidates"
 
 $(PY_STAMP): pyproject.toml
@@ -94,6 +95,11 @@ test: setup $(LAYER_STAMP) $(CHROMIUM_STAMP)
 GRANTS ?= 1000
 bench-sweep: $(PY_STAMP)
 	$(BIN)/python tests/bench/bench_sweep.py --grants $(GRANTS)
+
+BENCH_RELAYS ?= 1000
+PROPERTY_EXAMPLES ?= 1000
+bench: $(PY_STAMP)
+	$(BIN)/python tests/bench/bench_publish.py --relays $(BENCH_RELAYS) --posts 8 --property-examples $(PROPERTY_EXAMPLES)
 
 bench-selection: $(PY_STAMP)
 	$(BIN)/python tests/bench/bench_selection.py

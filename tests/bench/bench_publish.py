@@ -1,0 +1,782 @@
+"""Benchmark of publishing (not a test: it asserts nothing about time).
+
+    python tests/bench/bench_publish.py [--relays 10000 --posts 8] [--property-examples 2000]
+
+With moto in-process, the sandbox X on loopback and the frozen clock of tests/property, one run prints
+  1. the calls one relay-post costs through the real publish handler (Powertools batch processor + idempotency):
+     requests to X (the sandbox's request log), DynamoDB, KMS and SQS requests (a botocore `provide-client-params`
+     hook, by operation) — on the happy path, under the fault mix of tests/property, and per delivery outcome
+     (first try or retry; published, deferred, answered 429 or skipped) when the app's budget is spent;
+  2. an event of --relays x --posts approved relay-posts on the simulated clock. Every budget decision is the
+     real `take_budget` against moto's DynamoDB, except attempts inside an app window already known to be spent
+     (one real call per 15 minutes checks it still is; the others are counted: they would fail the same
+     conditional update). X is a model counting each window from its first request, as the sandbox does, and
+     answering 429 past a limit. The rest of publish is not run for the 80,000: each attempt is costed with the
+     outcome profiles of 1. The same event at 1/10 scale is then replayed with X counting UTC days like relaycast;
+  3. AWS cost per 1,000 relay-posts: counted calls x list prices (us-east-1), with X's price per created post;
+  4. a longer run of the property of tests/property (hypothesis directly, one process per core).
+In-process times leave out the network; the call counts are what carries over to the cloud.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import io
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "property")]
+
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+# --- prices ------------------------------------------------------------------------------------------------------
+# us-east-1 list prices, read on the AWS pricing pages in 2026-11 (DynamoDB on-demand: since the 2024-11 cut).
+PRICES_CHECKED = "us-east-1 list prices, AWS pricing pages read 2026-11"
+LAMBDA_REQUEST = 0.20 / 1e6  # arm64 and x86
+LAMBDA_GB_SECOND = 0.0000133334  # arm64, first 7.5 billion GB-s a month
+DYNAMODB_WRU = 0.625 / 1e6  # on-demand write request unit (1 KB)
+DYNAMODB_RRU = 0.125 / 1e6  # on-demand read request unit (4 KB strongly consistent)
+SQS_REQUEST = 0.40 / 1e6  # standard queue, per 64 KB chunk
+KMS_REQUEST = 0.03 / 1e4  # symmetric key requests
+SFN_TRANSITION = 0.025 / 1e3  # standard workflows
+X_POST_CREATED = 0.015  # /work/shared/DESIGN.md: X pay-per-use, per post created ($0.005 per post read)
+PUBLISH_MEMORY_GB = 256 / 1024  # infra/pipeline.py
+# Duration is modelled, not measured (in process, moto and the sandbox answer in microseconds): per invocation,
+# a base plus a typical latency per call made from Lambda. X's is the one that matters.
+LATENCY_MS = {"base": 20, "dynamodb": 6, "kms": 8, "sqs": 15, "secretsmanager": 15, "ssm": 10, "ses": 30, "x": 250}
+# The proposal that precedes an approval (Step Functions fan-out, one DynamoDB PutItem per relay and pick): the
+# inner Map's iteration and its PutItem task, modelled from infra/pipeline.py.
+PROPOSAL_TRANSITIONS = 2  # one pick per round: ProposePicks + PutProposal (fewer per proposal with more picks)
+WINDOW = 15 * 60  # the longest delay SQS gives a message; longer waits are chains of deferrals
+
+
+# --- counting ---------------------------------------------------------------------------------------------------
+
+
+class Calls:
+    """AWS API calls by (bucket, service, operation) and DynamoDB request units by (bucket, unit), counted by a
+    botocore `provide-client-params` hook on every session created after `install()`; the bucket is per thread."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str, str]] = Counter()
+        self.units: Counter[tuple[str, str]] = Counter()
+        self._local = threading.local()
+
+    def install(self) -> None:
+        import botocore.handlers
+
+        botocore.handlers.BUILTIN_HANDLERS.append(("provide-client-params", self._count))
+
+    def _count(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        bucket = getattr(self._local, "bucket", "other")
+        service, operation = model.service_model.service_name, model.name
+        self.counts[(bucket, service, operation)] += 1
+        if service == "dynamodb":  # items here are under 1 KB (writes) and 4 KB (reads)
+            if operation == "TransactWriteItems":
+                self.units[(bucket, "WRU")] += 2 * len(params.get("TransactItems", []))
+            elif operation in ("PutItem", "UpdateItem", "DeleteItem"):
+                self.units[(bucket, "WRU")] += 1
+            elif operation in ("GetItem", "Query"):
+                self.units[(bucket, "RRU")] += 1 if params.get("ConsistentRead") or operation == "GetItem" else 0.5
+
+    @contextmanager
+    def bucket(self, name: str) -> Iterator[None]:
+        before = getattr(self._local, "bucket", "other")
+        self._local.bucket = name
+        try:
+            yield
+        finally:
+            self._local.bucket = before
+
+    def of(self, bucket: str) -> tuple[Counter[tuple[str, str]], Counter[str]]:
+        calls = Counter({(s, o): n for (b, s, o), n in self.counts.items() if b == bucket})
+        units = Counter({u: n for (b, u), n in self.units.items() if b == bucket})
+        return calls, units
+
+    def clear(self) -> None:
+        self.counts.clear()
+        self.units.clear()
+
+
+def x_route(method: str, path: str) -> str:
+    if path.endswith("/retweets"):
+        return "repost"
+    if "/retweets/" in path:
+        return "undo"
+    if path.endswith("/retweeted_by"):
+        return "state check (retweeted_by)"
+    return {"/2/oauth2/token": "token refresh", "/2/oauth2/revoke": "revoke", "/2/users/me": "users/me"}.get(path, path)
+
+
+@dataclass
+class Profile:
+    """What `n` units (relay-posts, or deliveries of one outcome) cost in calls."""
+
+    n: int = 0
+    invocations: int = 0
+    aws: Counter[tuple[str, str]] = field(default_factory=Counter)
+    units: Counter[str] = field(default_factory=Counter)
+    x: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: Profile) -> Profile:
+        return Profile(self.n + other.n, self.invocations + other.invocations, self.aws + other.aws,
+                       self.units + other.units, self.x + other.x)
+
+    def scaled(self, factor: float) -> dict[str, float]:
+        """Per-unit figures times `factor`: calls by service, X calls, DynamoDB units, invocations."""
+        per = factor / max(self.n, 1)
+        out: dict[str, float] = {"invocations": self.invocations * per, "x": sum(self.x.values()) * per}
+        for (service, _), count in self.aws.items():
+            out[service] = out.get(service, 0.0) + count * per
+        for unit, count in self.units.items():
+            out[unit] = count * per
+        return out
+
+    def service(self, name: str) -> int:
+        return sum(n for (s, _), n in self.aws.items() if s == name)
+
+
+# --- part 1: calls per relay-post through the handler ----------------------------------------------------------
+
+
+class Meter:
+    """Buckets the rig's work: deliveries ("publish"), approvals ("approve"), the rest ("harness"). X requests go
+    to the bucket of the delivery whose window they fall in (a union: two interleaved deliveries count once)."""
+
+    def __init__(self, rig: Any, calls: Calls) -> None:
+        import publish_schedules
+
+        self.rig, self.calls, self.module = rig, calls, publish_schedules
+        self.x_seen: dict[str, set[int]] = {"publish": set(), "approve": set()}
+        self.invocations = 0
+        self._deliver = publish_schedules.deliver
+        self._approve = rig.approve
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        def deliver(rig: Any, messages: list[Any], **kwargs: Any) -> None:
+            with self.calls.bucket("publish"), self._x("publish"):
+                self.invocations += 1
+                self._deliver(rig, messages, **kwargs)
+
+        def approve(relay: Any, post_id: str) -> None:
+            with self.calls.bucket("approve"), self._x("approve"):
+                self._approve(relay, post_id)
+
+        self.module.deliver, self.rig.approve = deliver, approve
+        try:
+            with self.calls.bucket("harness"):
+                yield
+        finally:
+            self.module.deliver, self.rig.approve = self._deliver, self._approve
+
+    @contextmanager
+    def _x(self, bucket: str) -> Iterator[None]:
+        start = len(self.rig.sandbox.request_log)
+        try:
+            yield
+        finally:
+            self.x_seen[bucket].update(range(start, len(self.rig.sandbox.request_log)))
+
+    def profile(self, bucket: str, n: int) -> Profile:
+        log = self.rig.sandbox.request_log
+        aws, units = self.calls.of(bucket)
+        x = Counter(x_route(log[i].method, log[i].path) for i in self.x_seen[bucket])
+        return Profile(n, self.invocations if bucket == "publish" else 0, aws, units, x)
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.x_seen = {"publish": set(), "approve": set()}
+        self.invocations = 0
+
+
+def per_relay_post(rig: Any, calls: Calls, schedules: list[Any], *, batch: int) -> tuple[Profile, Profile, int]:
+    """Publish and approval profiles over `schedules`, per approved relay-post; and how many were published."""
+    from publish_schedules import run
+
+    meter = Meter(rig, calls)
+    rig.batch, approved, published = batch, 0, 0
+    with meter.installed():
+        for schedule in schedules:
+            result = run(rig, schedule)
+            approved += len(result.approved)
+            published += sum(1 for r in result.relays
+                             for i in rig.store.relay_items(r.relay_id, "LEDGER#") if i["status"] == "published")
+    return meter.profile("publish", approved), meter.profile("approve", approved), published
+
+
+def fault_mix(count: int) -> list[Any]:
+    """The first `count` schedules the property draws (derandomized: the same every run)."""
+    from hypothesis import Phase, given, settings
+
+    from test_publish_exactly_once import REPRODUCIBLE, schedules
+
+    drawn: list[Any] = []
+
+    @settings(REPRODUCIBLE, max_examples=count, phases=[Phase.generate])
+    @given(schedules())
+    def draw(schedule: Any) -> None:
+        drawn.append(schedule)
+
+    draw()
+    return drawn[:count]
+
+
+def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
+    """Each delivery outcome of a relay-post when the app's budget is spent, through the handler (one message per
+    invocation), with `relays` samples each; then what the end of access and a token refresh cost. The app's
+    budget is set to 2 x relays a day for this."""
+    import dataclasses
+
+    from publish_schedules import deliver
+    from relaycast import publish
+    from relaycast.policy import Limit, policy
+
+    sandbox, queue = rig.sandbox, lambda: rig.queue
+    t0 = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)  # tokens stay valid (2 h) across the day's turn
+    rig.begin(t0)
+    relay_list = [rig.connect(f"o{rig.examples}r{i}") for i in range(relays)]
+    late = [rig.connect(f"o{rig.examples}l{i}") for i in range(relays)]  # with their cap still free at the end
+    posts = rig.add_posts(4)
+    for relay in relay_list:
+        for post in posts[:3]:
+            rig.propose(relay, post)
+    for relay in late:
+        rig.propose(relay, posts[3])
+    profiles: dict[str, Profile] = {}
+
+    def one(label: str, message: Any, fault: bool = False) -> None:
+        relay = next(r for r in relay_list + late if r.relay_id == message.job["relay_id"])
+        if fault:
+            sandbox.fail_next("POST", f"/2/users/{relay.user_id}/retweets", status=429, reset_at=rig.clock.epoch() + 600)
+        start, before = len(sandbox.request_log), Counter(calls.counts)
+        units_before = Counter(calls.units)
+        with calls.bucket("outcome"):
+            deliver(rig, [message])
+        log = sandbox.request_log
+        aws = Counter({(s, o): n for (b, s, o), n in (calls.counts - before).items() if b == "outcome"})
+        units = Counter({u: n for (b, u), n in (calls.units - units_before).items() if b == "outcome"})
+        x = Counter(x_route(r.method, r.path) for r in log[start:])
+        profiles[label] = profiles.get(label, Profile()).add(Profile(1, 1, aws, units, x))
+
+    def measure(label: str, n: int, action: Callable[[], Any]) -> None:
+        start, before, units_before = len(sandbox.request_log), Counter(calls.counts), Counter(calls.units)
+        with calls.bucket("outcome"):
+            action()
+        aws = Counter({(s, o): c for (b, s, o), c in (calls.counts - before).items() if b == "outcome"})
+        units = Counter({u: c for (b, u), c in (calls.units - units_before).items() if b == "outcome"})
+        x = Counter(x_route(r.method, r.path) for r in sandbox.request_log[start:])
+        profiles[label] = profiles.get(label, Profile()).add(Profile(n, 0, aws, units, x))
+
+    def jobs(post: str) -> list[Any]:
+        return [m for m in queue().visible(rig.clock.epoch()) if m.job["post_id"] == post]
+
+    limit = Limit(2 * relays, 86_400)
+    with pytest_patch() as patch:
+        patch.setattr(publish, "policy", lambda network: dataclasses.replace(policy(network), per_app=limit))
+        for post in posts[:3]:
+            for relay in relay_list:
+                rig.approve(relay, post)
+        for m in jobs(posts[0]):
+            one("first try: published", m)
+        for m in jobs(posts[1]):
+            one("first try: X answered 429", m, fault=True)  # the app's budget is now spent
+        for m in jobs(posts[2]):
+            one("first try: deferred (budget spent)", m)
+        rig.clock.at += timedelta(seconds=WINDOW)
+        for m in queue().visible(rig.clock.epoch()):
+            one("retry: deferred again", m)
+        rig.clock.at = datetime(2026, 12, 2, 0, 0, 5, tzinfo=UTC)  # the app's next window
+        for m in jobs(posts[1]):
+            one("retry: X answered 429", m, fault=True)
+        for m in jobs(posts[2]):
+            one("retry: published", m)
+        rig.clock.at += timedelta(seconds=WINDOW)
+        for m in jobs(posts[1]):  # spent until the next day, which starts after access ends
+            one("retry: left to the end of access", m)
+        for relay in late:
+            rig.approve(relay, posts[3])
+        for m in jobs(posts[3]):
+            one("first try: left to the end of access", m)
+        # The end of access settles each open reservation (asks X, then publishes or skips it); and a token
+        # refresh (every 2 h of a relay's activity). Both measured on the code that does them.
+        from relaycast import expire
+        from relaycast.networks import x_network
+
+        x = x_network(rig.settings)
+        for relay in relay_list + late:
+            grant = rig.store.grant(relay.relay_id, "x")
+            token = publish.access_token(rig.store, rig.settings, rig.config, x, grant)
+            n = sum(1 for i in rig.store.relay_items(relay.relay_id, "LEDGER#") if i["status"] == "publishing")
+            measure("settled at the end of access", n, lambda: expire.settle_open_reservations(rig.store, x, lambda: token, grant))
+        rig.clock.at += timedelta(hours=3)
+        for relay in relay_list:
+            grant = rig.store.grant(relay.relay_id, "x")
+            measure("token refresh", 1, lambda: publish.access_token(rig.store, rig.settings, rig.config, x, grant))
+    return profiles
+
+
+@contextmanager
+def pytest_patch() -> Iterator[Any]:
+    import pytest
+
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+# --- part 2: the simulated event -------------------------------------------------------------------------------
+
+
+class PlatformWindow:
+    """X's count of one limit: from the first request after the last window ended (the sandbox's rule), or on
+    fixed windows aligned to the epoch (relaycast's own model)."""
+
+    def __init__(self, limit: int, period: int, aligned: bool) -> None:
+        self.limit, self.period, self.aligned = limit, period, aligned
+        self.start: int | None = None
+        self.used = 0
+        self.history: list[int] = []
+
+    def hit(self, t: int) -> int:
+        """0 when counted, else the reset time (a 429)."""
+        start = t - t % self.period if self.aligned else self.start
+        if start is None or t >= start + self.period or start != self.start:
+            if self.start is not None:
+                self.history.append(self.used)
+            self.start = t - t % self.period if self.aligned else t
+            self.used = 0
+        if self.used >= self.limit:
+            return self.start + self.period
+        self.used += 1
+        return 0
+
+    def busiest(self) -> int:
+        return max([*self.history, self.used])
+
+
+@dataclass
+class Event:
+    relays: int
+    posts: int
+    app_limit: int
+    attempts: Counter[str] = field(default_factory=Counter)  # by outcome (the labels of outcome_profiles)
+    skipped: Counter[str] = field(default_factory=Counter)
+    published_at: list[int] = field(default_factory=list)
+    rate_limited: int = 0
+    take_budget_calls: int = 0
+    counted_without_call: int = 0
+    refreshes: int = 0
+    settled_open: int = 0  # reservations the end of access settles
+    settled_at: int = 0
+    app_windows: list[tuple[str, int]] = field(default_factory=list)  # relaycast's, from the table
+    busiest_user_window: int = 0
+    platform_app_windows: list[int] = field(default_factory=list)
+    platform_busiest_user: int = 0
+    seconds: float = 0.0
+
+
+def simulate(rig: Any, relays: int, posts: int, *, aligned: bool, app_limit: int | None, progress: Progress) -> Event:
+    """One event: every relay approves every post (a worst case); see the module's docstring for what is real."""
+    import dataclasses
+
+    from relaycast import publish
+    from relaycast.policy import Limit, policy
+    from relaycast.publish import Deferred, PublishJob, take_budget
+
+    config = rig.config.model_copy(update={"publish_jitter_seconds": 120})  # relaycast's default jitter
+    row = policy("x")
+    per_app = Limit(app_limit, row.per_app.window_seconds) if app_limit else row.per_app
+    assert per_app is not None
+    start, end = int(config.start_utc.timestamp()), int(config.end_utc.timestamp())
+    access_ends = int(config.access_ends.timestamp())
+    rng = random.Random(2026)
+    rig.begin(config.start_utc)
+    event = Event(relays, posts, per_app.calls)
+    app = PlatformWindow(per_app.calls, per_app.window_seconds, aligned)
+    users = [PlatformWindow(row.per_user.calls, row.per_user.window_seconds, aligned) for _ in range(relays)]
+    token_expires = [start - 1] * relays  # connected before the event: the first attempt refreshes
+    heap: list[tuple[int, int, int, int, bool]] = []
+    # Round k picks post k; a relay approves after an exponential delay (mean 30 min, within the proposal's
+    # 12 h), then waits its jitter.
+    for k in range(posts):
+        proposed = start + int((k + 0.5) * (end - start) / posts)
+        for r in range(relays):
+            delay = min(rng.expovariate(1 / 1800), config.proposal_ttl_hours * 3600)
+            heapq.heappush(heap, (proposed + int(delay) + rng.randint(0, config.publish_jitter_seconds), r * posts + k, r, k, True))
+    total, sequence = relays * posts, relays * posts
+    spent: dict[int, int] = {}  # relaycast's app windows known spent -> the last 15-min slot checked for real
+    left_open: Counter[int] = Counter()  # relay -> relay-posts left to the end of access
+    settled = 0
+    task = progress.add_task(f"event {relays} x {posts} ({'UTC days' if aligned else 'from first request'})", total=total)
+    started = time.perf_counter()
+    with pytest_patch() as patch:
+        patch.setattr(publish, "policy", lambda network: dataclasses.replace(policy(network), per_app=per_app))
+        while heap:
+            t, _, r, k, first = heapq.heappop(heap)
+            rig.clock.at = datetime.fromtimestamp(t, UTC)
+            try_ = "first try" if first else "retry"
+            if t > token_expires[r] - 120:
+                event.refreshes += 1
+                token_expires[r] = t + 7200
+            window = t - t % per_app.window_seconds
+            wait = 0
+            if window in spent and spent[window] == t // WINDOW:
+                wait, event.counted_without_call = window + per_app.window_seconds - t, event.counted_without_call + 1
+            else:
+                event.take_budget_calls += 1
+                try:
+                    take_budget(rig.store, PublishJob(relay_id=f"x-{r}", network="x", post_id=str(1000 + k)),
+                                {"relay_id": f"x-{r}", "user_id": str(r)})
+                except Deferred as deferred:
+                    wait = deferred.seconds
+                    if "#app" in deferred.reason:
+                        spent[window] = t // WINDOW
+            label = ""
+            if not wait:
+                reset = users[r].hit(t) or app.hit(t)
+                if not reset:
+                    event.attempts[f"{try_}: published"] += 1
+                    event.published_at.append(t)
+                    settled += 1
+                    progress.update(task, completed=settled)
+                    continue
+                # publish turns the 429 into a deferral until X's reset (the budget's unit stays spent)
+                event.rate_limited += 1
+                label, wait = f"{try_}: X answered 429", max(1, reset - t)
+            if t + wait >= access_ends:  # defer(): the wait outlasts access, left open for the end of access
+                event.attempts[label or f"{try_}: left to the end of access"] += 1
+                left_open[r] += 1
+                continue
+            event.attempts[label or ("first try: deferred (budget spent)" if first else "retry: deferred again")] += 1
+            sequence += 1
+            heapq.heappush(heap, (t + min(wait, WINDOW), sequence, r, k, False))
+    # The end of access settles what was left open (X has none of them: they were never sent), refreshing the
+    # token first where it has expired.
+    for r, count in left_open.items():
+        event.skipped["access ended before it was published (settled by the end of access)"] += count
+        event.settled_open += count
+        event.refreshes += token_expires[r] - 120 < access_ends
+    progress.update(task, completed=total)
+    event.settled_at = access_ends if left_open else max(event.published_at, default=0)
+    event.seconds = time.perf_counter() - started
+    event.app_windows = [(datetime.fromtimestamp(int(i["sk"]), UTC).strftime("%b %d %H:%M"), int(i["used"]))
+                         for i in rig.store.query("QUOTA#x#app")]
+    event.busiest_user_window = max((int(i["used"]) for i in scan_quota(rig, "QUOTA#x#user#")), default=0)
+    event.platform_app_windows = [*app.history, app.used]
+    event.platform_busiest_user = max(u.busiest() for u in users)
+    return event
+
+
+def scan_quota(rig: Any, prefix: str) -> Iterator[dict[str, Any]]:
+    from boto3.dynamodb.conditions import Attr
+
+    kwargs: dict[str, Any] = {"FilterExpression": Attr("pk").begins_with(prefix), "ProjectionExpression": "used"}
+    while True:
+        page = rig.store.table.scan(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# --- part 3: cost ------------------------------------------------------------------------------------------------
+
+
+def dollars(figures: dict[str, float]) -> dict[str, float]:
+    """Dollars for per-unit figures (Profile.scaled, plus "transitions" and "esm_sqs"): Lambda's duration is
+    modelled from the calls each invocation makes (LATENCY_MS); the event source's receives and deletes are SQS
+    requests too."""
+    duration_ms = figures.get("invocations", 0) * LATENCY_MS["base"] + sum(
+        figures.get(service, 0) * ms for service, ms in LATENCY_MS.items() if service != "base"
+    )
+    return {
+        "Lambda": figures.get("invocations", 0) * LAMBDA_REQUEST + duration_ms / 1000 * PUBLISH_MEMORY_GB * LAMBDA_GB_SECOND,
+        "DynamoDB": figures.get("WRU", 0) * DYNAMODB_WRU + figures.get("RRU", 0) * DYNAMODB_RRU,
+        "SQS": (figures.get("sqs", 0) + figures.get("esm_sqs", 0)) * SQS_REQUEST,
+        "KMS": figures.get("kms", 0) * KMS_REQUEST,
+        "Step Functions": figures.get("transitions", 0) * SFN_TRANSITION,
+    }
+
+
+def per_thousand(publish: Profile, approve: Profile, *, extra: dict[str, float] | None = None) -> dict[str, float]:
+    """Figures for 1,000 approved relay-posts: publish's deliveries, the approvals' writes and messages, the
+    proposals before them, and the event source's receive + delete per invocation."""
+    figures = Counter(publish.scaled(1000))
+    figures["esm_sqs"] = 2 * figures["invocations"]
+    for key, value in approve.scaled(1000).items():
+        if key in ("WRU", "RRU", "sqs", "dynamodb"):
+            figures[key] += value
+    figures["transitions"] += 1000 * PROPOSAL_TRANSITIONS
+    figures["WRU"] += 1000  # the proposal's PutItem
+    for key, value in (extra or {}).items():
+        figures[key] += value
+    return dict(figures)
+
+
+def event_profile(event: Event, outcomes: dict[str, Profile]) -> Profile:
+    """The event's deliveries as the sum of their outcomes' measured profiles (one message per invocation)."""
+    total = Profile()
+    for label, count in event.attempts.items():
+        unit = outcomes[label]
+        total = total.add(Profile(0, count, Counter({k: v * count / unit.n for k, v in unit.aws.items()}),
+                                  Counter({k: v * count / unit.n for k, v in unit.units.items()}),
+                                  Counter({k: v * count / unit.n for k, v in unit.x.items()})))
+    for label, count in (("token refresh", event.refreshes), ("settled at the end of access", event.settled_open)):
+        unit = outcomes[label]  # work inside other invocations (publish's, expire's): no invocation of its own
+        total = total.add(Profile(0, 0, Counter({k: v * count / unit.n for k, v in unit.aws.items()}),
+                                  Counter({k: v * count / unit.n for k, v in unit.units.items()}),
+                                  Counter({k: v * count / unit.n for k, v in unit.x.items()})))
+    return replace(total, n=event.relays * event.posts)
+
+
+# --- part 4: the property, longer ---------------------------------------------------------------------------------
+
+
+def property_worker(seed: int, examples: int) -> None:
+    """One process's share of the long property run; progress on stderr, the result as JSON on stdout."""
+    from hypothesis import Phase, given, seed as seeded, settings
+
+    from publish_schedules import Rig, run, violations
+    from test_publish_exactly_once import schedules
+
+    result: dict[str, Any] = {"examples": 0, "failing": 0, "violations": []}
+    out = sys.stdout
+    with Rig() as rig, redirect_stdout(io.StringIO()):
+
+        @seeded(seed)
+        @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate])
+        @given(schedules())
+        def check(schedule: Any) -> None:  # never raises: every example runs, every violation is kept
+            found = violations(rig, run(rig, schedule))
+            result["examples"] += 1
+            result["failing"] += bool(found)
+            result["violations"] += [[v, repr(schedule)] for v in found][:1]
+            print(result["examples"], file=sys.stderr, flush=True)
+
+        started = time.perf_counter()
+        check()
+        result["seconds"] = time.perf_counter() - started
+    print(json.dumps(result), file=out)
+
+
+def long_property_run(examples: int, progress: Progress) -> dict[str, Any]:
+    workers = max(1, min(2, os.cpu_count() or 1))
+    shares = [examples // workers + (i < examples % workers) for i in range(workers)]
+    task = progress.add_task(f"property, {examples} schedules on {workers} processes", total=examples)
+    started = time.perf_counter()
+    done, errors = [0] * workers, [[] for _ in range(workers)]
+    procs = [subprocess.Popen([sys.executable, __file__, "--property-worker", str(2026 + i), str(share)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+             for i, share in enumerate(shares)]
+
+    def follow(i: int) -> None:
+        assert procs[i].stderr is not None
+        for line in procs[i].stderr:
+            if line.strip().isdigit():
+                done[i] = int(line)
+                progress.update(task, completed=sum(done))
+            else:
+                errors[i].append(line)
+
+    readers = [threading.Thread(target=follow, args=(i,), daemon=True) for i in range(workers)]
+    for reader in readers:
+        reader.start()
+    results = []
+    for i, (proc, reader) in enumerate(zip(procs, readers, strict=True)):
+        stdout = proc.stdout.read() if proc.stdout else ""
+        proc.wait()
+        reader.join()
+        if proc.returncode:
+            raise RuntimeError(f"property worker {i} failed:\n{''.join(errors[i][-20:])}")
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    wall = time.perf_counter() - started
+    return {
+        "workers": workers,
+        "examples": sum(r["examples"] for r in results),
+        "wall": wall,
+        "per_process": [r["examples"] / r["seconds"] for r in results],
+        "failing": sum(r["failing"] for r in results),
+        "violations": [v for r in results for v in r["violations"]],
+    }
+
+
+# --- output ---------------------------------------------------------------------------------------------------------
+
+
+def fmt(value: float) -> str:
+    return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+
+
+def calls_table(title: str, rows: list[tuple[str, Profile]], per: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in (per, "X requests", "DynamoDB req (WRU/RRU)", "KMS", "SQS sends", "Lambda inv."):
+        table.add_column(column, justify="left" if column == per else "right")
+    for label, p in rows:
+        n = max(p.n, 1)
+        x = ", ".join(f"{route} {count / n:.2f}" for route, count in sorted(p.x.items())) or "0"
+        kms = ", ".join(f"{op} {count / n:.2f}" for (s, op), count in sorted(p.aws.items()) if s == "kms") or "0"
+        table.add_row(label, x, f"{p.service('dynamodb') / n:.2f} ({p.units['WRU'] / n:.2f}/{p.units['RRU'] / n:.2f})",
+                      kms, f"{p.service('sqs') / n:.2f}", f"{p.invocations / n:.2f}")
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--relays", type=int, default=10_000, help="relays of the simulated event")
+    parser.add_argument("--posts", type=int, default=8, help="posts every relay approves in the simulated event")
+    parser.add_argument("--happy", type=int, default=20, help="relays (3 posts each) of the happy-path measure")
+    parser.add_argument("--mix", type=int, default=40, help="property schedules of the fault-mix measure")
+    parser.add_argument("--samples", type=int, default=10, help="deliveries per outcome profile")
+    parser.add_argument("--property-examples", type=int, default=2000, help="schedules of the long property run (0: none)")
+    parser.add_argument("--property-worker", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.property_worker:
+        property_worker(*args.property_worker)
+        return 0
+
+    console = Console(width=None if sys.stdout.isatty() else 180)
+    calls = Calls()
+    calls.install()  # before any boto3 session exists
+    from publish_schedules import Rig, Schedule
+
+    started = time.perf_counter()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Rig() as rig, Progress(*columns, console=console, transient=True) as progress:
+        step = progress.add_task("calls per relay-post (happy path, fault mix, outcomes)", total=3)
+        with redirect_stdout(io.StringIO()):  # the handler's metric lines
+            happy = Schedule(caps=(3,) * args.happy, posts=3, steps=(),
+                             approvals=tuple((r, p) for p in range(3) for r in range(args.happy)))
+            happy_publish, happy_approve, happy_published = per_relay_post(rig, calls, [happy], batch=10)
+            progress.advance(step)
+            mix = fault_mix(args.mix)
+            mix_publish, mix_approve, mix_published = per_relay_post(rig, calls, mix, batch=3)
+            progress.advance(step)
+            outcomes = outcome_profiles(rig, calls, args.samples)
+            progress.advance(step)
+        event = simulate(rig, args.relays, args.posts, aligned=False, app_limit=None, progress=progress)
+        tenth = max(1, args.relays // 10)
+        aligned = simulate(rig, tenth, args.posts, aligned=True, app_limit=10_000 * tenth // args.relays, progress=progress)
+        long_run: dict[str, Any] = {}
+        if args.property_examples:  # last, alone on the cores: its rate is the figure
+            long_run = long_property_run(args.property_examples, progress)
+
+    console.print(f"[bold]relaycast publish benchmark[/] (moto in-process, sandbox X; {time.perf_counter() - started:.0f} s)")
+    console.print(calls_table("1. Calls per approved relay-post through the publish handler (idempotency included)", [
+        (f"happy path: {happy_publish.n} relay-posts, all published ({happy_published}), batches of 10", happy_publish),
+        (f"fault mix: {mix_publish.n} relay-posts of {len(mix)} property schedules ({mix_published} published)", mix_publish),
+        ("approval (decide: proposal update + job message)", happy_approve),
+    ], "per relay-post"))
+    console.print(calls_table("   Per delivery, by outcome, with the app's budget spent (one message per invocation)",
+                              sorted(outcomes.items()), "outcome"))
+    ddb = ", ".join(f"{op} {n / happy_publish.n:.2f}" for (s, op), n in sorted(happy_publish.aws.items()) if s == "dynamodb")
+    console.print(f"   happy path, DynamoDB by operation per relay-post: {ddb}")
+    other = ", ".join(f"{s}:{op} {n}" for (s, op), n in sorted(happy_publish.aws.items()) if s not in ("dynamodb", "kms", "sqs"))
+    console.print(f"   once per container (cached), for the whole happy path: {other or 'none'}")
+
+    console.print(event_table(event, "2. Simulated event, X counting each window from its first request (the sandbox's rule)"))
+    console.print(event_table(aligned, f"   Same event at 1/10 scale (app limit {10_000 * tenth // args.relays:,}/24 h), X counting UTC days like relaycast"))
+
+    cost_rows = [
+        ("happy path", per_thousand(happy_publish, happy_approve), 1000 * happy_published / happy_publish.n),
+        ("fault mix", per_thousand(mix_publish, mix_approve), 1000 * mix_published / max(mix_publish.n, 1)),
+    ]
+    for label, ev in (("event, X from first request", event), ("event at 1/10, X on UTC days", aligned)):
+        profile = event_profile(ev, outcomes)
+        published = len(ev.published_at)
+        cost_rows.append((f"{label} ({published:,} of {ev.relays * ev.posts:,} published)",
+                          per_thousand(profile, happy_approve), 1000 * published / (ev.relays * ev.posts)))
+    console.print(cost_table(cost_rows))
+    if long_run:
+        console.print(property_table(long_run))
+    return 0
+
+
+def event_table(event: Event, title: str) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("figure")
+    total = event.relays * event.posts
+    published = len(event.published_at)
+
+    def at(t: int) -> str:
+        return datetime.fromtimestamp(t, UTC).strftime("%b %d %H:%M UTC") if t else "-"
+
+    table.add_row("relay-posts approved", f"{total:,} ({event.relays:,} relays x {event.posts} posts; each relay approves every post)")
+    table.add_row("published", f"{published:,} ({published / total:.1%}); first {at(min(event.published_at, default=0))}, "
+                               f"last {at(max(event.published_at, default=0))}")
+    for reason, count in event.skipped.items():
+        table.add_row("skipped, with reason", f"{count:,}: {reason}")
+    table.add_row("429 answers from X", f"{event.rate_limited:,} (goal 0)")
+    table.add_row("all settled by", f"{at(event.settled_at)} (access ends Dec 02 19:00 UTC; the end of access settles "
+                                    f"{event.settled_open:,} open reservations, asking X for each)")
+    per_window = event.app_limit
+    windows_needed = math.ceil(total / per_window)
+    table.add_row("to publish them all", f"{windows_needed} app windows of 24 h ({per_window:,} each): "
+                                         f"{windows_needed - 1} days after the first; access lasts 35 h")
+    table.add_row("relaycast's app windows (used/limit)", "; ".join(f"{day}: {used:,}/{per_window:,}" for day, used in event.app_windows))
+    table.add_row("X's app windows (used/limit)", "; ".join(f"{used:,}/{per_window:,}" for used in event.platform_app_windows))
+    table.add_row("busiest user window (used/limit)", f"relaycast {event.busiest_user_window}/50 per 15 min, X {event.platform_busiest_user}/50")
+    attempts = sum(event.attempts.values())
+    table.add_row("deliveries", f"{attempts:,} ({attempts / total:.1f} per relay-post): "
+                  + ", ".join(f"{label} {count:,}" for label, count in sorted(event.attempts.items())))
+    table.add_row("real take_budget calls", f"{event.take_budget_calls:,}; {event.counted_without_call:,} attempts in a spent "
+                                            f"app window counted without a call; {event.seconds:.0f} s")
+    table.add_row("token refreshes", f"{event.refreshes:,}")
+    return table
+
+
+def cost_table(rows: list[tuple[str, dict[str, float], float]]) -> Table:
+    table = Table(title=f"3. Cost per 1,000 approved relay-posts ({PRICES_CHECKED})", title_justify="left")
+    services = ["Lambda", "DynamoDB", "SQS", "KMS", "Step Functions"]
+    for column in ("per 1,000 relay-posts", *services, "AWS total", "X ($0.015/post created)", "X requests"):
+        table.add_column(column, justify="left" if column.startswith("per") else "right")
+    for label, figures, published in rows:
+        money = dollars(figures)
+        table.add_row(label, *(f"${money[s]:.4f}" for s in services), f"${sum(money.values()):.4f}",
+                      f"${published * X_POST_CREATED:,.2f}", fmt(figures.get("x", 0)))
+    table.caption = (
+        "Lambda arm64 $0.20/M requests + $0.0000133334/GB-s (256 MB; duration modelled: 20 ms + 6 ms per DynamoDB, "
+        "8 ms per KMS, 15 ms per SQS, 250 ms per X call); DynamoDB on-demand $0.625/M WRU, $0.125/M RRU (conditional "
+        "and cancelled writes billed as made; transactions 2 WRU per item); SQS standard $0.40/M (+ receive and delete "
+        "per invocation by the event source); KMS $0.03/10,000; Step Functions standard $0.025/1,000 transitions "
+        f"({PROPOSAL_TRANSITIONS} per proposal). X: $0.015 per created post if a repost is billed as one; its state "
+        "checks (retweeted_by) are reads whose price DESIGN.md does not give. Not counted: free tiers, API Gateway "
+        "and the oauth function behind an approval, CloudWatch, the key's $1/month, idle queue polling."
+    )
+    return table
+
+
+def property_table(run: dict[str, Any]) -> Table:
+    table = Table(title="4. Longer property run (tests/property's schedules and checker, hypothesis directly with a seed "
+                        "per process, no shrinking)", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("figure")
+    rate = run["examples"] / run["wall"]
+    table.add_row("schedules", f"{run['examples']:,} on {run['workers']} processes in {run['wall']:.0f} s "
+                               f"({rate:.2f}/s; per process {', '.join(f'{r:.2f}/s' for r in run['per_process'])})")
+    table.add_row("schedules breaking an invariant", f"{run['failing']}"
+                  + "".join(f"\n{v} in {s}" for v, s in run["violations"][:3]))
+    return table
+
+
+if __name__ == "__main__":
+    sys.exit(main())
