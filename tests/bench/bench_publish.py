@@ -6,7 +6,8 @@ With moto in-process, the sandbox X on loopback and the frozen clock of tests/pr
   1. the calls one relay-post costs through the real publish handler (Powertools batch processor + idempotency):
      requests to X (the sandbox's request log), DynamoDB, KMS and SQS requests (a botocore `provide-client-params`
      hook, by operation) — on the happy path, under the fault mix of tests/property, and per delivery outcome
-     (first try or retry; published, deferred, answered 429 or skipped) when the app's budget is spent;
+     when the app's budget is spent (first try or retry; published, deferred, answered 429, left to the end of
+     access), with what the end of access costs per open reservation and what a token refresh costs;
   2. an event of --relays x --posts approved relay-posts on the simulated clock. Every budget decision is the
      real `take_budget` against moto's DynamoDB, except attempts inside an app window already known to be spent
      (one real call per 15 minutes checks it still is; the others are counted: they would fail the same
@@ -14,8 +15,9 @@ With moto in-process, the sandbox X on loopback and the frozen clock of tests/pr
      answering 429 past a limit. The rest of publish is not run for the 80,000: each attempt is costed with the
      outcome profiles of 1. The same event at 1/10 scale is then replayed with X counting UTC days like relaycast;
   3. AWS cost per 1,000 relay-posts: counted calls x list prices (us-east-1), with X's price per created post;
-  4. a longer run of the property of tests/property (hypothesis directly, one process per core).
-In-process times leave out the network; the call counts are what carries over to the cloud.
+  4. a longer run of the property of tests/property (hypothesis directly, one process per core), last and alone.
+In-process times leave out the network; the call counts are what carries over to the cloud. With the defaults the
+run takes about 10 minutes on 2 cores, 6-7 of them for part 4 (--property-examples 0 leaves it out).
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ class Calls:
             elif operation in ("PutItem", "UpdateItem", "DeleteItem"):
                 self.units[(bucket, "WRU")] += 1
             elif operation in ("GetItem", "Query"):
-                self.units[(bucket, "RRU")] += 1 if params.get("ConsistentRead") or operation == "GetItem" else 0.5
+                self.units[(bucket, "RRU")] += 1 if params.get("ConsistentRead") else 0.5
 
     @contextmanager
     def bucket(self, name: str) -> Iterator[None]:
@@ -111,10 +113,6 @@ class Calls:
         calls = Counter({(s, o): n for (b, s, o), n in self.counts.items() if b == bucket})
         units = Counter({u: n for (b, u), n in self.units.items() if b == bucket})
         return calls, units
-
-    def clear(self) -> None:
-        self.counts.clear()
-        self.units.clear()
 
 
 def x_route(method: str, path: str) -> str:
@@ -203,11 +201,6 @@ class Meter:
         x = Counter(x_route(log[i].method, log[i].path) for i in self.x_seen[bucket])
         return Profile(n, self.invocations if bucket == "publish" else 0, aws, units, x)
 
-    def reset(self) -> None:
-        self.calls.clear()
-        self.x_seen = {"publish": set(), "approve": set()}
-        self.invocations = 0
-
 
 def per_relay_post(rig: Any, calls: Calls, schedules: list[Any], *, batch: int) -> tuple[Profile, Profile, int]:
     """Publish and approval profiles over `schedules`, per approved relay-post; and how many were published."""
@@ -251,7 +244,7 @@ def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
     from relaycast import publish
     from relaycast.policy import Limit, policy
 
-    sandbox, queue = rig.sandbox, lambda: rig.queue
+    sandbox = rig.sandbox
     t0 = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)  # tokens stay valid (2 h) across the day's turn
     rig.begin(t0)
     relay_list = [rig.connect(f"o{rig.examples}r{i}") for i in range(relays)]
@@ -264,31 +257,23 @@ def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
         rig.propose(relay, posts[3])
     profiles: dict[str, Profile] = {}
 
-    def one(label: str, message: Any, fault: bool = False) -> None:
-        relay = next(r for r in relay_list + late if r.relay_id == message.job["relay_id"])
-        if fault:
-            sandbox.fail_next("POST", f"/2/users/{relay.user_id}/retweets", status=429, reset_at=rig.clock.epoch() + 600)
-        start, before = len(sandbox.request_log), Counter(calls.counts)
-        units_before = Counter(calls.units)
-        with calls.bucket("outcome"):
-            deliver(rig, [message])
-        log = sandbox.request_log
-        aws = Counter({(s, o): n for (b, s, o), n in (calls.counts - before).items() if b == "outcome"})
-        units = Counter({u: n for (b, u), n in (calls.units - units_before).items() if b == "outcome"})
-        x = Counter(x_route(r.method, r.path) for r in log[start:])
-        profiles[label] = profiles.get(label, Profile()).add(Profile(1, 1, aws, units, x))
-
-    def measure(label: str, n: int, action: Callable[[], Any]) -> None:
+    def measure(label: str, n: int, invocations: int, action: Callable[..., Any], *args: Any) -> None:
         start, before, units_before = len(sandbox.request_log), Counter(calls.counts), Counter(calls.units)
         with calls.bucket("outcome"):
-            action()
+            action(*args)
         aws = Counter({(s, o): c for (b, s, o), c in (calls.counts - before).items() if b == "outcome"})
         units = Counter({u: c for (b, u), c in (calls.units - units_before).items() if b == "outcome"})
         x = Counter(x_route(r.method, r.path) for r in sandbox.request_log[start:])
-        profiles[label] = profiles.get(label, Profile()).add(Profile(n, 0, aws, units, x))
+        profiles[label] = profiles.get(label, Profile()).add(Profile(n, invocations, aws, units, x))
+
+    def one(label: str, message: Any, fault: bool = False) -> None:
+        if fault:
+            user = next(r.user_id for r in relay_list + late if r.relay_id == message.job["relay_id"])
+            sandbox.fail_next("POST", f"/2/users/{user}/retweets", status=429, reset_at=rig.clock.epoch() + 600)
+        measure(label, 1, 1, deliver, rig, [message])
 
     def jobs(post: str) -> list[Any]:
-        return [m for m in queue().visible(rig.clock.epoch()) if m.job["post_id"] == post]
+        return [m for m in rig.queue.visible(rig.clock.epoch()) if m.job["post_id"] == post]
 
     limit = Limit(2 * relays, 86_400)
     with pytest_patch() as patch:
@@ -303,7 +288,7 @@ def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
         for m in jobs(posts[2]):
             one("first try: deferred (budget spent)", m)
         rig.clock.at += timedelta(seconds=WINDOW)
-        for m in queue().visible(rig.clock.epoch()):
+        for m in rig.queue.visible(rig.clock.epoch()):
             one("retry: deferred again", m)
         rig.clock.at = datetime(2026, 12, 2, 0, 0, 5, tzinfo=UTC)  # the app's next window
         for m in jobs(posts[1]):
@@ -327,11 +312,11 @@ def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
             grant = rig.store.grant(relay.relay_id, "x")
             token = publish.access_token(rig.store, rig.settings, rig.config, x, grant)
             n = sum(1 for i in rig.store.relay_items(relay.relay_id, "LEDGER#") if i["status"] == "publishing")
-            measure("settled at the end of access", n, lambda: expire.settle_open_reservations(rig.store, x, lambda: token, grant))
+            measure("settled at the end of access", n, 0, expire.settle_open_reservations, rig.store, x, lambda t=token: t, grant)
         rig.clock.at += timedelta(hours=3)
         for relay in relay_list:
             grant = rig.store.grant(relay.relay_id, "x")
-            measure("token refresh", 1, lambda: publish.access_token(rig.store, rig.settings, rig.config, x, grant))
+            measure("token refresh", 1, 0, publish.access_token, rig.store, rig.settings, rig.config, x, grant)
     return profiles
 
 
