@@ -907,6 +907,11 @@ class SandboxX:
         with self._lock:
             self._faults.clear()
 
+    def reset_rate_limits(self) -> None:
+        """Start every rate window over (when a test's clock starts over, a kept window would never turn)."""
+        with self._lock:
+            self._rate_windows.clear()
+
     # ---- truth ------------------------------------------------------------------------------------
 
     @property

@@ -41,11 +41,14 @@ class _Quiet(WSGIRequestHandler):
 
 class Holds:
     """The OAuth state (10 minutes) and the sandbox's code (30 seconds) live in event time, which runs faster
-    than a person reading X's consent page: the clock waits from a connect until its callback (or HOLD_SECONDS)."""
+    than a person reading X's consent page: the clock waits from a connect until its callback (or HOLD_SECONDS).
+    `moving` is held while the clock moves: a connect that arrives during a round waits for the round's end before
+    its state is made, so the clock never jumps past a state it has just made."""
 
     def __init__(self) -> None:
         self._since: dict[str, float] = {}
         self._lock = threading.Lock()
+        self.moving = threading.Lock()
 
     def add(self, key: str) -> None:
         with self._lock:
@@ -99,7 +102,8 @@ class Front:
         if "/connect/" not in path:
             return self._app(environ, start_response)
         request = f"request:{id(environ)}"
-        self.holds.add(request)  # until the answer names the state
+        with self.holds.moving:
+            self.holds.add(request)  # until the answer names the state
 
         def started(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
             location = dict((k.lower(), v) for k, v in headers).get("location", "")
@@ -169,14 +173,20 @@ def run_clock(cloud: Any, config: EventConfig, speed: float, until: datetime, ho
     mailbox = Mailbox(cloud)
     while cloud.now() < until:
         mailbox.show_new()
-        if holds.active():
+        with holds.moving:
+            held = holds.active()
+            if not held:
+                # One round at most per move, so a connect never waits long; a slow machine runs the event slower.
+                wanted = sim_mark + timedelta(seconds=(time.monotonic() - wall_mark) * speed)
+                target = min(until, wanted, cloud.now() + step)
+                if target > cloud.now():
+                    for firing in cloud.run_until(target, step=step).firings:
+                        print(_describe(config, firing), flush=True)
+                if target < wanted:
+                    sim_mark, wall_mark = cloud.now(), time.monotonic()  # behind: go on from here, without catching up
+        if held:
             sim_mark, wall_mark = cloud.now(), time.monotonic()  # resume from here, without catching up
             cloud.pump()  # approvals are still published
-        else:
-            target = min(until, sim_mark + timedelta(seconds=(time.monotonic() - wall_mark) * speed))
-            if target > cloud.now():
-                for firing in cloud.run_until(target, step=step).firings:
-                    print(_describe(config, firing), flush=True)
         time.sleep(TICK_SECONDS)
     return mailbox
 

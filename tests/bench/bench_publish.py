@@ -17,7 +17,7 @@ With moto in-process, the sandbox X on loopback and the frozen clock of tests/pr
   3. AWS cost per 1,000 relay-posts: counted calls x list prices (us-east-1), with X's price per created post;
   4. a longer run of the property of tests/property (hypothesis directly, one process per core), last and alone.
 In-process times leave out the network; the call counts are what carries over to the cloud. With the defaults the
-run takes about 10 minutes on 2 cores, 6-7 of them for part 4 (--property-examples 0 leaves it out).
+run takes 12-15 minutes on 2 cores: about 3 for parts 1-3, the rest for part 4 (--property-examples 0 leaves it out).
 """
 
 from __future__ import annotations

@@ -202,8 +202,9 @@ def test_a_relay_connects_approves_undoes_and_revokes_in_a_browser(tmp_path):
             expect(page.locator('form[action$="/relay/revoke"]')).to_have_count(0)
             expect(page.locator('form[action$="/relay/approve"]')).to_have_count(0)
             shot(page, "08-receipt")
-        except Exception:
+        except Exception as error:
             shot(page, "99-failure")  # where it stopped, next to the server's output
+            error.add_note(f"the page was {page.url}; the last output of serve:\n{served.output()[-3000:]}")
             raise
         finally:
             browser.close()

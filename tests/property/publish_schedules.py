@@ -276,6 +276,9 @@ class Rig:
         self.examples += 1
         self.clock.at = at
         self.sandbox.clear_faults()
+        # The clock starts over with each schedule, and so must the sandbox's rate windows: one kept across
+        # schedules (the app's own, for state checks with its bearer token) would otherwise never turn.
+        self.sandbox.reset_rate_limits()
         self.queue = QueueModel()
         # moto copies a whole table for each transaction: its size would set the pace of a long run.
         self.dynamodb.delete_table(TableName=TABLE)
