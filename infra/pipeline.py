@@ -116,10 +116,10 @@ class Pipeline(Construct):
         storage.token_key.grant_encrypt_decrypt(self.publish.function)
         # A grant revoked at the network ends where it is found (publish): revocation path and receipt.
         notices.grant_send(self.publish.function)
-        if config.moderation:
-            # select mails the moderator a signed link and applies the time-out rule to rounds left waiting.
-            notices.grant_send(self.select.function)
-            storage.grant_app_secret_read(self.select.function)
+        # select mails signed links: each relay's digest of proposals, and the moderator's round.
+        notices.grant_send(self.select.function)
+        storage.grant_app_secret_read(self.select.function)
+        if config.moderation:  # and applies the time-out rule to rounds left waiting
             grant_task_response(self, config, self.select.function)
 
         self.publish_dlq = dead_letter_queue(self, "PublishDlq")
@@ -140,9 +140,9 @@ class Pipeline(Construct):
             )
         )
 
-        self.state_machine = self._round(config, storage)
+        self.state_machine = self._round(config, storage, self.publish_queue)
 
-    def _round(self, config: EventConfig, storage: Storage) -> sfn.StateMachine:
+    def _round(self, config: EventConfig, storage: Storage, queue: sqs.IQueue) -> sfn.StateMachine:
         poll = tasks.LambdaInvoke(
             self,
             "Poll",
@@ -201,29 +201,65 @@ class Pipeline(Construct):
             result_path=sfn.JsonPath.DISCARD,
         )
 
+        # Auto mode (where the network's policy allows it): the relay's consent covers the publish; the job
+        # waits the relay's own delay, and publish keeps the cap, the budgets and the no-duplicate rule.
+        queue_job = tasks.CallAwsService(
+            self,
+            "QueuePublish",
+            service="sqs",
+            action="sendMessage",
+            parameters={
+                "QueueUrl": queue.queue_url,
+                "MessageBody": sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.job")),
+                "DelaySeconds": sfn.JsonPath.number_at("$.delay"),
+            },
+            iam_resources=[queue.queue_arn],
+            iam_action="sqs:SendMessage",
+            result_path=sfn.JsonPath.DISCARD,
+            comment="auto mode: one publish job for this relay and pick",
+        )
+        queue_job.add_retry(errors=["States.TaskFailed"], interval=Duration.seconds(1), max_attempts=4, backoff_rate=2)
+        by_mode = (
+            sfn.Choice(self, "ByMode", comment="auto publishes; approve-each and share-link wait for the relay")
+            .when(sfn.Condition.string_equals("$.mode", "auto"), queue_job)
+            .otherwise(put_proposal)
+        )
+        same_network = (
+            sfn.Choice(self, "SameNetwork", comment="a relay gets the picks of the network they connected")
+            .when(sfn.Condition.string_equals_json_path("$.pick.network", "$.network"), by_mode)
+            .otherwise(sfn.Pass(self, "OtherNetwork", result_path=sfn.JsonPath.DISCARD))
+        )
+
         per_pick = sfn.Map(
             self,
             "ProposePicks",
             items_path="$.picks",
             item_selector={
                 "relay_id.$": "$.relay_id",
+                "network.$": "$.network",
+                "mode.$": "$.mode",
+                "delay.$": "$.delay",
                 "round.$": "$.round",
                 "proposal_expires_at.$": "$.proposal_expires_at",
                 "expires_at.$": "$.expires_at",
                 "pick.$": "$$.Map.Item.Value",
+                "job": {"relay_id.$": "$.relay_id", "network.$": "$.network", "post_id.$": "$$.Map.Item.Value.post_id"},
             },
             max_concurrency=4,
             result_path=sfn.JsonPath.DISCARD,
-            comment="one proposal per pick",
+            comment="one proposal (or auto publish) per pick of the relay's network",
         )
-        per_pick.item_processor(put_proposal)
+        per_pick.item_processor(same_network)
 
         fan_out = sfn.Map(
             self,
             "FanOut",
             items_path="$.selection.relays",
             item_selector={
-                "relay_id.$": "$$.Map.Item.Value",
+                "relay_id.$": "$$.Map.Item.Value.relay_id",
+                "network.$": "$$.Map.Item.Value.network",
+                "mode.$": "$$.Map.Item.Value.mode",
+                "delay.$": "$$.Map.Item.Value.delay",
                 "round.$": "$.selection.round",
                 "proposal_expires_at.$": "$.selection.proposal_expires_at",
                 "expires_at.$": "$.selection.expires_at",
@@ -232,12 +268,27 @@ class Pipeline(Construct):
             },
             max_concurrency=10,
             result_path=sfn.JsonPath.DISCARD,
-            comment="the round's picks to every relay",
+            comment="the round's picks to every relay with room under their cap",
         )
         fan_out.item_processor(per_pick)
 
         done = sfn.Succeed(self, "Done")
-        propose = fan_out.next(done)
+        digest = tasks.LambdaInvoke(
+            self,
+            "Digest",
+            lambda_function=self.select.function,
+            payload=sfn.TaskInput.from_object({"action": "digest", "round": sfn.JsonPath.string_at("$.selection.round")}),
+            payload_response_only=True,
+            result_path=sfn.JsonPath.DISCARD,
+            comment="mail each relay with a confirmed address the round's proposals (signed approve and skip links)",
+        )
+        # A retry mails only the relays not yet mailed; a digest that still fails never fails the round (the
+        # proposals are on the dashboards).
+        digest.add_retry(errors=["DigestNotSent", "Lambda.TooManyRequestsException"],
+                         interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
+        digest.add_catch(sfn.Pass(self, "DigestNotSent", comment="some digests were not sent").next(done),
+                         errors=["States.ALL"], result_path="$.digest_error")
+        propose = fan_out.next(digest).next(done)
         if config.moderation:
             propose = self._moderation(config, propose, done)
         has_picks = (

@@ -56,8 +56,8 @@ class RelaycastStack(Stack):
             publish_queue=self.pipeline.publish_queue,
             commons=commons,
         )
-        if config.moderation:  # the moderator's link leads to the hosted app
-            self.pipeline.select.function.add_environment("HOSTED_PAGE_URL", self.connect_api.api.url)
+        # The moderator's link and the relays' proposal digests lead to the hosted app.
+        self.pipeline.select.function.add_environment("HOSTED_PAGE_URL", self.connect_api.url)
         self.schedules = Schedules(
             self,
             "Schedules",

@@ -65,6 +65,17 @@ def local_overrides(sandbox: Any, mastodon: Any = None) -> dict[str, str]:
     }
 
 
+def feed_mastodon(config: EventConfig, feed: list[Any], mastodon: Any, cloud: Any) -> int:
+    """The experts who are on the Mastodon sandbox post there what they post on X, at the same event time:
+    the instance's #tag timeline grows with the simulated clock. Returns how many statuses are scheduled."""
+    accounts = {e.handle: e.mastodon.split("@")[0] for e in config.experts
+                if e.mastodon and e.mastodon.endswith(f"@{mastodon.domain}")}
+    statuses = [(post.created_at, accounts[post.username.lower()], post.text) for post in feed if post.username.lower() in accounts]
+    mastodon.schedule(statuses)
+    cloud.add_hook(mastodon.release_until)
+    return len(statuses)
+
+
 def app_secret(sandbox: Any) -> str:
     return json.dumps(
         {
@@ -113,6 +124,7 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
     per_user = Counter(user for user, _post in sandbox.retweets if user in relay_users)
     revoked_users = {r.user_id for r in sandbox.revocations if r.whole_grant and r.user_id in relay_users}
     dlq = sum(queue_depth(url) for lid, url in deployed.queue_urls.items() if "Dlq" in lid or "DeadLetter" in lid)
+    reblogs = event.mastodon.reblogs() if event.mastodon else []
     return {
         "event": config.slug,
         "relays_connected": len(relay_users),
@@ -134,6 +146,13 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "revocations_per_grant_max": max(Counter(r.user_id for r in sandbox.revocations if r.whole_grant).values(), default=0),
         "receipts_stored": sum(1 for i in items if i.get("kind") == "receipt" and i["sk"] == "RECEIPT#x"),
         "mastodon_relays_connected": len(event.on_mastodon),
+        "mastodon_candidates": sum(1 for i in items if i.get("kind") == "candidate" and i.get("network") == "mastodon"),
+        # Auto mode: boosted without a proposal, under the same cap and no-duplicate rule.
+        "mastodon_auto_published": sum(1 for i in items if i.get("kind") == "ledger" and i.get("network") == "mastodon"
+                                       and i.get("status") == "published"),
+        "mastodon_reblogs": len(reblogs),
+        "mastodon_max_reblogs_per_relay": max(Counter(user for user, _ in reblogs).values(), default=0),
+        "mastodon_duplicate_reblogs": len(reblogs) - len(set(reblogs)),
         "mastodon_grants_revoked_upstream": sum(
             1 for i in items if i.get("sk") == "RECEIPT#mastodon" and i.get("confirmed") is True
         ),
@@ -145,7 +164,7 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "dead_letters": dlq,
         # What relaycast picked and why, in the order it picked them.
         "picks": [
-            {"round": i["selected_round"], "author": i["author"], "score": float(i["score"]), "reasons": list(i.get("reasons", [])),
+            {"round": i["selected_round"], "network": i["network"], "author": i["author"], "score": float(i["score"]), "reasons": list(i.get("reasons", [])),
              "text": i["text"]}
             for i in sorted((i for i in items if i.get("kind") == "candidate" and i.get("selected_round")),
                             key=lambda i: (i["selected_round"], -float(i["score"])))
@@ -176,11 +195,10 @@ def run_event(
     cdk_out = synth(event_file, cdk_out or ROOT / "build" / f"cdk.out.{config.slug}")
     sim = SimClock(config.start_utc - timedelta(hours=1))
     with SandboxX() as sandbox, SandboxMastodon(domain=MASTODON_INSTANCE) as mastodon, LocalCloud(clock=sim) as cloud:
-        sandbox.add_posts(
-            generate_conference_feed(
-                config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts]
-            )
-        )
+        feed = generate_conference_feed(config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts])
+        sandbox.add_posts(feed)
+        if "mastodon" in config.networks:
+            feed_mastodon(config, feed, mastodon, cloud)
         deployed = cloud.deploy(
             cdk_out,
             f"relaycast-{config.slug}",
@@ -262,6 +280,10 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         and figures["token_material_left"] == 0
         and figures["publishes_ok"] > 0
         and not figures["failed_firings"]
+        and (config.mode("mastodon") != "auto" or "mastodon" not in config.networks or (
+            0 < figures["mastodon_auto_published"] == figures["mastodon_reblogs"]
+            and figures["mastodon_max_reblogs_per_relay"] <= figures["cap_per_relay"]
+            and figures["mastodon_duplicate_reblogs"] == 0))
     )
     picks = Table(title="Picks and why", show_lines=True)
     for column, width in (("round (UTC)", 11), ("author", 16), ("score", 5), ("reasons", 40), ("post", 50)):

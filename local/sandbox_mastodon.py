@@ -53,7 +53,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -179,6 +179,7 @@ class SandboxMastodon:
         self._codes: dict[str, _Code] = {}
         self._revoked: set[str] = set()  # access tokens revoked through /oauth/revoke
         self._log: list[RecordedRequest] = []
+        self._due: list[tuple[datetime, str, str]] = []  # scheduled statuses (schedule / release_until)
         self.config = MastodonMockConfig(
             domain=domain,
             url_scheme="https",
@@ -274,12 +275,34 @@ class SandboxMastodon:
     def _token_for(self, username: str) -> str:
         return self._call("POST", "/api/v1/_mock/login", json={"username": username})["access_token"]
 
-    def post_status(self, username: str, text: str) -> dict[str, Any]:
-        """A public status by a local account (created if needed); returns mastodon-mock's Status."""
+    def post_status(self, username: str, text: str, at: datetime | None = None) -> dict[str, Any]:
+        """A public status by a local account (created if needed); returns mastodon-mock's Status. `at` dates
+        it (an event's simulated time) instead of the wall clock."""
         if self.account_id(username) is None:
             self.add_account(username)
         headers = {"Authorization": f"Bearer {self._token_for(username)}"}
-        return self._call("POST", "/api/v1/statuses", data={"status": text, "visibility": "public"}, headers=headers)
+        status = self._call("POST", "/api/v1/statuses", data={"status": text, "visibility": "public"}, headers=headers)
+        if at is not None:
+            with self.mock_app.state.session_factory() as db:
+                db.get(Status, int(status["id"])).created_at = at.astimezone(UTC)
+                db.commit()
+            status["created_at"] = at.isoformat()
+        return status
+
+    def schedule(self, statuses: list[tuple[datetime, str, str]]) -> None:
+        """Statuses (time, username, text) that `release_until` posts once their time has come."""
+        with self._lock:
+            self._due = sorted([*self._due, *statuses])
+
+    def release_until(self, now: datetime) -> int:
+        """Post the scheduled statuses whose time is at or before `now` (a LocalCloud hook): the instance's
+        timelines grow with the event's clock, as X's search does."""
+        with self._lock:
+            ready = [d for d in self._due if d[0] <= now]
+            self._due = self._due[len(ready):]
+        for at, username, text in ready:
+            self.post_status(username, text, at=at)
+        return len(ready)
 
     def add_remote_status(self, url: str, text: str, acct: str = "expert@events.example") -> str:
         """A status from another instance, as if this one had fetched it; `search?resolve` finds it by URL."""
@@ -306,6 +329,13 @@ class SandboxMastodon:
         """Whether the local account `username` has reblogged the status (mastodon-mock's reblogged_by)."""
         accounts = self._call("GET", f"/api/v1/statuses/{status_id}/reblogged_by")
         return any(a["acct"] == username for a in accounts)
+
+    def reblogs(self) -> list[tuple[str, str]]:
+        """Every reblog on the instance, as (username of the booster, id of the boosted status)."""
+        with self.mock_app.state.session_factory() as db:
+            rows = db.execute(select(Account.username, Status.reblog_of_id).join(Account, Status.account_id == Account.id)
+                              .where(Status.reblog_of_id.is_not(None))).all()
+        return [(username, str(original)) for username, original in rows]
 
     def token_scopes(self, access_token: str) -> list[str] | None:
         """The scopes of a live token; None once it is revoked (or never existed)."""

@@ -60,6 +60,8 @@ class Expert(BaseModel):
 
     handle: Annotated[str, Field(min_length=1, max_length=64)]
     weight: Annotated[float, Field(gt=0, le=10)] = 1.0
+    # The same person on Mastodon, as @user@instance: their statuses under the event's tag count as an expert's.
+    mastodon: Annotated[str, Field(max_length=320)] | None = None
 
     @field_validator("handle")
     @classmethod
@@ -68,6 +70,16 @@ class Expert(BaseModel):
         if not re.fullmatch(r"[a-z0-9_]{1,50}", handle):
             raise ValueError(f"'{value}' is not a handle (letters, digits and _ after an optional @)")
         return handle
+
+    @field_validator("mastodon")
+    @classmethod
+    def _normalise_account(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        account = value.strip().lstrip("@").lower()
+        if not re.fullmatch(r"[a-z0-9_]{1,30}@[a-z0-9-]+(\.[a-z0-9-]+)+", account):
+            raise ValueError(f"'{value}' is not a Mastodon account (@user@instance)")
+        return account
 
 
 class Moderation(BaseModel):
@@ -101,8 +113,11 @@ class EventConfig(BaseModel):
     end: datetime
     experts: list[Expert] = []
     networks: Annotated[list[str], Field(min_length=1)] = ["x"]
-    # Per network: "approve-each" (the relay approves every post) or "auto" where the network allows it.
-    modes: dict[str, Literal["auto", "approve-each"]] = {}
+    # Per network: "approve-each" (the relay approves every post), "auto" where the network allows it, or
+    # "share-link" (no token at all: the relay opens the network's own repost or boost page and clicks there).
+    modes: dict[str, Literal["auto", "approve-each", "share-link"]] = {}
+    # The instance whose public timeline of the event's hashtags relaycast reads (required with mastodon).
+    mastodon_source: Annotated[str, Field(max_length=253)] | None = None
     cap_per_relay: Annotated[int, Field(ge=1, le=50)] = 8
     grace_hours: Annotated[float, Field(ge=0, le=168)] = 2
     poll_interval_minutes: Annotated[int, Field(ge=1, le=60)] = 5
@@ -173,6 +188,15 @@ class EventConfig(BaseModel):
         handles = [e.handle for e in self.experts]
         if len(set(handles)) != len(handles):
             raise ValueError("an expert is listed twice")
+        if "mastodon" in self.networks and not self.mastodon_source:
+            raise ValueError("mastodon_source: an event on Mastodon needs the instance whose #tag timeline relaycast reads")
+        if self.mastodon_source:
+            from relaycast.netguard import InstanceRejected, parse_instance
+
+            try:
+                object.__setattr__(self, "mastodon_source", parse_instance(self.mastodon_source))
+            except InstanceRejected as error:
+                raise ValueError(f"mastodon_source: {error}") from None
         return self
 
     # Derived values: one place computes them for the stack, the handlers and the demo.
@@ -199,8 +223,9 @@ class EventConfig(BaseModel):
         return self.modes.get(network, "approve-each")
 
     def expert_weight(self, handle: str) -> float:
+        """An X handle, or a Mastodon account as user@instance."""
         handle = handle.lstrip("@").lower()
-        return next((e.weight for e in self.experts if e.handle == handle), 0.0)
+        return next((e.weight for e in self.experts if handle in (e.handle, e.mastodon)), 0.0)
 
     def to_json(self) -> str:
         return self.model_dump_json()
@@ -240,6 +265,8 @@ def _model_level(message: str) -> tuple[str, str]:
         if "not in networks" in message:
             return field, "add the network to networks or remove its mode"
         return field, "use approve-each: each relay approves every repost from their dashboard"
+    if message.startswith("mastodon_source"):
+        return "mastodon_source", "name a public instance where the event's hashtag is followed, e.g. mastodon.social"
     if message.startswith("an expert is listed twice"):
         return "experts", "list each handle once"
     return "(file)", "correct the file"

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relaycast import aws, clock, crypto, expire
 from relaycast.config import EventConfig
-from relaycast.networks import NetworkError, RateLimited, TokenRejected, Tokens, Transient
+from relaycast.networks import NETWORK_NAMES, NetworkError, RateLimited, TokenRejected, Tokens, Transient, client_for
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger
 from relaycast.policy import Limit, policy
@@ -28,7 +28,7 @@ class PublishJob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     relay_id: str = Field(pattern=r"^[a-z]+-[0-9A-Za-z_-]{1,64}$")
-    network: str = Field(pattern=r"^x$")
+    network: str = Field(pattern=r"^(x|mastodon)$")
     post_id: str = Field(pattern=r"^[0-9]{1,25}$")
 
 
@@ -78,7 +78,8 @@ def take_budget(store: Store, job: PublishJob, grant: dict[str, Any]) -> None:
 
 
 def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, job: PublishJob) -> str:
-    """Returns the relay-post's outcome: published, duplicate, or skipped:<reason>.
+    """Returns the relay-post's outcome: published, duplicate, or skipped:<reason>. `x` is X's client; another
+    network's is made for the grant (Mastodon: the relay's instance).
 
     Raises Transient to retry (the reservation stays, so the retry resumes it) and Deferred to come back later.
     """
@@ -101,38 +102,41 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
         store.record_skip(job.relay_id, job.network, job.post_id, reason, keep_until)
         return f"skipped:{reason}"
 
+    where = grant.get("instance") or NETWORK_NAMES[job.network]
+    post = store.post_ref(job.network, job.post_id)
+    client = x if job.network == "x" else client_for(settings, store, job.network, instance=grant.get("instance"))
     try:
-        token = access_token(store, settings, config, x, grant)
+        token = access_token(store, settings, config, client, grant)
         # A resumed reservation may have reached the platform before a crash or a timeout: ask it first.
-        if not (reservation == "resume" and x.has_reposted(token, grant["user_id"], job.post_id)):
+        if not (reservation == "resume" and client.has_reposted(token, grant["user_id"], post)):
             take_budget(store, job, grant)
-            x.repost(token, grant["user_id"], job.post_id)
+            client.repost(token, grant["user_id"], post)
     except TokenRejected:
         # Revoked elsewhere (the relay removed the app at X): the same end as any other, with its receipt. An
         # earlier attempt X may have acted on is settled with the app's own token.
-        reposted = expire.confirmed_by_app(x, grant, job.post_id) if reservation == "resume" else False
+        reposted = expire.confirmed_by_app(client, grant, post) if reservation == "resume" else False
         if reposted:
             store.finish_ledger(job.relay_id, job.network, job.post_id, status="published",
-                                link=expire.published_link(grant, job.post_id), published_at=clock.now().isoformat(), expires_at=keep_until)
+                                link=expire.published_link(grant, job.post_id, post), published_at=clock.now().isoformat(), expires_at=keep_until)
         else:
             unknown = "; whether it was published could not be confirmed" if reposted is None else ""
-            store.release_publish(job.relay_id, job.network, job.post_id, f"access was revoked at X{unknown}")
+            store.release_publish(job.relay_id, job.network, job.post_id, f"access was revoked at {where}{unknown}")
         logger.warning("grant rejected by the network", extra={"relay_id": job.relay_id, "network": job.network})
-        expire.end_grant(store, settings, config, x, grant, "access was revoked at X")
+        expire.end_grant(store, settings, config, client, grant, f"access was revoked at {where}")
         return "skipped:access revoked"
     except RateLimited as limited:  # our budgets missed a limit (another app's use, a lower tier): wait it out
         raise Deferred(limited.reset_at - clock.epoch(), "the platform asked to wait") from None
     except Transient:
         raise  # the reservation stays: the retry resumes it
     except NetworkError as error:
-        store.release_publish(job.relay_id, job.network, job.post_id, f"refused by X: {error}"[:200])
+        store.release_publish(job.relay_id, job.network, job.post_id, f"refused by {where}: {error}"[:200])
         return "skipped:refused"
     store.finish_ledger(
         job.relay_id,
         job.network,
         job.post_id,
         status="published",
-        link=f"https://x.com/i/status/{job.post_id}",
+        link=expire.published_link(grant, job.post_id, post),
         published_at=clock.now().isoformat(),
         expires_at=keep_until,
     )

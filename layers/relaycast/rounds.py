@@ -3,28 +3,56 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relaycast import clock, selection
 from relaycast.config import EventConfig
-from relaycast.networks import Post
+from relaycast.networks import NetworkError, Post
 from relaycast.networks.x import XNetwork
+from relaycast.observability import logger
 from relaycast.storage import Store
+
+if TYPE_CHECKING:
+    from relaycast.networks.mastodon import MastodonNetwork
 
 
 def retention_epoch(config: EventConfig) -> int:
     return int((config.access_ends + timedelta(days=config.receipt_retention_days)).timestamp())
 
 
-def poll(store: Store, config: EventConfig, x: XNetwork) -> dict[str, Any]:
-    """Read what is new since the cursor; each post is stored once and never read twice."""
-    since_id = store.cursor("x")
+def poll(store: Store, config: EventConfig, x: XNetwork, mastodon: MastodonNetwork | None = None) -> dict[str, Any]:
+    """Read what is new on every source since its cursor; each post is stored once and never read twice. X's
+    search fails the round (it is retried); a Mastodon source that fails is reported and read next round."""
+    feeds: dict[str, Callable[[str | None], Iterator[list[Post]]]] = {"x": lambda since: x.search(config.search_query, since)}
+    if mastodon is not None:
+        for tag in config.hashtags:
+            feeds[f"mastodon#{tag}"] = lambda since, tag=tag: mastodon.tag_timeline(tag, since)
+    result: dict[str, Any] = {"read": 0, "stored": 0, "failed": []}
+    for cursor, feed in feeds.items():
+        try:
+            read, stored, newest = _read(store, config, cursor, feed)
+        except NetworkError as error:
+            if cursor == "x":
+                raise
+            logger.warning("a source failed; it is read again next round", extra={"source": cursor, "error": str(error)})
+            result["failed"].append(cursor)
+            continue
+        result["read"] += read
+        result["stored"] += stored
+        if cursor == "x":
+            result["since_id"] = newest
+    return result
+
+
+def _read(store: Store, config: EventConfig, cursor: str, feed: Callable[[str | None], Iterator[list[Post]]]) -> tuple[int, int, str | None]:
+    since_id = store.cursor(cursor)
     newest = since_id
     read = stored = 0
-    for page in x.search(config.search_query, since_id):
+    for page in feed(since_id):
         for post in page:
             read += 1
             if newest is None or int(post.post_id) > int(newest):
@@ -32,8 +60,8 @@ def poll(store: Store, config: EventConfig, x: XNetwork) -> dict[str, Any]:
             stored += store.add_candidate(candidate_item(post, config))
     # The cursor moves only after every page is stored: a crash re-reads, it never skips.
     if newest and newest != since_id:
-        store.set_cursor("x", newest)
-    return {"read": read, "stored": stored, "since_id": newest}
+        store.set_cursor(cursor, newest)
+    return read, stored, newest
 
 
 def candidate_item(post: Post, config: EventConfig) -> dict[str, Any]:
@@ -60,8 +88,11 @@ def paced_cap(cap: int, config: EventConfig, now: datetime) -> int:
 
 
 def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
-    """The round's picks (paced over the event, diverse, never a relay's own post) and the relays who still
-    have room under their cap."""
+    """The round's picks per network (paced over the event, diverse, never a relay's own post) and the relays who
+    still have room under their cap, each with their network's mode: a proposal (approve-each, share-link) or a
+    publish job after the relay's own delay (auto)."""
+    from relaycast.relays import jitter  # relays builds on rounds
+
     now = clock.now()
     selected = store.candidates(selected=True)
     # Only recent, substantive posts are worth a relay's name; the filter keeps each round's read small.
@@ -69,28 +100,33 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
         selected=False, since=(now - selection.PICK_MAX_AGE).isoformat(), min_score=selection.MIN_SCORE
     )
     grants = list(store.grants())
-    # A relay's own posts are never proposed back to the relays (for X the username is the handle).
+    # A relay's own posts are never proposed back to the relays (X: the handle; Mastodon: user@instance).
     own = {(g.get("network"), str(g["username"]).lstrip("@").lower()) for g in grants if g.get("username")}
     fresh = [c for c in fresh if (c["network"], str(c["author"]).lstrip("@").lower()) not in own]
-    n = selection.picks_allowed(
-        total=selection.selection_total(config.cap_per_relay),
-        start=config.start_utc,
-        end=config.end_utc,
-        now=now,
-        already=len(selected),
-    )
-    picks = []
-    chosen = selection.choose(
-        fresh, n=n, already_selected=selected, expert_weight=config.expert_weight, event_tags=config.hashtags
-    )
-    for candidate in chosen:
-        if store.mark_selected(candidate["network"], candidate["post_id"], round_id):
-            picks.append(_pick(candidate))
+    picks: list[dict[str, Any]] = []
+    allowed = 0
+    for network in config.networks:  # each network's picks come from its own sources, paced on their own
+        n = selection.picks_allowed(
+            total=selection.selection_total(config.cap_per_relay),
+            start=config.start_utc,
+            end=config.end_utc,
+            now=now,
+            already=sum(1 for c in selected if c["network"] == network),
+        )
+        allowed += n
+        chosen = selection.choose(
+            [c for c in fresh if c["network"] == network], n=n,
+            already_selected=[c for c in selected if c["network"] == network],
+            expert_weight=config.expert_weight, event_tags=config.hashtags,
+        )
+        picks += [_pick(c) for c in chosen if store.mark_selected(c["network"], c["post_id"], round_id)]
+    networks_picked = {p["network"] for p in picks}
     relays = [
-        g["relay_id"]
+        {"relay_id": g["relay_id"], "network": g["network"], "mode": config.mode(g["network"]),
+         # An auto publish waits its own delay (the first pick's): relays never act as one burst.
+         "delay": jitter(config, g["relay_id"], next(p["post_id"] for p in picks if p["network"] == g["network"]))}
         for g in grants
-        # Picks come from X's search for now: only X grants can repost them.
-        if g.get("network") == "x"
+        if g.get("network") in networks_picked
         and g.get("status") == "active"
         and g.get("published_count", 0) < paced_cap(int(g.get("cap", config.cap_per_relay)), config, now)
     ]
@@ -98,12 +134,12 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
     return {
         "round": round_id,
         "picks": picks,
-        "relays": relays if picks else [],
+        "relays": relays,
         # Strings: the state machine writes them as DynamoDB numbers without arithmetic.
         "proposal_expires_at": str(int(min(proposal_expiry, config.access_ends).timestamp())),
         "expires_at": str(retention_epoch(config)),
         "pool": len(fresh),
-        "allowed": n,
+        "allowed": allowed,
     }
 
 

@@ -232,6 +232,14 @@ class Store:
             condition = part if condition is None else condition & part
         return list(self.query("CANDIDATE", filter_expression=condition))
 
+    def post_ref(self, network: str, post_id: str) -> str:
+        """What a network's client is given for a post: X's id; on Mastodon the status's URL, which the relay's
+        own instance resolves (status ids are per instance)."""
+        if network == "x":
+            return post_id
+        item = self.get("CANDIDATE", f"{network}#{post_id}") or {}
+        return item.get("url") or post_id
+
     def mark_selected(self, network: str, post_id: str, round_id: str) -> bool:
         """Claim a candidate for a round; False if another round took it first."""
         try:

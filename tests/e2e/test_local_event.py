@@ -26,6 +26,7 @@ end: 2026-12-09T18:00
 grace_hours: 1
 cap_per_relay: 3
 networks: [x, mastodon]
+mastodon_source: mastodon.sandbox
 publish_jitter_seconds: 0
 poll_interval_minutes: 60
 notice_sender: relaycast@example.org

@@ -27,7 +27,7 @@ def client(stack_env, sandbox, frozen_clock, monkeypatch):
     from relaycast import settings as settings_module
     from relaycast.config import parse_event_config
 
-    config = parse_event_config({**EVENT, "networks": ["x", "mastodon"], "modes": {"mastodon": "auto"}})
+    config = parse_event_config({**EVENT, "networks": ["x", "mastodon"], "modes": {"mastodon": "auto"}, "mastodon_source": "mastodon.social"})
     boto3.client("ssm").put_parameter(Name="/relaycast/handler-test/config", Value=config.to_json(), Type="String", Overwrite=True)
     boto3.client("ses").verify_email_identity(EmailAddress="relaycast@example.org")
     for key, value in sandbox.env().items():

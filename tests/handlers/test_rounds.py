@@ -38,7 +38,7 @@ def test_select_paces_picks_and_names_relays_with_room(store, frozen_clock):
     frozen_clock.at = CONFIG.start_utc + timedelta(hours=2)
     first = select(store, CONFIG, "r1")
     assert len(first["picks"]) == 1  # 2 h of a 33 h event: 1 of the 5 picks (cap 3 + margin)
-    assert first["relays"] == ["x-1"]
+    assert first["relays"] == [{"relay_id": "x-1", "network": "x", "mode": "approve-each", "delay": 0}]
     assert first["picks"][0]["text"] in INSIGHT
     frozen_clock.at = CONFIG.start_utc + timedelta(hours=14)
     assert select(store, CONFIG, "r2")["picks"] == []  # 13 h old: no longer news, even with budget left
@@ -56,7 +56,7 @@ def test_select_handler_returns_what_the_state_machine_maps_over(stack_env, stor
     store.save_grant({"relay_id": "x-1", "network": "x", "cap": 3, "status": "active", "user_id": "1", "username": "a"})
     frozen_clock.at = CONFIG.end_utc
     result = load_function("select").handler({}, lambda_context)
-    assert result["relays"] == ["x-1"] and len(result["picks"]) >= 1
+    assert [r["relay_id"] for r in result["relays"]] == ["x-1"] and len(result["picks"]) >= 1
     pick = result["picks"][0]
     assert all(isinstance(pick[k], str) for k in ("network", "post_id", "author", "text", "url", "score", "reasons"))
     assert int(result["proposal_expires_at"]) <= int(CONFIG.access_ends.timestamp())

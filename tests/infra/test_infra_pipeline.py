@@ -37,7 +37,14 @@ def test_round_is_poll_select_choice_fanout(synth, asl):
     assert choice["Choices"] == [{"Variable": "$.selection.picks[0]", "IsPresent": True, "Next": "FanOut"}]
     assert choice["Default"] == "Done"
     assert states["Done"]["Type"] == "Succeed"
-    assert states["FanOut"]["Next"] == "Done"
+    assert states["FanOut"]["Next"] == "Digest"
+    digest = states["Digest"]
+    assert digest["Resource"] == _lambda_arn(synth, "select")
+    assert digest["Parameters"] == {"action": "digest", "round.$": "$.selection.round"}
+    assert digest["Next"] == "Done" and digest["ResultPath"] is None
+    assert any("DigestNotSent" in retry["ErrorEquals"] for retry in digest["Retry"])
+    (catch,) = digest["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"] and states[catch["Next"]]["Next"] == "Done"
 
 
 def test_fan_out_maps_relays_then_picks(asl):
@@ -45,7 +52,10 @@ def test_fan_out_maps_relays_then_picks(asl):
     assert fan_out["Type"] == "Map"
     assert fan_out["ItemsPath"] == "$.selection.relays"
     assert fan_out["ItemSelector"] == {
-        "relay_id.$": "$$.Map.Item.Value",
+        "relay_id.$": "$$.Map.Item.Value.relay_id",
+        "network.$": "$$.Map.Item.Value.network",
+        "mode.$": "$$.Map.Item.Value.mode",
+        "delay.$": "$$.Map.Item.Value.delay",
         "round.$": "$.selection.round",
         "proposal_expires_at.$": "$.selection.proposal_expires_at",
         "expires_at.$": "$.selection.expires_at",
@@ -56,16 +66,50 @@ def test_fan_out_maps_relays_then_picks(asl):
     assert inner["ItemsPath"] == "$.picks"
     assert inner["ItemSelector"] == {
         "relay_id.$": "$.relay_id",
+        "network.$": "$.network",
+        "mode.$": "$.mode",
+        "delay.$": "$.delay",
         "round.$": "$.round",
         "proposal_expires_at.$": "$.proposal_expires_at",
         "expires_at.$": "$.expires_at",
         "pick.$": "$$.Map.Item.Value",
+        "job": {"relay_id.$": "$.relay_id", "network.$": "$.network", "post_id.$": "$$.Map.Item.Value.post_id"},
     }
 
 
-def _put_proposal(asl):
+def _per_pick(asl):
     inner = asl["States"]["FanOut"]["ItemProcessor"]["States"]["ProposePicks"]
-    return inner["ItemProcessor"]["States"], inner["ItemProcessor"]["States"][inner["ItemProcessor"]["StartAt"]]
+    return inner["ItemProcessor"]
+
+
+def test_a_pick_reaches_only_the_relays_of_its_network_and_auto_mode_queues_a_job(synth, asl):
+    processor = _per_pick(asl)
+    states = processor["States"]
+    route = states[processor["StartAt"]]
+    assert route["Type"] == "Choice"
+    assert route["Choices"] == [{"Variable": "$.pick.network", "StringEqualsPath": "$.network", "Next": "ByMode"}]
+    assert states[route["Default"]]["Type"] == "Pass"
+    by_mode = states["ByMode"]
+    assert by_mode["Choices"] == [{"Variable": "$.mode", "StringEquals": "auto", "Next": "QueuePublish"}]
+    assert by_mode["Default"] == "PutProposal"
+    queue = states["QueuePublish"]
+    assert queue["Resource"] == "arn:aws:states:::aws-sdk:sqs:sendMessage"
+    params = queue["Parameters"]
+    # The message publish reads (PublishJob: exactly relay, network, post) after the relay's own delay.
+    assert params["MessageBody.$"] == "States.JsonToString($.job)"
+    assert params["DelaySeconds.$"] == "$.delay"
+    _, queue_id, _ = _queue_ids(synth)
+    assert params["QueueUrl"] == f"{queue_id}-physical-id"  # the definition resolves the Ref (see synth)
+    _, sm = synth.one("AWS::StepFunctions::StateMachine")
+    role = sm["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    statements = synth.statements_of_role(role)
+    senders = [st for st in statements if "sqs:SendMessage" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])]
+    assert senders and all(st["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]} for st in senders)
+
+
+def _put_proposal(asl):
+    states = _per_pick(asl)["States"]
+    return states, states["PutProposal"]
 
 
 def test_proposal_is_a_conditional_put_item_whose_conflict_is_caught(synth, asl):

@@ -40,15 +40,16 @@ def test_token_key_use_is_limited(synth, keys):
     assert _token_actions(synth, "poll", token_key) == set()
 
 
-def test_select_cannot_read_secrets_nor_tokens(synth, keys):
+def test_select_reads_the_app_secret_to_sign_links_but_never_tokens(synth, keys):
     actions = synth.actions_on(synth.role_of("select"))
-    assert not any(a.startswith("secretsmanager:") for a in actions)
+    assert {a for a in actions if a.startswith("secretsmanager:")} <= {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
     assert "kms:Decrypt" not in _token_actions(synth, "select", keys[1])
 
 
-def test_only_the_functions_that_end_grants_send_email(synth):
+def test_only_the_functions_that_end_grants_or_mail_digests_send_email(synth):
     senders = {n for n in FUNCTIONS if "ses:SendEmail" in synth.actions_on(synth.role_of(n))}
-    assert senders == {"oauth", "publish", "expire"}  # revoke now, revoked at X, end of event
+    # revoke now, revoked at X, end of event; select mails the relays' proposal digests
+    assert senders == {"oauth", "publish", "expire", "select"}
 
 
 def test_secret_read_is_scoped_to_the_app_secret_name(synth):

@@ -71,8 +71,24 @@ def test_network_not_built_yet_is_refused_with_its_name():
 
 
 def test_modes_default_to_approve_each_and_mastodon_may_be_auto():
-    config = parse_event_config({**GOOD, "networks": ["x", "mastodon"], "modes": {"mastodon": "auto"}})
+    config = parse_event_config({**GOOD, "networks": ["x", "mastodon"], "modes": {"mastodon": "auto"}, "mastodon_source": "mastodon.social"})
     assert (config.mode("x"), config.mode("mastodon")) == ("approve-each", "auto")
+
+
+def test_an_event_on_mastodon_names_the_instance_it_reads_and_that_name_is_checked():
+    found = problems(networks=["x", "mastodon"])
+    assert "mastodon_source" in found and "mastodon.social" in found["mastodon_source"].fix
+    found = problems(networks=["x", "mastodon"], mastodon_source="127.0.0.1")
+    assert "mastodon_source" in found
+    config = parse_event_config({**GOOD, "networks": ["x", "mastodon"], "mastodon_source": "https://Mastodon.Social/"})
+    assert config.mastodon_source == "mastodon.social"
+
+
+def test_an_expert_may_name_their_mastodon_account_and_it_weighs_as_their_handle():
+    config = parse_event_config({**GOOD, "experts": [{"handle": "@amina_data", "weight": 2, "mastodon": "@Amina@Sciences.Social"}]})
+    assert config.expert_weight("amina@sciences.social") == 2 == config.expert_weight("@amina_data")
+    assert config.expert_weight("amina@elsewhere.social") == 0
+    assert "experts.0.mastodon" in problems(experts=[{"handle": "a", "mastodon": "amina"}])
 
 
 def test_auto_mode_on_x_is_refused_with_the_reason_and_the_alternative():

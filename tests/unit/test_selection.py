@@ -175,7 +175,7 @@ def test_select_never_proposes_a_relays_own_post(monkeypatch):
     store = FakeStore(posts, grants)
     result = rounds.select(store, config, "r1")
     assert [p["post_id"] for p in result["picks"]] == ["2", "3"]  # "someone" on Mastodon is not @someone on X
-    assert result["relays"] == ["x-1"] and result["pool"] == 2
+    assert [r["relay_id"] for r in result["relays"]] == ["x-1"] and result["pool"] == 2
     pick = result["picks"][0]
     assert all(isinstance(pick[k], str) for k in ("network", "post_id", "author", "text", "url", "score", "reasons"))
     assert store.marked == ["2", "3"]

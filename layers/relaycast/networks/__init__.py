@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from relaycast.networks.mastodon import MastodonNetwork
     from relaycast.networks.x import XNetwork
     from relaycast.settings import Settings
     from relaycast.storage import Store
@@ -83,6 +84,16 @@ def x_network(settings: Settings) -> XNetwork:
         api_base=settings.x_api_base,
         authorize_url=settings.x_authorize_url,
     )
+
+
+def mastodon_source(settings: Settings) -> MastodonNetwork | None:
+    """The instance whose public tag timelines the rounds read, when the event is on Mastodon (no app needed)."""
+    config = settings.event()
+    if "mastodon" not in config.networks or not config.mastodon_source:
+        return None
+    from relaycast.networks.mastodon import MastodonNetwork
+
+    return MastodonNetwork(instance=config.mastodon_source, client_id="", client_secret="")
 
 
 def client_for(settings: Settings, store: Store, network: str, *, instance: str | None = None, redirect_uri: str | None = None):

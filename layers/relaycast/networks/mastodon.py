@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
@@ -33,17 +34,19 @@ from mastodon.errors import (
 
 from relaycast import clock, crypto
 from relaycast.netguard import GuardRefused, NetGuard, parse_instance, protect
-from relaycast.networks import Identity, NetworkError, RateLimited, TokenRejected, Tokens, Transient
+from relaycast.networks import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
 
 # Granular scopes (Mastodon ≥ 3.x): verify_credentials needs read:accounts (`profile` exists only from 4.3),
 # search with resolve=true needs read:search, reading a status with a token (has_reposted) needs
 # read:statuses, reblog and unreblog need write:statuses.
 SCOPES = "read:accounts read:search read:statuses write:statuses"
-MODES = ("auto", "approve-each")
+MODES = ("auto", "approve-each", "share-link")
 CLIENT_NAME = "relaycast"
 NO_EXPIRY = 4_102_444_800  # 2100-01-01: Mastodon tokens live until revoked
 RATE_WINDOW = 300  # Mastodon's limits are per 5 minutes: the fallback when no reset header came
 APP_KIND = "instance_app"
+PAGE_SIZE = 40  # Mastodon's largest timeline page
+MAX_PAGES = 10  # per poll: a tag with a long history is read over several polls
 _STATUS_PATH = re.compile(r"^/(?:@[^/]+|users/[^/]+/statuses)/([0-9]{1,25})/?$")
 
 T = TypeVar("T")
@@ -195,6 +198,7 @@ class MastodonNetwork:
         self._adapter = self.guard.adapter(self.instance)
         self._http: requests.Session | None = None
         self._last_headers: Mapping[str, str] = {}
+        self._public: Mastodon | None = None
 
     def __repr__(self) -> str:  # never the secret
         return f"MastodonNetwork(instance={self.instance!r}, mode={self.mode!r})"
@@ -274,16 +278,22 @@ class MastodonNetwork:
     def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._last_headers = response.headers
 
-    def _api(self, access_token: str, action: Callable[[Mastodon], T]) -> T:
-        client = Mastodon(
-            access_token=access_token,
-            api_base_url=self.base_url,
-            session=self._session(),
-            ratelimit_method="throw",  # never sleep inside a Lambda: the caller retries after reset_at
-            request_timeout=self.guard.timeout,  # type: ignore[arg-type]
-            version_check_mode="none",
-            user_agent=CLIENT_NAME,
-        )
+    def _api(self, access_token: str | None, action: Callable[[Mastodon], T]) -> T:
+        """A Mastodon.py call with the relay's token (None: a public read, as the app)."""
+        client = self._public if access_token is None else None
+        if client is None:
+            client = Mastodon(
+                access_token=access_token,
+                api_base_url=self.base_url,
+                session=self._session(),
+                ratelimit_method="throw",  # never sleep inside a Lambda: the caller retries after reset_at
+                request_timeout=self.guard.timeout,  # type: ignore[arg-type]
+                version_check_mode="none",
+                user_agent=CLIENT_NAME,
+            )
+        if access_token is None:
+            # Kept: before an anonymous timeline read it asks the instance (once) whether it allows one.
+            self._public = client
         try:
             return action(client)
         except MastodonError as error:
@@ -368,6 +378,42 @@ class MastodonNetwork:
             raise NetworkError("the instance did not say whether the account reblogged the status")
         return reblogged
 
+    def tag_timeline(self, hashtag: str, since_id: str | None) -> Iterator[list[Post]]:
+        """The instance's public timeline of a hashtag newer than since_id, page by page (oldest pages first,
+        each newest first, as X's search is read), at most MAX_PAGES per call: the cursor catches up."""
+        min_id = since_id or "0"
+        for _ in range(MAX_PAGES):
+            statuses = self._api(None, lambda m: m.timeline_hashtag(hashtag, min_id=min_id, limit=PAGE_SIZE))
+            page = [self._post(s) for s in statuses if not s.get("reblog") and s.get("visibility") in ("public", "unlisted")]
+            if not statuses:
+                return
+            yield page
+            min_id = str(max(int(s["id"]) for s in statuses))
+            if len(statuses) < PAGE_SIZE:
+                return
+
+    def _post(self, status: Mapping[str, Any]) -> Post:
+        account = status.get("account") or {}
+        acct = str(account.get("acct", "")).lower()
+        created = status.get("created_at")
+        if isinstance(created, str):
+            created = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        return Post(
+            network="mastodon",
+            post_id=str(status["id"]),
+            author=acct if "@" in acct else f"{acct}@{self.instance}",  # the same name whatever instance reads it
+            author_id=str(account.get("id", "")),
+            text=plain_text(str(status.get("content") or "")),
+            created_at=created.astimezone(UTC) if isinstance(created, datetime) else clock.now(),
+            lang=status.get("language") or "und",
+            likes=int(status.get("favourites_count") or 0),
+            reposts=int(status.get("reblogs_count") or 0),
+            replies=int(status.get("replies_count") or 0),
+            # A reply to oneself is a thread going on, not a conversation fragment (as on X).
+            is_reply=bool(status.get("in_reply_to_id")) and status.get("in_reply_to_account_id") != account.get("id"),
+            url=str(status.get("url") or status.get("uri") or ""),
+        )
+
     def undo_repost(self, access_token: str, user_id: str, post_id: str) -> None:
         """Unreblog; a post that no longer exists has no reblog left to undo."""
         try:
@@ -375,6 +421,32 @@ class MastodonNetwork:
             self._api(access_token, lambda m: m.status_unreblog(status_id))
         except _Gone:
             return
+
+
+class _Text(HTMLParser):
+    """A status's HTML as the text a reader sees: paragraphs and line breaks kept, links as their text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts)).strip()
 
 
 def _status(error: MastodonError) -> Any:
@@ -385,4 +457,4 @@ def _message(error: MastodonError) -> str:
     return str(error.args[3] if len(error.args) > 3 and error.args[3] else error.args[0])[:200]
 
 
-__all__ = ["MODES", "MastodonNetwork", "NO_EXPIRY", "SCOPES", "mastodon_app_for", "register_app"]
+__all__ = ["MODES", "MastodonNetwork", "NO_EXPIRY", "SCOPES", "mastodon_app_for", "plain_text", "register_app"]
