@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from chalice import Chalice, Response
 
-from relaycast import moderation, pages
+from relaycast import digest, moderation, pages, share_link
 from relaycast.i18n import translate
 from relaycast.networks import NETWORK_NAMES
 from relaycast.observability import bind_service, logger, metrics
@@ -186,7 +186,7 @@ def _local_time(iso: str | None, zone: ZoneInfo) -> str:
 
 
 def _error(error: RelayError, lang: str) -> Response:
-    titles = {400: "This request cannot be used", 403: "Not allowed", 404: "Not found", 409: "Already decided", 413: "Too large"}
+    titles = {400: "This request cannot be used", 403: "Not allowed", 404: "Not found", 409: "Already decided", 410: "Expired", 413: "Too large"}
     title = translate(lang, titles.get(error.status, "Something went wrong"))
     return _page("error.html", lang, error.status, title=title, message=error.in_language(lang))
 
@@ -218,6 +218,15 @@ def connect(network):
         form = _form() if app.current_request.method == "POST" else {}
         lang = _lang(config, form.get("lang"))
         relay_id = relay_from_token(settings, config, form["t"]) if form.get("t") else None
+        if config.mode(network) == share_link.MODE:
+            if app.current_request.method != "POST":  # joining writes: only the page's form does it
+                return _redirect(f"{_base()}/")
+            # No OAuth at all in this mode: the relay lands on their dashboard at once.
+            joined = share_link.join(
+                Store(settings.table_name), settings, config, network=network, form=form, lang=lang, base_url=_base(), relay_id=relay_id
+            )
+            metrics.add_metric(name="RelaysConnected", unit="Count", value=1)
+            return _redirect(f"{_base()}/relay?t={joined.dashboard_token}")
         started = start_connect(
             Store(settings.table_name),
             settings,
@@ -298,6 +307,24 @@ def relay_action(action):
     return _redirect(f"{_base()}/relay?t={form['t']}")
 
 
+@app.route("/relay/share", methods=["GET"])
+def relay_share():
+    """A share-link proposal's link: record the click (once, under the cap), then open the network's own page."""
+    settings = Settings.from_env()
+    config = settings.event()
+    lang = _safe_lang(settings)
+    try:
+        query = _query()
+        relay_id = relay_from_token(settings, config, query.get("t", ""))
+        store = Store(settings.table_name)
+        lang = _lang(config, next((g.get("lang") for g in store.relay_items(relay_id, "GRANT#")), None))
+        where = share_link.share(store, config, relay_id, query.get("network", ""), query.get("post", ""))
+    except RelayError as error:
+        return _error(error, lang)
+    metrics.add_metric(name="SharesOpened", unit="Count", value=1)
+    return _redirect(where)
+
+
 @app.route("/email/confirm", methods=["GET", "POST"], content_types=FORM_OR_LINK)
 def email_confirmation():
     """GET shows a button, POST confirms: a mail scanner that follows the link confirms nothing."""
@@ -313,6 +340,29 @@ def email_confirmation():
     except RelayError as error:
         return _error(error, lang)
     return _redirect(f"{_base()}/relay?t={dashboard_token(settings, relay_id)}")
+
+
+@app.route("/proposal/{action}", methods=["GET", "POST"], content_types=FORM_OR_LINK)
+def proposal_link(action):
+    """A digest's Approve or Skip link: GET shows the exact post and a button, POST decides (once)."""
+    settings = Settings.from_env()
+    config = settings.event()
+    lang = _safe_lang(settings)
+    try:
+        posted = _form() if app.current_request.method == "POST" else {}
+        lang = _lang(config, posted.get("lang"))
+        token = posted.get("p", "") if app.current_request.method == "POST" else _query().get("p", "")
+        claims = digest.link_claims(settings, token, action)
+        store = Store(settings.table_name)
+        lang = _lang(config, posted.get("lang"), digest.relay_language(store, config, claims))
+        if app.current_request.method == "GET":
+            proposal = digest.open_proposal(store, config, claims)
+            return _page("proposal.html", lang, here=f"/proposal/{action}", p=proposal, action=claims.action, link_token=token,
+                         dashboard_token=dashboard_token(settings, claims.relay_id))
+        digest.decide(store, settings, config, claims)
+    except RelayError as error:
+        return _error(error, lang)
+    return _redirect(f"{_base()}/relay?t={dashboard_token(settings, claims.relay_id)}")
 
 
 @app.route("/moderate", methods=["GET", "POST"], content_types=FORM_OR_LINK)

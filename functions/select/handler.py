@@ -1,12 +1,14 @@
 """select: score, de-duplicate and pace the round's picks; name the relays to propose them to.
 
 With moderation on, the round invokes it a second time with a task token (`action: moderate`): the picks
-wait for the moderator. Each round first applies the time-out rule to rounds the moderator left waiting.
+wait for the moderator. Each round first applies the time-out rule to rounds the moderator left waiting, and
+records as expired the proposals nobody decided in time. After the fan-out, `action: digest` mails each relay
+the round's proposals with signed Approve and Skip links.
 """
 
 import os
 
-from relaycast import clock, moderation, rounds
+from relaycast import clock, digest, moderation, rounds
 from relaycast.observability import bind_service, logger, metrics, tracer
 from relaycast.settings import Settings
 from relaycast.storage import Store
@@ -19,6 +21,10 @@ def handler(event, context):
     bind_service()
     settings = Settings.from_env()
     store, config = Store(settings.table_name), settings.event()
+    if event.get("action") == "digest":
+        mailed = digest.send_round(store, settings, config, event.get("round", ""), os.environ["HOSTED_PAGE_URL"])
+        logger.info("round's digests sent", extra={"round": event["round"], "mailed": mailed})
+        return {"round": event["round"], "mailed": mailed}
     if event.get("action") == "moderate":
         round_id = moderation.open_round(
             store, settings, config, event["selection"], event["task_token"], os.environ["HOSTED_PAGE_URL"]
@@ -26,6 +32,7 @@ def handler(event, context):
         logger.info("round waits for the moderator", extra={"round": round_id, "picks": len(event["selection"]["picks"])})
         return {"round": round_id}
     moderation.resolve_expired(store, config)
+    digest.expire_proposals(store, config)
     round_id = clock.now().strftime("%Y%m%dT%H%M%SZ")
     result = rounds.select(store, config, round_id)
     metrics.add_metric(name="Picks", unit="Count", value=len(result["picks"]))

@@ -28,6 +28,7 @@ from relaycast.storage import Store, grant_sk, ledger_sk, receipt_sk, relay_pk
 X_SETTINGS_URL = "https://x.com/settings/connected_apps"
 MASTODON_SETTINGS_PATH = "/oauth/authorized_applications"
 SWEEP_REASON = "the event ended"
+NO_TOKEN = "relaycast never held a token for this account: nothing to revoke"
 # Receives of one end-grant message before its grant is ended as unconfirmed; below the queue's
 # maxReceiveCount (5), so a message reaches the DLQ only when even that fails.
 RECEIVE_BUDGET = 4
@@ -97,6 +98,8 @@ def end_grant(
     # No new reservation from here on; the ones in flight are settled while the token still works.
     store.set_grant_status(relay_id, network, "ending")
     current = store.grant(relay_id, network)  # None on the TTL path: the item is already deleted
+    if not (current or grant).get("tokens"):
+        return _end_without_token(store, config, grant, reason, receipt_key)
     tokens = crypto.unseal((current or grant)["tokens"], event_slug=config.slug, relay_id=relay_id, network=network)
     try:
         client = _client(store, settings, x, grant)
@@ -149,6 +152,40 @@ def end_grant(
     return "ended"
 
 
+def _end_without_token(store: Store, config: EventConfig, grant: dict[str, Any], reason: str, receipt_key: dict[str, str]) -> str:
+    """A share-link grant: relaycast never held a token, so nothing is revoked upstream; the receipt lists the
+    posts the relay opened to share (they reposted or boosted them themselves, on the network)."""
+    relay_id, network = grant["relay_id"], grant["network"]
+    ledger = store.relay_items(relay_id, f"LEDGER#{network}#")
+    for item in ledger:
+        if item["status"] == "publishing":  # a click whose record did not finish: it is not counted
+            store.release_publish(relay_id, network, item["post_id"], "access ended before the share was recorded")
+    store.delete(relay_pk(relay_id), grant_sk(network))
+    shared = [
+        {"post_id": item["post_id"], "link": item.get("link", ""), "at": item.get("shared_at", "")}
+        for item in ledger
+        if item["status"] == "shared"
+    ]
+    store.table.update_item(
+        Key=receipt_key,
+        UpdateExpression="SET #s = :done, ended_at = :at, verification = :v, confirmed = :c, published = :p, #sh = :sh, #m = :m",
+        ExpressionAttributeNames={"#s": "status", "#sh": "shared", "#m": "mode"},
+        ExpressionAttributeValues={
+            ":done": "done",
+            ":at": clock.now().isoformat(),
+            ":v": {network: NO_TOKEN},
+            ":c": True,
+            ":p": [],
+            ":sh": shared,
+            ":m": "share-link",
+        },
+    )
+    metrics.add_metric(name="ShareLinkGrantsEnded", unit="Count", value=1)
+    logger.info("grant ended", extra={"relay_id": relay_id, "network": network, "reason": reason, "mode": "share-link"})
+    _send_receipt_once(store, config, receipt_key)
+    return "ended"
+
+
 def _fresh_token(store: Store, settings: Settings, config: EventConfig, client: Any, grant: dict[str, Any]) -> str:
     """Refreshed once if needed (a refresh rotates the refresh token: the grant in hand is then stale)."""
     from relaycast.publish import access_token  # publish ends grants through this module
@@ -163,15 +200,16 @@ def settle_open_reservations(store: Store, client: Any, token: Callable[[], str]
     open_items = [i for i in store.relay_items(relay_id, f"LEDGER#{network}#") if i["status"] == "publishing"]
     for item in open_items:
         post_id = item["post_id"]
+        post = store.post_ref(network, post_id)
         try:
-            reposted = client.has_reposted(token(), grant["user_id"], post_id)
+            reposted = client.has_reposted(token(), grant["user_id"], post)
         except NetworkError as error:
-            reposted = confirmed_by_app(client, grant, post_id)  # the relay's token no longer works
+            reposted = confirmed_by_app(client, grant, post)  # the relay's token no longer works
             if reposted is None:
                 store.release_publish(relay_id, network, post_id, f"access ended; whether it was published could not be confirmed ({error})"[:200])
                 continue
         if reposted:
-            store.finish_ledger(relay_id, network, post_id, status="published", link=published_link(grant, post_id),
+            store.finish_ledger(relay_id, network, post_id, status="published", link=published_link(grant, post_id, post),
                                 published_at=clock.now().isoformat())
         else:
             store.release_publish(relay_id, network, post_id, "access ended before it was published")
@@ -190,8 +228,9 @@ def confirmed_by_app(client: Any, grant: dict[str, Any], post_id: str) -> bool |
         return None
 
 
-def published_link(grant: dict[str, Any], post_id: str) -> str:
-    return f"https://x.com/i/status/{post_id}" if grant["network"] == "x" else post_id
+def published_link(grant: dict[str, Any], post_id: str, post: str | None = None) -> str:
+    """Where the relay's followers see it: X's status, or the original status (`post`, from Store.post_ref)."""
+    return f"https://x.com/i/status/{post_id}" if grant["network"] == "x" else post or post_id
 
 
 def _send_receipt_once(store: Store, config: EventConfig, receipt_key: dict[str, str]) -> None:

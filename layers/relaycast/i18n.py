@@ -44,6 +44,28 @@ FR: dict[str, str] = {
     "Your Mastodon instance": "Votre instance Mastodon",
     "For example mastodon.social": "Par exemple mastodon.social",
     "Connect Mastodon": "Connecter Mastodon",
+    # Share-link mode (no token at all)
+    "On X, relaycast holds no token: each proposal is a link to X's own repost page, and you repost it yourself.":
+        "Sur X, relaycast ne détient aucun jeton : chaque proposition est un lien vers la page de repartage de X, "
+        "et vous repartagez vous-même.",
+    "On Mastodon, relaycast holds no token: each proposal is a link that opens the post on your own instance, and "
+    "you boost it yourself.":
+        "Sur Mastodon, relaycast ne détient aucun jeton : chaque proposition est un lien qui ouvre la publication sur "
+        "votre propre instance, et vous la partagez vous-même.",
+    "On %(networks)s, no token at all: only the user name you type (optional) and, for Mastodon, the name of your "
+    "instance.":
+        "Sur %(networks)s, aucun jeton : seulement le nom d'utilisateur que vous saisissez (facultatif) et, pour "
+        "Mastodon, le nom de votre instance.",
+    "Share-link mode: you do not connect your account and relaycast holds no token. Each proposal comes as a link to "
+    "the network's own repost or boost page; you click there yourself.":
+        "Mode lien de partage : vous ne connectez pas votre compte et relaycast ne détient aucun jeton. Chaque "
+        "proposition arrive sous forme de lien vers la page de repartage ou de partage du réseau ; c'est vous qui "
+        "cliquez.",
+    "Your user name on %(network)s (optional, so your own posts are never proposed to you)":
+        "Votre nom d'utilisateur sur %(network)s (facultatif, pour que vos propres publications ne vous soient jamais "
+        "proposées)",
+    "Join X with share links": "Rejoindre X avec des liens de partage",
+    "Join Mastodon with share links": "Rejoindre Mastodon avec des liens de partage",
     "Connect another network": "Connecter un autre réseau",
     # Dashboard
     "Your relay for %(event)s": "Votre relais pour %(event)s",
@@ -69,6 +91,21 @@ FR: dict[str, str] = {
     "Will be reposted as is from your account:": "Sera repartagé tel quel depuis votre compte :",
     "original post": "publication d'origine",
     "Approve repost": "Approuver le repartage",
+    "Sharing by link on %(network)s as %(user)s": "Partage par lien sur %(network)s en tant que %(user)s",
+    "Sharing by link on %(network)s": "Partage par lien sur %(network)s",
+    "relaycast holds no token for this account: it cannot post anything in your name. You repost or boost each "
+    "proposal yourself, on the network.":
+        "relaycast ne détient aucun jeton pour ce compte : il ne peut rien publier en votre nom. Vous repartagez "
+        "chaque proposition vous-même, sur le réseau.",
+    "Stop sharing now": "Arrêter le partage maintenant",
+    "relaycast holds no token to revoke: it stops proposing and sends you a receipt.":
+        "relaycast ne détient aucun jeton à révoquer : il cesse de proposer et vous envoie un reçu.",
+    "Shared by you": "Partagé par vous",
+    "You repost it yourself, as is, from your own account:": "Vous la repartagez vous-même, telle quelle, depuis votre compte :",
+    "Repost on X": "Repartager sur X",
+    "Boost on your instance": "Partager depuis votre instance",
+    "Your cap of %(cap)s posts is reached: nothing more is recorded in your name.":
+        "Votre plafond de %(cap)s publications est atteint : rien de plus n'est enregistré en votre nom.",
     "Skip": "Passer",
     "Nothing waiting.": "Rien en attente.",
     "Done in your name": "Fait en votre nom",
@@ -97,6 +134,7 @@ FR: dict[str, str] = {
     "expired": "expiré",
     "pending": "en attente",
     "publishing": "en cours",
+    "shared": "partagé",
     # Error titles and messages
     "This request cannot be used": "Cette requête ne peut pas être utilisée",
     "Not allowed": "Non autorisé",
@@ -138,6 +176,25 @@ FR: dict[str, str] = {
     "Only a published post can be undone.": "Seule une publication publiée peut être annulée.",
     "The cap must be a whole number from 0 to %(cap)s.": "Le plafond doit être un nombre entier de 0 à %(cap)s.",
     "This network is not connected.": "Ce réseau n'est pas connecté.",
+    "This network is not offered in share-link mode for this event.":
+        "Ce réseau n'est pas proposé en mode lien de partage pour cet événement.",
+    "Type only your user name, for example amina_data.": "Saisissez seulement votre nom d'utilisateur, par exemple amina_data.",
+    "This network is not connected in share-link mode.": "Ce réseau n'est pas connecté en mode lien de partage.",
+    "Sharing is paused or ended for this network: nothing was recorded.":
+        "Le partage est en pause ou terminé pour ce réseau : rien n'a été enregistré.",
+    "Here you share each post yourself: use its share link.":
+        "Ici, vous partagez chaque publication vous-même : utilisez son lien de partage.",
+    # The e-mail digest's links
+    "Approve this repost?": "Approuver ce repartage ?",
+    "Skip this post?": "Passer cette publication ?",
+    "Nothing will be published in your name for this post:": "Rien ne sera publié en votre nom pour cette publication :",
+    "Open until %(date)s.": "Ouverte jusqu'au %(date)s.",
+    "Expired": "Expiré",
+    "not published": "non publié",
+    "This link is not for this action.": "Ce lien n'est pas destiné à cette action.",
+    "This proposal was already approved: nothing more was done.": "Cette proposition est déjà approuvée : rien de plus n'a été fait.",
+    "This proposal was already skipped: nothing was published.": "Cette proposition a déjà été passée : rien n'a été publié.",
+    "This proposal expired on %(date)s: nothing was published.": "Cette proposition a expiré le %(date)s : rien n'a été publié.",
     # Moderation
     "Moderate %(event)s": "Modérer %(event)s",
     "Round %(round)s": "Tour %(round)s",
@@ -163,6 +220,8 @@ FR: dict[str, str] = {
     "access was revoked at X": "l'accès a été révoqué chez X",
     "you revoked access from your dashboard": "vous avez révoqué l'accès depuis votre tableau de bord",
     "access token refused by X after revocation": "jeton d'accès refusé par X après la révocation",
+    "relaycast never held a token for this account: nothing to revoke":
+        "relaycast n'a jamais détenu de jeton pour ce compte : rien à révoquer",
     # The Mastodon instance a relay types (netguard's refusals)
     "An IP address is not accepted: type the instance's name.":
         "Une adresse IP n'est pas acceptée : saisissez le nom de l'instance.",

@@ -60,3 +60,14 @@ def send_moderation(config: EventConfig, *, picks: list[dict[str, Any]], link: s
     )
     body = render("moderation_email.txt", lang, config=config, picks=picks, link=link, until=until)
     return _send(config, config.moderation.moderator_email, subject, body)
+
+
+def send_digest(config: EventConfig, *, lang: str, email: str, entries: list[dict[str, Any]], until: str, dashboard: str) -> str:
+    """A relay's proposals of one round, each with its own Approve and Skip link."""
+    subject = (
+        f"relaycast : {len(entries)} publication(s) à approuver pour {config.name}"
+        if lang == "fr"
+        else f"relaycast: {len(entries)} post(s) to approve for {config.name}"
+    )
+    body = render("digest_email.txt", lang, config=config, entries=entries, until=until, dashboard=dashboard)
+    return _send(config, email, subject, body)

@@ -331,7 +331,8 @@ def revoke_now(store: Store, settings: Settings, config: EventConfig, relay_id: 
     if grant is None:
         return "already"
     try:
-        client = client_for(settings, store, network, instance=grant.get("instance"))
+        # A share-link grant holds no token: no client, so not even a Mastodon app registration.
+        client = client_for(settings, store, network, instance=grant.get("instance")) if grant.get("tokens") else None
         return end_grant(store, settings, config, client, grant, "you revoked access from your dashboard")
     except NetworkError:
         label = grant.get("instance") or NETWORK_NAMES[network]
@@ -354,7 +355,7 @@ def undo(store: Store, settings: Settings, config: EventConfig, relay_id: str, n
         raise RelayError("Only a published post can be undone.", 409)
     client = client_for(settings, store, network, instance=grant.get("instance"))
     try:
-        client.undo_repost(access_token(store, settings, config, client, grant), grant["user_id"], post_id)
+        client.undo_repost(access_token(store, settings, config, client, grant), grant["user_id"], store.post_ref(network, post_id))
     except NetworkError:
         label = grant.get("instance") or NETWORK_NAMES[network]
         raise RelayError("%(network)s could not be reached. Please try again in a minute.", 503, network=label) from None
@@ -377,6 +378,14 @@ def lower_cap(store: Store, config: EventConfig, relay_id: str, network: str, va
     return int(value)
 
 
+def local_time(config: EventConfig, epoch: int) -> str:
+    """An instant as the relay reads it: the event's time zone, to the minute, with the zone's name."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(epoch, UTC).astimezone(ZoneInfo(config.timezone)).strftime("%d/%m/%Y %H:%M %Z")
+
+
 def jitter(config: EventConfig, relay_id: str, post_id: str) -> int:
     """This relay-post's own delay before publishing, spread evenly and stable across retries."""
     if not config.publish_jitter_seconds:
@@ -393,12 +402,17 @@ def decide(store: Store, settings: Settings, config: EventConfig, *, relay_id: s
     if not POST_ID.match(post_id):
         raise RelayError("Unknown post.", 400)
     status = "approved" if action == "approve" else "skipped"
+    if status == "approved" and (store.grant(relay_id, network) or {}).get("mode") == "share-link":
+        raise RelayError("Here you share each post yourself: use its share link.", 409)  # no token to publish with
     if not store.decide_proposal(relay_id, network, post_id, status):
         proposal = store.get(f"RELAY#{relay_id}", f"PROPOSAL#{network}#{post_id}")
         if proposal is None:
             raise RelayError("Unknown post.", 404)
         if proposal["status"] == status:
             return status  # a double click
+        if proposal["status"] in ("pending", "expired"):  # pending here means past its time, not yet marked
+            until = int(proposal.get("proposal_expires_at", 0))
+            raise RelayError("This proposal expired on %(date)s: nothing was published.", 410, date=local_time(config, until))
         raise RelayError("This proposal is no longer open (%(status)s).", 409, status=proposal["status"])
     if status == "approved":
         job = {"relay_id": relay_id, "network": network, "post_id": post_id}
