@@ -17,8 +17,9 @@ simulated clock (`runtime_schedules`). `serve_api` is API Gateway's proxy integr
 Patches to moto (all checked against PINNED_MOTO_VERSION when a LocalCloud starts, all undone when it closes):
 `LambdaFunction.invoke` (in-process handlers), `settings.moto_server_host` (custom resources answer this
 server), the Step Functions engine's Retry sleep and Wait state (`sfn_wait_scale`), `$$.Execution.StartTime`
-(an ISO string from the simulated clock instead of a datetime moto cannot serialise), and the queue/table hooks
-of moto's own event-source delivery (emptied). Everything else goes through moto's public API or its backends.
+(an ISO string from the simulated clock instead of a datetime moto cannot serialise), SQS's `Message.delay` and
+`Message.delayed` (DelaySeconds on the simulated clock, `runtime_events.delays_on_clock`), and the queue/table
+hooks of moto's own event-source delivery (emptied). Everything else goes through moto's public API or its backends.
 
 Only one LocalCloud runs in a process at a time: the Lambda patch, the environment and the clock are global.
 moto's backends are process-global too: a `mock_aws` started in the same process while a LocalCloud runs
@@ -51,7 +52,7 @@ from moto.core.config import default_user_config
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from . import runtime_lambda, runtime_schedules
+from . import runtime_events, runtime_lambda, runtime_schedules
 from .runtime_api import ApiFront
 from .runtime_deploy import DeployedStack, FunctionCode, Resource, deploy
 from .runtime_events import TTL_IDENTITY, Delivery, Pump, PumpReport, matches
@@ -211,6 +212,7 @@ class LocalCloud:
         runtime_lambda.install(self.lambda_host)
         runtime_schedules.scale_sfn_waits(self.sfn_wait_scale)
         runtime_schedules.stamp_sfn_start_time()
+        runtime_events.delays_on_clock()
         # Custom resources' ResponseURL: this server, not a Docker host (moto would probe Docker for one).
         self._saved_server_host = moto_settings.moto_server_host
         moto_settings.moto_server_host = lambda: f"http://{host}"
@@ -246,6 +248,7 @@ class LocalCloud:
         runtime_lambda.uninstall()
         runtime_schedules.restore_sfn_waits()
         runtime_schedules.restore_sfn_start_time()
+        runtime_events.restore_sqs_delays()
         if self._saved_server_host is not None:
             moto_settings.moto_server_host = self._saved_server_host  # type: ignore[assignment]
         self.lambda_host.close()

@@ -512,6 +512,43 @@ class Pump:
         return payload, None
 
 
+_saved_sqs_delay: Any = None
+
+
+def delays_on_clock() -> None:
+    """SQS's DelaySeconds counted on relaycast's clock (the simulated one when installed) instead of the wall
+    clock: a job sent back with a delay (a publish's jitter, a deferral until a budget turns or a relay's
+    quiet hours end) becomes receivable when the event's time has come, not after real minutes. Visibility
+    timeouts stay moto's (the pump manages failed messages itself). Undone by `restore_sqs_delays`."""
+    global _saved_sqs_delay
+    from moto.sqs.models import Message
+
+    from relaycast import clock
+
+    if _saved_sqs_delay is not None:
+        return
+    _saved_sqs_delay = (Message.delay, Message.__dict__["delayed"])
+
+    def delay(self: Any, delay_seconds: int) -> None:
+        self.delayed_until = clock.now().timestamp() * 1000 + int(delay_seconds) * 1000
+
+    def delayed(self: Any) -> bool:
+        return clock.now().timestamp() * 1000 < self.delayed_until
+
+    Message.delay = delay  # type: ignore[method-assign]
+    Message.delayed = property(delayed)  # type: ignore[method-assign,assignment]
+
+
+def restore_sqs_delays() -> None:
+    global _saved_sqs_delay
+    if _saved_sqs_delay is None:
+        return
+    from moto.sqs.models import Message
+
+    Message.delay, Message.delayed = _saved_sqs_delay  # type: ignore[method-assign]
+    _saved_sqs_delay = None
+
+
 def _with_json_body(record: dict[str, Any]) -> dict[str, Any]:
     """SQS filters see a JSON body as an object."""
     try:

@@ -55,3 +55,17 @@ def test_the_event_has_lambdas_sqs_shape(log):
     SqsModel.model_validate({"Records": [record]})
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert record["eventSource"] == "aws:sqs"
+
+
+def test_a_delayed_message_waits_on_the_simulated_clock(cloud, stack, sim, log):
+    sqs = cloud.client("sqs")
+    queue = stack.queue_url("PublishQueue")
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"id": "later"}), DelaySeconds=600)
+    assert cloud.pump().invocations == 0
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
+    sim.advance(by=timedelta(seconds=599))
+    assert cloud.pump().invocations == 0  # ten minutes of event time, not of wall time ...
+    sim.advance(by=timedelta(seconds=1))
+    assert cloud.pump().invocations == 1  # ... and no real minute waited
+    assert "later" in {i["sk"]["S"] for i in log("SQS")}
