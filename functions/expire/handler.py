@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from relaycast import expire
+from relaycast import digest, expire
 from relaycast.networks import x_network
 from relaycast.observability import bind_service, logger, metrics, tracer
 from relaycast.settings import Settings
@@ -23,8 +23,10 @@ def handler(event, context):
     settings = Settings.from_env()
     store = Store(settings.table_name)
     if event.get("action") == "sweep":
+        # No round runs after the end: the proposals nobody decided are recorded as expired here.
+        expired = digest.expire_proposals(store, settings.event())
         # Raises when grants could not be queued: the scheduler's retry runs the sweep again.
-        return expire.sweep(store, settings.end_grant_queue_url)
+        return {**expire.sweep(store, settings.end_grant_queue_url), "proposals_expired": expired}
     config, x = settings.event(), x_network(settings)
     records = event.get("Records") or []
     if records and records[0].get("eventSource") == "aws:sqs":

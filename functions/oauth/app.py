@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from chalice import Chalice, Response
 
-from relaycast import digest, moderation, pages, share_link
+from relaycast import digest, moderation, pages, quiet, share_link
 from relaycast.i18n import translate
 from relaycast.networks import NETWORK_NAMES
 from relaycast.observability import bind_service, logger, metrics
@@ -27,6 +27,7 @@ from relaycast.relays import (
     request_email,
     revoke_now,
     set_paused,
+    set_timezone,
     start_connect,
     undo,
 )
@@ -201,7 +202,7 @@ def _safe_lang(settings: Settings) -> str:
 @app.route("/", methods=["GET"])
 def index():
     config = Settings.from_env().event()
-    return _page("index.html", _lang(config), token=None)
+    return _page("index.html", _lang(config), token=None, zones=quiet.zone_choices(config.timezone), quiet_hours=quiet.shown(config))
 
 
 @app.route("/health", methods=["GET"])
@@ -297,6 +298,8 @@ def relay_action(action):
             set_paused(store, config, relay_id, network, action == "pause")
         elif action == "cap":
             lower_cap(store, config, relay_id, network, form.get("cap", ""))
+        elif action == "timezone":
+            set_timezone(store, relay_id, form.get("timezone"))
         elif action == "email":
             grant_lang = next((g.get("lang") for g in store.relay_items(relay_id, "GRANT#")), lang)
             request_email(store, settings, config, relay_id=relay_id, email=form.get("email"), lang=grant_lang, base_url=_base())

@@ -129,6 +129,9 @@ class EventConfig(BaseModel):
     # Each approved publish waits its own delay in [0, this] seconds: many relays approving one post at once
     # must not become a burst of identical actions.
     publish_jitter_seconds: Annotated[int, Field(ge=0, le=900)] = 120
+    # A relay's night, local to their own time zone (the event's unless they chose one): nothing is published in
+    # their name from start to end, "22:00-07:00" crossing midnight; null or off turns it off.
+    quiet_hours: str | None = "22:00-07:00"
 
     @field_validator("hashtags")
     @classmethod
@@ -149,6 +152,19 @@ class EventConfig(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"'{value}' is not an IANA time zone") from None
         return value
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _quiet_hours(cls, value: Any) -> str | None:
+        if value is None or value is False or (isinstance(value, str) and value.strip().lower() in ("off", "")):
+            return None  # YAML reads a bare off as False
+        found = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value) if isinstance(value, str) else None
+        if not found or int(found[1]) > 23 or int(found[3]) > 23 or int(found[2]) > 59 or int(found[4]) > 59:
+            raise ValueError(f"'{value}' is not a start and end time (HH:MM-HH:MM)")
+        start, end = f"{int(found[1]):02d}:{found[2]}", f"{int(found[3]):02d}:{found[4]}"
+        if start == end:
+            raise ValueError(f"'{value}' starts and ends at the same time")
+        return f"{start}-{end}"
 
     @field_validator("networks")
     @classmethod
@@ -250,6 +266,8 @@ def _problem_from(error: dict[str, Any]) -> ConfigProblem:
             fix = f"use one of: {', '.join(BUILT_NETWORKS)}"
         elif field == "cap_per_relay":
             fix = "use a number from 1 to 50 (8 is the default)"
+        elif field == "quiet_hours":
+            fix = 'write local start and end times, e.g. "22:00-07:00" (it may cross midnight), or off'
         elif field == "notice_sender":
             fix = "use an address of a domain you verify in SES, e.g. relaycast@example.org"
     return ConfigProblem(field=field, problem=message, fix=fix)

@@ -109,7 +109,7 @@ def end_grant(
         def token() -> str:
             return _fresh_token(store, settings, config, client, current) if current else stored_access
 
-        if settle_open_reservations(store, client, functools.cache(token), grant) and current:
+        if settle_open_reservations(store, client, functools.cache(token), grant, give_up=give_up) and current:
             # Settling may have refreshed the tokens (a refresh rotates them): revoke what the grant holds now.
             latest = store.grant(relay_id, network) or current
             tokens = crypto.unseal(latest["tokens"], event_slug=config.slug, relay_id=relay_id, network=network)
@@ -193,9 +193,11 @@ def _fresh_token(store: Store, settings: Settings, config: EventConfig, client: 
     return access_token(store, settings, config, client, grant)
 
 
-def settle_open_reservations(store: Store, client: Any, token: Callable[[], str], grant: dict[str, Any]) -> int:
+def settle_open_reservations(store: Store, client: Any, token: Callable[[], str], grant: dict[str, Any],
+                             give_up: bool = True) -> int:
     """End every relay-post of this grant still `publishing` (a crash, a timeout, a deferral near the end):
-    published if the network says the relay reposted it, skipped otherwise, with the reason either way."""
+    published if the network says the relay reposted it, skipped otherwise, with the reason either way. When
+    the network cannot tell for now (5xx, 429) it raises Transient to ask again, unless `give_up`."""
     relay_id, network = grant["relay_id"], grant["network"]
     open_items = [i for i in store.relay_items(relay_id, f"LEDGER#{network}#") if i["status"] == "publishing"]
     for item in open_items:
@@ -204,7 +206,14 @@ def settle_open_reservations(store: Store, client: Any, token: Callable[[], str]
         try:
             reposted = client.has_reposted(token(), grant["user_id"], post)
         except NetworkError as error:
-            reposted = confirmed_by_app(client, grant, post)  # the relay's token no longer works
+            try:
+                reposted = confirmed_by_app(client, grant, post)  # the relay's token no longer works
+            except Transient:
+                reposted = None
+                if not give_up:
+                    raise
+            if reposted is None and isinstance(error, Transient) and not give_up:
+                raise Transient(f"whether it was published cannot be told yet ({error})") from None
             if reposted is None:
                 store.release_publish(relay_id, network, post_id, f"access ended; whether it was published could not be confirmed ({error})"[:200])
                 continue
@@ -218,12 +227,14 @@ def settle_open_reservations(store: Store, client: Any, token: Callable[[], str]
 
 def confirmed_by_app(client: Any, grant: dict[str, Any], post_id: str) -> bool | None:
     """Whether the relay reposts the post, read with the app's own token (X's bearer) when the relay's token is
-    gone; None when it cannot be told."""
+    gone; None when it cannot be told. Raises Transient when asking later may tell (a 5xx, the app's 429)."""
     app_token = getattr(client, "bearer_token", None)
     if not app_token:
         return None
     try:
         return client.has_reposted(app_token, grant["user_id"], post_id)
+    except Transient:
+        raise
     except NetworkError:
         return None
 

@@ -239,6 +239,21 @@ FR: dict[str, str] = {
     "Type only the instance's name, without a user name or password.":
         "Saisissez seulement le nom de l'instance, sans nom d'utilisateur ni mot de passe.",
     "Type only the instance's name, without anything after it.": "Saisissez seulement le nom de l'instance, sans rien après.",
+    # Quiet hours, in the relay's own time zone
+    "Quiet hours: nothing is published in your name between %(start)s and %(end)s, in your own time zone "
+    "(%(zone)s unless you choose yours below). What you approve at night is published when they end.":
+        "Heures calmes : rien n'est publié en votre nom entre %(start)s et %(end)s, dans votre propre fuseau horaire "
+        "(%(zone)s, sauf si vous choisissez le vôtre ci-dessous). Ce que vous approuvez la nuit est publié à leur fin.",
+    "Your time zone (optional)": "Votre fuseau horaire (facultatif)",
+    "The event's time zone (%(zone)s)": "Le fuseau horaire de l'événement (%(zone)s)",
+    "Nothing is published in your name between %(start)s and %(end)s in this time zone.":
+        "Rien n'est publié en votre nom entre %(start)s et %(end)s dans ce fuseau horaire.",
+    "Quiet hours": "Heures calmes",
+    "Nothing is published in your name between %(start)s and %(end)s, %(zone)s.":
+        "Rien n'est publié en votre nom entre %(start)s et %(end)s, %(zone)s.",
+    "Your time zone": "Votre fuseau horaire",
+    "Set time zone": "Enregistrer le fuseau horaire",
+    "This time zone is not known: choose one from the list.": "Ce fuseau horaire est inconnu : choisissez-en un dans la liste.",
 }
 
 CATALOGUES = {"fr": FR}

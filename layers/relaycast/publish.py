@@ -17,6 +17,7 @@ from relaycast.networks import NETWORK_NAMES, NetworkError, RateLimited, TokenRe
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger
 from relaycast.policy import Limit, policy
+from relaycast.quiet import quiet_deferral
 from relaycast.rounds import retention_epoch
 from relaycast.settings import Settings
 from relaycast.storage import Store
@@ -65,16 +66,32 @@ def _budget_keys(job: PublishJob, grant: dict[str, Any]) -> list[tuple[str, Limi
     return [*keys, (f"{job.network}#user#{account}", row.per_user)]
 
 
-def take_budget(store: Store, job: PublishJob, grant: dict[str, Any]) -> None:
-    """Spend one call of every budget, or none: relaycast defers rather than send a request that would get 429."""
+def take_budget(store: Store, job: PublishJob, grant: dict[str, Any]) -> list[tuple[str, Limit]]:
+    """Spend one call of every budget, or none: relaycast defers rather than send a request that would get 429.
+    Returns what was taken, to give back if the platform refuses the call anyway."""
     taken: list[tuple[str, Limit]] = []
     for key, limit in _budget_keys(job, grant):
         wait = store.take_quota(key, limit.calls, limit.window_seconds)
         if wait:
-            for given, its in taken:
-                store.give_back_quota(given, its.window_seconds)
+            give_back_budget(store, taken)
             raise Deferred(wait, f"budget {key.split('#user#')[0]} spent for this window")
         taken.append((key, limit))
+    return taken
+
+
+def hold_budget(store: Store, taken: list[tuple[str, Limit]], reset_at: int) -> None:
+    """After a 429, hold the budget the platform's wait points to: one that fits in the relay's window is
+    theirs, a longer one can only be the app's (X's 24-hour post cap)."""
+    wait = reset_at - clock.epoch()
+    for key, limit in sorted(taken, key=lambda taken_one: taken_one[1].window_seconds):
+        if wait <= limit.window_seconds:
+            store.hold_quota(key, limit.window_seconds, reset_at)
+            return
+
+
+def give_back_budget(store: Store, taken: list[tuple[str, Limit]]) -> None:
+    for key, limit in taken:
+        store.give_back_quota(key, limit.window_seconds)
 
 
 def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, job: PublishJob) -> str:
@@ -93,6 +110,8 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
                 store.release_publish(job.relay_id, job.network, job.post_id,
                                       "access ended; whether it was published could not be confirmed")
         return "skipped:access ended"
+    if quiet := quiet_deferral(grant, config, clock.now(), job.post_id):  # before any reservation: nothing is held
+        raise Deferred(quiet, "the relay's quiet hours")
     cap = int(grant.get("cap", config.cap_per_relay))
     reservation = store.reserve_publish(job.relay_id, job.network, job.post_id, cap)
     if reservation == "done":
@@ -109,12 +128,22 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
         token = access_token(store, settings, config, client, grant)
         # A resumed reservation may have reached the platform before a crash or a timeout: ask it first.
         if not (reservation == "resume" and client.has_reposted(token, grant["user_id"], post)):
-            take_budget(store, job, grant)
-            client.repost(token, grant["user_id"], post)
+            taken = take_budget(store, job, grant)
+            try:
+                client.repost(token, grant["user_id"], post)
+            except RateLimited as limited:
+                # Nothing was posted: the units go back, and the relay's account waits for the platform's
+                # reset (its window may not be ours), so the next job defers instead of meeting another 429.
+                give_back_budget(store, taken)
+                hold_budget(store, taken, limited.reset_at)
+                raise
     except TokenRejected:
         # Revoked elsewhere (the relay removed the app at X): the same end as any other, with its receipt. An
         # earlier attempt X may have acted on is settled with the app's own token.
-        reposted = expire.confirmed_by_app(client, grant, post) if reservation == "resume" else False
+        try:
+            reposted = expire.confirmed_by_app(client, grant, post) if reservation == "resume" else False
+        except Transient:
+            reposted = None  # the job's retries are not the place to wait for the app's limit to turn
         if reposted:
             store.finish_ledger(job.relay_id, job.network, job.post_id, status="published",
                                 link=expire.published_link(grant, job.post_id, post), published_at=clock.now().isoformat(), expires_at=keep_until)
@@ -150,7 +179,11 @@ def defer(store: Store, settings: Settings, config: EventConfig, job: PublishJob
     """Send the job back to the queue with a delay (a new message: no retry is burnt), unless the wait
     outlasts the relay's access: then the end of access settles the open reservation (expire.end_grant)."""
     if clock.epoch() + deferred.seconds >= config.access_ends.timestamp():
-        # The end of access settles the reservation, asking the network while the token still works.
+        # Not reserved yet (the relay's quiet hours come first): it ends here, with its reason. Reserved: the
+        # end of access settles it, asking the network while the token still works.
+        if store.record_skip(job.relay_id, job.network, job.post_id,
+                             f"access ends before it could be published ({deferred.reason})", retention_epoch(config)):
+            return f"skipped:access ends first ({deferred.reason})"
         return f"left to the end of access ({deferred.reason})"
     aws.client("sqs").send_message(
         QueueUrl=settings.publish_queue_url, MessageBody=job.model_dump_json(), DelaySeconds=min(deferred.seconds, MAX_SQS_DELAY)

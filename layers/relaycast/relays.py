@@ -15,6 +15,7 @@ from relaycast import aws, clock, crypto, notices
 from relaycast.config import EventConfig
 from relaycast.i18n import translate
 from relaycast.networks import NETWORK_NAMES, NetworkError, Transient, client_for
+from relaycast.quiet import is_zone, relay_zone, window, zone_choices
 from relaycast.rounds import retention_epoch
 from relaycast.settings import Settings
 from relaycast.storage import Store, without_none
@@ -110,6 +111,14 @@ def _checked_email(email: str | None) -> str | None:
     return email
 
 
+def _checked_timezone(value: str | None) -> str | None:
+    """The relay's own time zone for their quiet hours; empty means the event's."""
+    name = (value or "").strip()
+    if name and (len(name) > 64 or not is_zone(name)):
+        raise RelayError("This time zone is not known: choose one from the list.", 400)
+    return name or None
+
+
 def _binding_hash(binding: str) -> str:
     return hashlib.sha256(binding.encode()).hexdigest()
 
@@ -128,6 +137,7 @@ def start_connect(
     """Store a fresh state + PKCE verifier (10 minutes, single use) and return the network's consent URL."""
     _checked_network(config, network)
     email = _checked_email(form.get("email"))
+    timezone = _checked_timezone(form.get("timezone"))
     instance = None
     if network == "mastodon":
         from relaycast.netguard import InstanceRejected, parse_instance
@@ -151,6 +161,7 @@ def start_connect(
                 "verifier": verifier,
                 "email": email,
                 "lang": lang,
+                "timezone": timezone,
                 "instance": instance,
                 "relay_id": relay_id,
                 "binding": _binding_hash(binding),
@@ -216,6 +227,7 @@ def finish_connect(
     blob = crypto.seal(tokens.as_dict(), key_id=settings.token_key_id, event_slug=config.slug, relay_id=relay_id, network=network)
     earlier = [g for g in store.relay_items(relay_id, "GRANT#") if g["network"] != network]
     email = pending.get("email")
+    timezone = pending.get("timezone") or next((g["timezone"] for g in earlier if g.get("timezone")), None)
     store.save_grant(
         without_none(
             {
@@ -227,6 +239,7 @@ def finish_connect(
                 # A second network joins the first's confirmed address; a new address waits for its link.
                 "email": next((g["email"] for g in earlier if g.get("email")), None),
                 "lang": lang,
+                "timezone": timezone,  # the relay's own, for their quiet hours; absent: the event's
                 "tokens": blob,
                 "token_expires_at": tokens.expires_at,
                 "scopes": tokens.scope,
@@ -238,6 +251,8 @@ def finish_connect(
             }
         )
     )
+    if pending.get("timezone") and earlier:  # one relay, one time zone: their other networks follow
+        store.set_relay_fields(relay_id, timezone=timezone)
     if email:
         request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url)
     return Connected(relay_id=relay_id, username=identity.username, dashboard_token=dashboard_token(settings, relay_id))
@@ -308,12 +323,33 @@ def dashboard(store: Store, config: EventConfig, relay_id: str) -> dict[str, Any
             p["status"] = "expired"
     connected = {g["network"] for g in grants} | {r["network"] for r in receipts}
     return {
+        **_quiet_view(config, grants),
         "grants": grants,
         "receipts": receipts,
         "proposals": proposals,
         "ledger": ledger,
         "unconnected": [n for n in config.networks if n not in connected],
     }
+
+
+def _quiet_view(config: EventConfig, grants: list[dict[str, Any]]) -> dict[str, Any]:
+    """The relay's quiet hours as the dashboard says them; none when off or when nothing can publish in their name."""
+    hours = window(config)
+    publishing = [g for g in grants if g.get("mode") != "share-link"]
+    if hours is None or not publishing:
+        return {"quiet": None}
+    zone = relay_zone(publishing[0], config)
+    return {"quiet": {"start": f"{hours[0]:%H:%M}", "end": f"{hours[1]:%H:%M}", "zone": zone, "zones": zone_choices(zone, config.timezone)}}
+
+
+def set_timezone(store: Store, relay_id: str, value: str | None) -> str:
+    """The relay's own time zone, on every grant of theirs: their quiet hours follow it."""
+    zone = _checked_timezone(value)
+    if zone is None:
+        raise RelayError("This time zone is not known: choose one from the list.", 400)
+    if not store.set_relay_fields(relay_id, timezone=zone):
+        raise RelayError("There is nothing here for this link.", 404)
+    return zone
 
 
 def _grant(store: Store, config: EventConfig, relay_id: str, network: str) -> dict[str, Any]:

@@ -293,21 +293,45 @@ class Store:
     # --- quota budgets (fixed windows, counted atomically) -------------------------------------
     def take_quota(self, key: str, calls: int, window_seconds: int) -> int:
         """Count one call against `key`'s budget of `calls` per window: 0 when taken, else the seconds until
-        the window ends (nothing counted). Fixed windows, as the platforms count them."""
+        the window ends or the platform's hold (`hold_quota`) lifts (nothing counted). Fixed windows, as the
+        platforms count them."""
         now = clock.epoch()
         start = now - now % window_seconds
         try:
             self.table.update_item(
                 Key={"pk": f"QUOTA#{key}", "sk": str(start)},
                 UpdateExpression="ADD used :one SET kind = :kind, expires_at = :expires",
-                ConditionExpression="attribute_not_exists(used) OR used < :calls",
-                ExpressionAttributeValues={":one": 1, ":calls": calls, ":kind": "quota", ":expires": start + window_seconds + 86400},
+                ConditionExpression="(attribute_not_exists(used) OR used < :calls) "
+                                    "AND (attribute_not_exists(held_until) OR held_until <= :now)",
+                ExpressionAttributeValues={":one": 1, ":calls": calls, ":kind": "quota", ":now": now,
+                                           ":expires": start + window_seconds + 86400},
             )
         except ClientError as error:
-            if is_condition_failure(error):
-                return start + window_seconds - now
-            raise
+            if not is_condition_failure(error):
+                raise
+            window = self.get(f"QUOTA#{key}", str(start)) or {}  # only on the deferring path: why not now
+            if int(window.get("held_until", 0)) > now and int(window.get("used", 0)) < calls:
+                return int(window["held_until"]) - now
+            return start + window_seconds - now
         return 0
+
+    def hold_quota(self, key: str, window_seconds: int, until: int) -> None:
+        """The platform answered 429 until `until`: nothing more is budgeted under `key` before then (its
+        windows may not be ours). Marks each of our windows up to `until`."""
+        now = clock.epoch()
+        start = now - now % window_seconds
+        while start < until:
+            try:
+                self.table.update_item(
+                    Key={"pk": f"QUOTA#{key}", "sk": str(start)},
+                    UpdateExpression="SET held_until = :until, kind = :kind, expires_at = :expires",
+                    ConditionExpression="attribute_not_exists(held_until) OR held_until < :until",
+                    ExpressionAttributeValues={":until": until, ":kind": "quota", ":expires": start + window_seconds + 86400},
+                )
+            except ClientError as error:
+                if not is_condition_failure(error):  # a later hold is already there: it stands
+                    raise
+            start += window_seconds
 
     def give_back_quota(self, key: str, window_seconds: int) -> None:
         now = clock.epoch()

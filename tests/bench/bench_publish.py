@@ -237,7 +237,8 @@ def fault_mix(count: int) -> list[Any]:
 def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
     """Each delivery outcome of a relay-post when the app's budget is spent, through the handler (one message per
     invocation), with `relays` samples each; then what the end of access and a token refresh cost. The app's
-    budget is set to 2 x relays a day for this."""
+    budget is set to `relays` a day for this. The relays X answers 429 are others than those who publish: a 429
+    holds the relay's own budget until X's reset, and gives its units back."""
     import dataclasses
 
     from publish_schedules import deliver
@@ -249,10 +250,13 @@ def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
     rig.begin(t0)
     relay_list = [rig.connect(f"o{rig.examples}r{i}") for i in range(relays)]
     late = [rig.connect(f"o{rig.examples}l{i}") for i in range(relays)]  # with their cap still free at the end
+    limited = [rig.connect(f"o{rig.examples}q{i}") for i in range(relays)]  # X answers them 429
     posts = rig.add_posts(4)
     for relay in relay_list:
-        for post in posts[:3]:
+        for post in (posts[0], posts[2]):
             rig.propose(relay, post)
+    for relay in limited:
+        rig.propose(relay, posts[1])
     for relay in late:
         rig.propose(relay, posts[3])
     profiles: dict[str, Profile] = {}
@@ -268,23 +272,25 @@ def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
 
     def one(label: str, message: Any, fault: bool = False) -> None:
         if fault:
-            user = next(r.user_id for r in relay_list + late if r.relay_id == message.job["relay_id"])
+            user = next(r.user_id for r in relay_list + late + limited if r.relay_id == message.job["relay_id"])
             sandbox.fail_next("POST", f"/2/users/{user}/retweets", status=429, reset_at=rig.clock.epoch() + 600)
         measure(label, 1, 1, deliver, rig, [message])
 
     def jobs(post: str) -> list[Any]:
         return [m for m in rig.queue.visible(rig.clock.epoch()) if m.job["post_id"] == post]
 
-    limit = Limit(2 * relays, 86_400)
+    limit = Limit(relays, 86_400)
     with pytest_patch() as patch:
         patch.setattr(publish, "policy", lambda network: dataclasses.replace(policy(network), per_app=limit))
-        for post in posts[:3]:
-            for relay in relay_list:
+        for relay in relay_list:
+            for post in (posts[0], posts[2]):
                 rig.approve(relay, post)
-        for m in jobs(posts[0]):
-            one("first try: published", m)
+        for relay in limited:
+            rig.approve(relay, posts[1])
         for m in jobs(posts[1]):
-            one("first try: X answered 429", m, fault=True)  # the app's budget is now spent
+            one("first try: X answered 429", m, fault=True)  # its units go back
+        for m in jobs(posts[0]):
+            one("first try: published", m)  # the app's budget is now spent
         for m in jobs(posts[2]):
             one("first try: deferred (budget spent)", m)
         rig.clock.at += timedelta(seconds=WINDOW)
@@ -308,7 +314,7 @@ def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
         from relaycast.networks import x_network
 
         x = x_network(rig.settings)
-        for relay in relay_list + late:
+        for relay in relay_list + late + limited:
             grant = rig.store.grant(relay.relay_id, "x")
             token = publish.access_token(rig.store, rig.settings, rig.config, x, grant)
             n = sum(1 for i in rig.store.relay_items(relay.relay_id, "LEDGER#") if i["status"] == "publishing")

@@ -64,6 +64,52 @@ def test_the_platforms_429_defers_until_its_reset(relay, store, x_sandbox, froze
     assert deferred.value.reason == "the platform asked to wait" and deferred.value.seconds >= 1
 
 
+def _used(store):
+    return {i["pk"]: int(i.get("used", 0)) for i in store.table.scan()["Items"] if i["pk"].startswith("QUOTA#")}
+
+
+def test_a_429_gives_its_units_back_and_holds_the_relays_account_until_its_reset(relay, store, x_sandbox, frozen_clock):
+    """After X's 429 the relay's next job waits for X's reset without asking X again; other relays go on."""
+    settings, connected = relay
+    other = connect(store, settings, "relay_other", None, x_sandbox)
+    x = x_network(settings)
+    reset_at = int(frozen_clock.at.timestamp()) + 600  # within the relay's 15-minute window: their own limit
+    x_sandbox.fail_next("POST", "/2/users/", status=429, reset_at=reset_at)
+    with pytest.raises(Deferred) as first:
+        publish.publish(store, settings, settings.event(), x, job(connected.relay_id, "1005"))
+    assert first.value.seconds == 600
+    assert set(_used(store).values()) == {0}  # nothing was posted: every unit went back
+    calls = len(x_sandbox.repost_log)
+    frozen_clock.advance(seconds=300)
+    with pytest.raises(Deferred) as second:
+        publish.publish(store, settings, settings.event(), x, job(connected.relay_id, "1006"))
+    assert second.value.seconds == 300 and len(x_sandbox.repost_log) == calls  # held: X was not asked
+    assert publish.publish(store, settings, settings.event(), x, job(other.relay_id, "1006")) == "published"
+    frozen_clock.advance(seconds=300)
+    for post in ("1005", "1006"):
+        assert publish.publish(store, settings, settings.event(), x, job(connected.relay_id, post)) == "published"
+
+
+def test_a_429_longer_than_a_relays_window_holds_the_apps_budget_across_our_windows(relay, store, x_sandbox, frozen_clock):
+    """X's 24-hour post cap counts from its own start: its reset holds every relay, even after our day turns."""
+    settings, connected = relay
+    other = connect(store, settings, "relay_other", None, x_sandbox)
+    x = x_network(settings)
+    frozen_clock.at = frozen_clock.at.replace(hour=22)
+    reset_at = int(frozen_clock.at.timestamp()) + 5 * 3600  # 03:00 the next day, past our UTC day
+    x_sandbox.fail_next("POST", "/2/users/", status=429, reset_at=reset_at)
+    with pytest.raises(Deferred):
+        publish.publish(store, settings, settings.event(), x, job(connected.relay_id, "1008"))
+    calls = len(x_sandbox.repost_log)
+    frozen_clock.advance(hours=3)  # 01:00: a new day for our budget, not for X's
+    with pytest.raises(Deferred) as held:
+        publish.publish(store, settings, settings.event(), x, job(other.relay_id, "1009"))
+    assert held.value.seconds == 2 * 3600 and len(x_sandbox.repost_log) == calls
+    assert set(_used(store).values()) == {0}
+    frozen_clock.advance(hours=2)
+    assert publish.publish(store, settings, settings.event(), x, job(other.relay_id, "1009")) == "published"
+
+
 def test_a_deferred_job_goes_back_to_the_queue_delayed_as_a_new_message(relay, store, x_sandbox, frozen_clock, lambda_context, stack_env):
     settings, connected = relay
     x_sandbox.fail_next("POST", "/2/users/", status=429)
@@ -99,6 +145,28 @@ def test_a_wait_past_the_end_of_access_is_settled_by_the_end_of_access(relay, st
     # The token refreshed to settle (the clock is past its 2 hours) was the one revoked: nothing stays active.
     assert not x_sandbox.active_grants("relay_budget")
     assert not [t for t in x_sandbox.issued_tokens() if t != "bearer" and x_sandbox.is_token_active(t)]
+
+
+def test_an_open_reservation_x_cannot_tell_about_yet_is_asked_again_until_the_retry_budget_is_spent(relay, store, x_sandbox, frozen_clock):
+    """At the end of access a 5xx (or the app's 429) on the reposters check retries the end; the last try
+    settles it with the reason."""
+    from relaycast import expire
+    from relaycast.networks import Transient
+
+    settings, connected = relay
+    config = settings.event()
+    x = x_network(settings)
+    store.reserve_publish(connected.relay_id, "x", "1007", 3)
+    frozen_clock.at = config.access_ends
+    x_sandbox.fail_next("GET", "/2/tweets/1007/retweeted_by", status=503, times=2)  # the relay's token, then the app's
+    with pytest.raises(Transient):
+        expire.end_grant(store, settings, config, x, store.grant(connected.relay_id, "x"), "the event ended")
+    assert store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1007")["status"] == "publishing"  # kept for the retry
+    assert store.grant(connected.relay_id, "x") is not None  # not ended: the next pass takes over
+    x_sandbox.fail_next("GET", "/2/tweets/1007/retweeted_by", status=503, times=2)
+    assert expire.end_grant(store, settings, config, x, store.grant(connected.relay_id, "x"), "the event ended", give_up=True) == "ended"
+    settled = store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1007")
+    assert settled["status"] == "skipped" and "could not be confirmed" in settled["reason"]
 
 
 def test_each_relay_post_gets_its_own_stable_jitter(stack_env):

@@ -66,10 +66,15 @@ def test_whole_life_of_a_relay(x_sandbox, store, frozen_clock, lambda_context, c
     assert store.grant(connected.relay_id, "x")["published_count"] == 3
     assert not any(r.duplicate for r in x_sandbox.repost_log)
 
-    # End of event: revoked at X, verified, grant and tokens gone, one receipt, e-mailed once.
+    # End of event: a proposal nobody decided is recorded as expired (no round runs after the end); then
+    # revoked at X, verified, grant and tokens gone, one receipt, e-mailed once.
+    propose(store, connected.relay_id, "1005", frozen_clock)
+    frozen_clock.advance(hours=6)
     x = x_network(settings)
     expire_fn = load_function("expire")
-    assert expire_fn.handler({"action": "sweep"}, lambda_context)["queued"] == 1
+    swept = expire_fn.handler({"action": "sweep"}, lambda_context)
+    assert swept["queued"] == 1 and swept["proposals_expired"] == 1
+    assert store.get(f"RELAY#{connected.relay_id}", "PROPOSAL#x#1005")["status"] == "expired"
     assert deliver(settings.end_grant_queue_url, expire_fn.handler, lambda_context) == (1, [])
     assert not x_sandbox.active_grants("relay_one")
     assert all(not x_sandbox.is_token_active(t) for t in x_sandbox.issued_tokens() if t != "bearer")
@@ -137,7 +142,7 @@ def test_provider_down_during_the_sweep_is_retried_and_counted_until_it_recovers
     capsys.readouterr()
     x_sandbox.fail_next("POST", "/2/oauth2/revoke", status=503, times=2)
     expire_fn = load_function("expire")
-    assert expire_fn.handler({"action": "sweep"}, lambda_context) == {"queued": 2, "batches": 1, "unqueued": 0}
+    assert expire_fn.handler({"action": "sweep"}, lambda_context) == {"queued": 2, "batches": 1, "unqueued": 0, "proposals_expired": 0}
     delivered, failed = deliver(settings.end_grant_queue_url, expire_fn.handler, lambda_context)
     assert (delivered, len(failed)) == (2, 2)  # both messages return to the queue
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
