@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from relaycast import settings
+from relaycast import quiet, settings
 from relaycast.config import EventConfig, EventConfigError, load_event_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,8 +143,17 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "relays_with_address": sum(1 for r in event.relays if r.dashboard_url and r.email),
         "receipts_with_confirmed_address": sum(1 for i in items if i.get("kind") == "receipt" and i.get("email")),
         "receipts_sent": sum(1 for m in sent_emails if "revoked" in m["subject"] or "révoqué" in m["subject"]),
+        # The rounds' digests (notices.send_digest): one per relay with a confirmed address and round with proposals.
+        "digests_sent": sum(1 for m in sent_emails if "to approve for" in m["subject"] or "à approuver pour" in m["subject"]),
         "revocations_per_grant_max": max(Counter(r.user_id for r in sandbox.revocations if r.whole_grant).values(), default=0),
         "receipts_stored": sum(1 for i in items if i.get("kind") == "receipt" and i["sk"] == "RECEIPT#x"),
+        # Nothing goes out in a relay's name during their quiet hours (approvals of the night wait for 07:00).
+        "published_in_quiet_hours": sum(
+            1 for i in items if i.get("kind") == "ledger" and i.get("status") == "published" and i.get("published_at")
+            and quiet.seconds_until_quiet_ends({}, config, datetime.fromisoformat(i["published_at"]))
+        ),
+        "published_local_hours": sorted({datetime.fromisoformat(i["published_at"]).astimezone(config.start.tzinfo).hour
+                                            for i in items if i.get("kind") == "ledger" and i.get("published_at")}),
         "mastodon_relays_connected": len(event.on_mastodon),
         "mastodon_candidates": sum(1 for i in items if i.get("kind") == "candidate" and i.get("network") == "mastodon"),
         # Auto mode: boosted without a proposal, under the same cap and no-duplicate rule.
@@ -279,6 +288,7 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         and figures["grants_left"] == 0
         and figures["token_material_left"] == 0
         and figures["publishes_ok"] > 0
+        and figures["published_in_quiet_hours"] == 0
         and not figures["failed_firings"]
         and (config.mode("mastodon") != "auto" or "mastodon" not in config.networks or (
             0 < figures["mastodon_auto_published"] == figures["mastodon_reblogs"]

@@ -115,3 +115,18 @@ class SimulatedRelay:
                 self.skipped.append(post_id)
                 skipped += 1
         return approved, skipped
+
+    def join_share_link(self, base_url: str, network: str = "x", username: str | None = None) -> str:
+        """Share-link mode: the hosted page's form for `network` joins at once (no OAuth, no token) and lands
+        on the dashboard. `username` is the relay's own handle, typed so their posts are never proposed back."""
+        page = self._expect(self.http.get(f"{base_url}/", timeout=10), 200)
+        action = re.search(rf'<form method="post" action="([^"]*/connect/{network})"', page.text)
+        if not action:
+            raise RelayJourneyError(f"{self.username}: the hosted page offers no {network} form")
+        lang = re.search(r'name="lang" value="([^"]*)"', page.text)
+        form = {"username": username if username is not None else self.username, "email": self.email or "",
+                "lang": lang.group(1) if lang else ""}
+        joined = self._expect(self.http.post(html.unescape(action.group(1)), data=form, allow_redirects=False, timeout=10), 303)
+        self.dashboard_url = joined.headers["Location"]
+        self._expect(self.http.get(self.dashboard_url, timeout=10), 200)
+        return self.dashboard_url
