@@ -27,7 +27,7 @@ from werkzeug.utils import redirect
 
 from relaycast.config import EventConfig, EventConfigError, load_event_config
 
-from .demo import MASTODON_INSTANCE, app_secret, local_overrides, sent_emails, synth
+from .demo import MASTODON_INSTANCE, app_secret, feed_mastodon, local_overrides, sent_emails, synth
 
 ROUND_WALL_SECONDS = 25  # default pace: a person sees a round about every 25 seconds
 TICK_SECONDS = 0.25  # wall time between two moves of the clock (each one pumps the queues)
@@ -224,9 +224,10 @@ def serve(event: str, host: str = "127.0.0.1", port: int = 8000, speed: float | 
                 SandboxMastodon(domain=MASTODON_INSTANCE) as mastodon, LocalCloud(clock=SimClock(config.start_utc)) as cloud:
             # Its own cloud assembly: a demo or another serve may synthesise the same event at the same time.
             cdk_out = synth(event, Path(tmp) / "cdk.out")
-            sandbox.add_posts(
-                generate_conference_feed(config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts])
-            )
+            feed = generate_conference_feed(config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts])
+            sandbox.add_posts(feed)
+            if "mastodon" in config.networks:  # the experts post on the Mastodon sandbox too, as the clock runs
+                feed_mastodon(config, feed, mastodon, cloud)
             deployed = cloud.deploy(
                 cdk_out,
                 f"relaycast-{config.slug}",
