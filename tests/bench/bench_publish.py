@@ -391,7 +391,7 @@ def simulate(rig: Any, relays: int, posts: int, *, aligned: bool, app_limit: int
 
     from relaycast import publish
     from relaycast.policy import Limit, policy
-    from relaycast.publish import Deferred, PublishJob, take_budget
+    from relaycast.publish import Deferred, PublishJob, give_back_budget, hold_budget, take_budget
 
     config = rig.config.model_copy(update={"publish_jitter_seconds": 120})  # relaycast's default jitter
     row = policy("x")
@@ -415,6 +415,7 @@ def simulate(rig: Any, relays: int, posts: int, *, aligned: bool, app_limit: int
             heapq.heappush(heap, (proposed + int(delay) + rng.randint(0, config.publish_jitter_seconds), r * posts + k, r, k, True))
     total, sequence = relays * posts, relays * posts
     spent: dict[int, int] = {}  # relaycast's app windows known spent -> the last 15-min slot checked for real
+    app_held_until = 0  # the app's budget held after X's 429, known from a real take_budget
     left_open: Counter[int] = Counter()  # relay -> relay-posts left to the end of access
     settled = 0
     task = progress.add_task(f"event {relays} x {posts} ({'UTC days' if aligned else 'from first request'})", total=total)
@@ -429,18 +430,22 @@ def simulate(rig: Any, relays: int, posts: int, *, aligned: bool, app_limit: int
                 event.refreshes += 1
                 token_expires[r] = t + 7200
             window = t - t % per_app.window_seconds
-            wait = 0
-            if window in spent and spent[window] == t // WINDOW:
+            wait, taken = 0, []
+            if app_held_until > t:  # held after X's 429 (its window is not ours): known without a call
+                wait, event.counted_without_call = app_held_until - t, event.counted_without_call + 1
+            elif window in spent and spent[window] == t // WINDOW:
                 wait, event.counted_without_call = window + per_app.window_seconds - t, event.counted_without_call + 1
             else:
                 event.take_budget_calls += 1
                 try:
-                    take_budget(rig.store, PublishJob(relay_id=f"x-{r}", network="x", post_id=str(1000 + k)),
-                                {"relay_id": f"x-{r}", "user_id": str(r)})
+                    taken = take_budget(rig.store, PublishJob(relay_id=f"x-{r}", network="x", post_id=str(1000 + k)),
+                                        {"relay_id": f"x-{r}", "user_id": str(r)})
                 except Deferred as deferred:
                     wait = deferred.seconds
-                    if "#app" in deferred.reason:
+                    if "#app" in deferred.reason and wait == window + per_app.window_seconds - t:
                         spent[window] = t // WINDOW
+                    elif "#app" in deferred.reason:  # held until X's reset
+                        app_held_until = t + wait
             label = ""
             if not wait:
                 reset = users[r].hit(t) or app.hit(t)
@@ -450,7 +455,10 @@ def simulate(rig: Any, relays: int, posts: int, *, aligned: bool, app_limit: int
                     settled += 1
                     progress.update(task, completed=settled)
                     continue
-                # publish turns the 429 into a deferral until X's reset (the budget's unit stays spent)
+                # publish turns the 429 into a deferral until X's reset: the units go back and the budget the
+                # wait points to is held until then (the relay's, or the app's for a wait past 15 minutes)
+                give_back_budget(rig.store, taken)
+                hold_budget(rig.store, taken, reset)
                 event.rate_limited += 1
                 label, wait = f"{try_}: X answered 429", max(1, reset - t)
             if t + wait >= access_ends:  # defer(): the wait outlasts access, left open for the end of access
