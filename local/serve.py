@@ -156,6 +156,7 @@ class Mailbox:
 
     def __init__(self, cloud: Any) -> None:
         self.cloud, self.seen = cloud, 0
+        self.lines_seen: dict[str, int] = {}  # per function, the log lines already looked at
 
     def show_new(self) -> None:
         mails = sent_emails(self.cloud)
@@ -164,6 +165,23 @@ class Mailbox:
             for link in re.findall(r"https?://\S+/(?:email/confirm\?c|relay\?t)=\S+", mail["body"]):
                 print(f"    {link}", flush=True)
         self.seen = len(mails)
+        self.show_errors()
+
+    def show_errors(self) -> None:
+        """The functions' ERROR log lines (a mail that could not be sent, a failed round), as CloudWatch would
+        show them: what a person trying relaycast by hand needs to see."""
+        seen = self.lines_seen
+        for function, lines in list(self.cloud.lambda_host.output.items()):
+            start = seen.get(function, 0) if seen.get(function, 0) <= len(lines) else 0
+            for line in list(lines)[start:]:
+                if '"level":"ERROR"' in line:
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue
+                    cause = str(record.get("exception", "")).strip().splitlines()[-1:] or [""]
+                    print(f"  error in {function}: {record.get('message')} {cause[0]}".rstrip(), flush=True)
+            seen[function] = len(lines)
 
 
 def run_clock(cloud: Any, config: EventConfig, speed: float, until: datetime, holds: Holds) -> Mailbox:
