@@ -27,6 +27,7 @@ class FakeCloud:
         self.moves: list[tuple[datetime, datetime]] = []
         self.log: list[str] = []
         self.on_move, self.on_pump = on_move, on_pump
+        self.lambda_host = SimpleNamespace(output={})  # the functions' log lines serve shows errors from
 
     def now(self) -> datetime:
         return self.at
