@@ -519,14 +519,17 @@ class LocalCloud:
         front = ApiFront(self, deployed, rest_api_id, stage or _stage_of(deployed, rest_api_id), host, port)
         self._fronts.append(front)
         url = front.start()
-        # Functions that link to the hosted page (HOSTED_PAGE_URL, API Gateway's URL in the cloud) link here.
+        self.link_hosted_page(deployed, f"{url}/")
+        return url
+
+    def link_hosted_page(self, deployed: DeployedStack, url: str) -> None:
+        """Functions that link to the hosted page (HOSTED_PAGE_URL, API Gateway's URL in the cloud) link to `url`."""
         lambda_client = self.client("lambda")
         for name in deployed.function_names.values():
             variables = lambda_client.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables") or {}
             if "HOSTED_PAGE_URL" in variables:
-                variables["HOSTED_PAGE_URL"] = f"{url}/"
+                variables["HOSTED_PAGE_URL"] = url
                 lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
-        return url
 
 
 def _stage_of(deployed: DeployedStack, rest_api_id: str) -> str:

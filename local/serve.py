@@ -174,11 +174,13 @@ class Mailbox:
         for function, lines in list(self.cloud.lambda_host.output.items()):
             start = seen.get(function, 0) if seen.get(function, 0) <= len(lines) else 0
             for line in list(lines)[start:]:
-                if '"level":"ERROR"' in line:
-                    try:
-                        record = json.loads(line)
-                    except ValueError:
-                        continue
+                if "ERROR" not in line:
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and record.get("level") == "ERROR":
                     cause = str(record.get("exception", "")).strip().splitlines()[-1:] or [""]
                     print(f"  error in {function}: {record.get('message')} {cause[0]}".rstrip(), flush=True)
             seen[function] = len(lines)
@@ -252,7 +254,10 @@ def serve(event: str, host: str = "127.0.0.1", port: int = 8000, speed: float | 
                 env_overrides=local_overrides(sandbox, mastodon),
                 secret_values={f"relaycast/{config.slug}/app": app_secret(sandbox)},
             )
-            front.start(cloud.serve_api(deployed))
+            api_url = cloud.serve_api(deployed)
+            front.start(api_url)
+            # The digests' and the moderator's links: this port, on the stage's path, as the relay's pages.
+            cloud.link_hosted_page(deployed, f"{url}{api_url.rstrip('/').rsplit('/', 1)[1]}/")
             print(
                 f"\nOpen {url} to play a relay of “{config.name}”.\n"
                 f"X is a local sandbox at {sandbox.base_url}: no real account is involved, and its consent page accepts any username.\n"

@@ -107,3 +107,20 @@ def test_an_abandoned_consent_page_stops_holding_the_clock(monkeypatch):
     assert holds.active()
     monkeypatch.setattr(serve.time, "monotonic", lambda: time.monotonic_ns() / 1e9 + serve.HOLD_SECONDS + 1)
     assert not holds.active()
+
+
+def test_the_functions_errors_are_shown_once(capsys):
+    import collections
+    import json
+
+    cloud = FakeCloud()
+    log = collections.deque([json.dumps({"level": "INFO", "message": "fine"})])
+    cloud.lambda_host.output["relaycast-demo-oauth"] = log
+    mailbox = serve.Mailbox(cloud)
+    mailbox.show_new()
+    log.append(json.dumps({"level": "ERROR", "message": "confirmation e-mail not sent",
+                           "exception": "Traceback ...\nbotocore.exceptions.ReadTimeoutError: timed out"}))
+    mailbox.show_new()
+    mailbox.show_new()
+    shown = capsys.readouterr().out.splitlines()
+    assert shown == ["  error in relaycast-demo-oauth: confirmation e-mail not sent botocore.exceptions.ReadTimeoutError: timed out"]
