@@ -172,6 +172,10 @@ class Mailbox:
         show them: what a person trying relaycast by hand needs to see."""
         seen = self.lines_seen
         for function, lines in list(self.cloud.lambda_host.output.items()):
+            # Called on every tick: a log is copied (handlers append to it meanwhile) only when it grew. (Once a
+            # function's log is at its cap, its length stops growing and its later lines are not shown.)
+            if len(lines) == seen.get(function):
+                continue
             start = seen.get(function, 0) if seen.get(function, 0) <= len(lines) else 0
             for line in list(lines)[start:]:
                 if "ERROR" not in line:
