@@ -317,9 +317,10 @@ def dashboard(store: Store, config: EventConfig, relay_id: str) -> dict[str, Any
     ledger = sorted(by_prefix.get("LEDGER", []), key=lambda p: p.get("finished_at", ""), reverse=True)
     if not grants and not receipts and not ledger:
         raise RelayError("There is nothing here for this link.", 404)
-    now = clock.epoch()
+    now, live = clock.epoch(), {g["network"] for g in grants}
     for p in proposals:
-        if p["status"] == "pending" and int(p.get("proposal_expires_at", 0)) <= now:
+        # Past its time, or its network's access has ended (revoked, expired): nothing to approve any more.
+        if p["status"] == "pending" and (int(p.get("proposal_expires_at", 0)) <= now or p["network"] not in live):
             p["status"] = "expired"
     connected = {g["network"] for g in grants} | {r["network"] for r in receipts}
     return {

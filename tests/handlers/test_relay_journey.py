@@ -175,3 +175,14 @@ def test_sweep_and_ttl_meeting_on_one_grant_revoke_it_once(x_sandbox, store, fro
     revoked = [r for r in x_sandbox.revocations if r.username == "relay_seven" and r.whole_grant]
     assert len(revoked) == 1
     assert len(sent_mail("seven@example.net", "revoked")) == 1
+
+
+def test_a_proposal_whose_access_ended_is_no_longer_offered(x_sandbox, store, frozen_clock):
+    settings = Settings.from_env()
+    config = settings.event()
+    connected = connect(store, settings, "relay_gone", None, x_sandbox)
+    propose(store, connected.relay_id, "1100", frozen_clock)
+    assert [p["status"] for p in relays.dashboard(store, config, connected.relay_id)["proposals"]] == ["pending"]
+    assert expire.end_grant(store, settings, config, x_network(settings), store.grant(connected.relay_id, "x"),
+                            "you revoked access from your dashboard") == "ended"
+    assert [p["status"] for p in relays.dashboard(store, config, connected.relay_id)["proposals"]] == ["expired"]
