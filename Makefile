@@ -25,7 +25,7 @@ CHROMIUM_STAMP := $(VENV)/.chromium
 PORT ?= 8000
 LAYER_SOURCES := $(shell find layers -name '*.py' -o -name '*.html' -o -name '*.txt' 2>/dev/null)
 
-.PHONY: help setup layer synth test demo serve check clean bench bench-sweep bench-selection
+.PHONY: help setup layer synth test demo serve check check-imports clean bench bench-sweep bench-selection
 
 help:
 	@echo "make demo    run a whole event locally (moto + sandbox networks, no cloud account)"
@@ -33,6 +33,7 @@ help:
 	@echo "make test    run the whole test suite (unit, handlers on moto, infra gates, end to end, browser)"
 	@echo "make synth   synthesise the stack of EVENT=$(EVENT) into cdk.out/"
 	@echo "make check   validate EVENT=$(EVENT)"
+	@echo "make check-imports  fail on any import cycle in the domain package (layers/relaycast)"
 	@echo "make bench-sweep  measure the end-of-access sweep and the per-grant end cost (GRANTS=$(GRANTS))"
 	@echo "make bench   publishing: calls per relay-post, an event against the budgets, cost per 1,000, a long property run"
 	@echo "make bench-selection  rank the labelled feeds of ../shared/data against baselines; time 10x more candidates"
@@ -75,6 +76,10 @@ layer: $(LAYER_STAMP)
 
 check: $(PY_STAMP)
 	$(BIN)/relaycast check $(EVENT)
+
+# Also part of `make test`: the domain package imports one way.
+check-imports: $(PY_STAMP)
+	$(BIN)/python -m pytest -q tests/unit/test_import_graph.py
 
 synth: $(LAYER_STAMP) $(PY_STAMP)
 	$(BIN)/python -m infra.app --event $(EVENT) --out cdk.out

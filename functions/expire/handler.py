@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from relaycast import digest, expire
-from relaycast.networks import x_network
+from relaycast.networks.factory import x_network
 from relaycast.observability import bind_service, logger, metrics, tracer
 from relaycast.settings import Settings
 from relaycast.storage import Store, plain

@@ -31,7 +31,6 @@ from relaycast.relays import (
     start_connect,
     undo,
 )
-from relaycast.rounds import retention_epoch
 from relaycast.settings import Settings
 from relaycast.storage import Store
 
@@ -277,7 +276,7 @@ def relay_dashboard():
     except RelayError as error:
         return _error(error, lang)
     own = next((g.get("lang") for g in view["grants"]), None) or next((r.get("lang") for r in view["receipts"]), None)
-    valid_until = datetime.fromtimestamp(retention_epoch(config), UTC).astimezone(ZoneInfo(config.timezone)).strftime("%d/%m/%Y")
+    valid_until = datetime.fromtimestamp(config.retention_ends, UTC).astimezone(ZoneInfo(config.timezone)).strftime("%d/%m/%Y")
     return _page("dashboard.html", _lang(config, own), here="/relay", token=token, link_valid_until=valid_until, **view)
 
 

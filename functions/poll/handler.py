@@ -1,7 +1,7 @@
 """poll: read the event's hashtags since the last cursor and store new candidates."""
 
 from relaycast import rounds
-from relaycast.networks import mastodon_source, x_network
+from relaycast.networks.factory import mastodon_source, x_network
 from relaycast.observability import bind_service, logger, metrics, tracer
 from relaycast.settings import Settings
 from relaycast.storage import Store

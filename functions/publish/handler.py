@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from relaycast import aws
-from relaycast.networks import x_network
+from relaycast.networks.factory import x_network
 from relaycast.observability import bind_service, logger, metrics, tracer
 from relaycast.publish import Deferred, PublishJob, defer, publish
 from relaycast.settings import Settings

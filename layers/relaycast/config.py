@@ -230,6 +230,11 @@ class EventConfig(BaseModel):
         return self.end_utc + timedelta(hours=self.grace_hours)
 
     @property
+    def retention_ends(self) -> int:
+        """Epoch until which a relay's records (receipts, ledger, proposals) and their links are kept."""
+        return int((self.access_ends + timedelta(days=self.receipt_retention_days)).timestamp())
+
+    @property
     def search_query(self) -> str:
         """The X recent-search query: any of the hashtags, original posts only."""
         tags = " OR ".join(f"#{t}" for t in self.hashtags)

@@ -22,7 +22,6 @@ from relaycast.config import EventConfig
 from relaycast.moderation import ROUND
 from relaycast.observability import logger, metrics
 from relaycast.relays import RelayError
-from relaycast.rounds import retention_epoch
 from relaycast.settings import Settings
 from relaycast.storage import Attr, Store, is_condition_failure, proposal_sk, relay_pk
 
@@ -137,7 +136,7 @@ def send_round(store: Store, settings: Settings, config: EventConfig, round_id: 
         # The record is the claim: a retried invocation finds it and mails nothing more.
         if not store.put_new({**key, "kind": KIND, "round": round_id, "relay_id": relay_id,
                               "posts": [f"{p['network']}#{p['post_id']}" for p in proposals],
-                              "mailed_at": clock.now().isoformat(), "expires_at": retention_epoch(config)}):
+                              "mailed_at": clock.now().isoformat(), "expires_at": config.retention_ends}):
             continue
         lang = grants[0].get("lang") or config.languages[0]
         entries = [

@@ -16,12 +16,11 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from relaycast import aws, clock, crypto, notices
+from relaycast import aws, clock, credentials, crypto, notices
 from relaycast.config import EventConfig
-from relaycast.networks import NETWORK_NAMES, NetworkError, Transient, client_for
+from relaycast.networks import NETWORK_NAMES, NetworkError, Transient
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger, metrics
-from relaycast.rounds import retention_epoch
 from relaycast.settings import Settings
 from relaycast.storage import Store, grant_sk, ledger_sk, receipt_sk, relay_pk
 
@@ -51,13 +50,6 @@ def unconfirmed(error: Exception, grant: dict[str, Any] | None = None) -> str:
     return f"could not confirm ({error}); revoke by hand at {where}"
 
 
-def _client(store: Store, settings: Settings, x: XNetwork, grant: dict[str, Any]) -> Any:
-    """X's client is shared by the function; another network's is built for the grant."""
-    if grant["network"] == x.name:
-        return x
-    return client_for(settings, store, grant["network"], instance=grant.get("instance"))
-
-
 def end_grant(
     store: Store,
     settings: Settings,
@@ -84,7 +76,7 @@ def end_grant(
             "username": grant.get("username", ""),
             "reason": reason,
             "started_at": clock.now().isoformat(),
-            "expires_at": retention_epoch(config),
+            "expires_at": config.retention_ends,
             **({"email": grant["email"]} if grant.get("email") else {}),
             **({"lang": grant["lang"]} if grant.get("lang") else {}),
         }
@@ -102,7 +94,7 @@ def end_grant(
         return _end_without_token(store, config, grant, reason, receipt_key)
     tokens = crypto.unseal((current or grant)["tokens"], event_slug=config.slug, relay_id=relay_id, network=network)
     try:
-        client = _client(store, settings, x, grant)
+        client = credentials.client_for_grant(settings, store, grant, x)
 
         stored_access = tokens["access_token"]
 
@@ -188,9 +180,7 @@ def _end_without_token(store: Store, config: EventConfig, grant: dict[str, Any],
 
 def _fresh_token(store: Store, settings: Settings, config: EventConfig, client: Any, grant: dict[str, Any]) -> str:
     """Refreshed once if needed (a refresh rotates the refresh token: the grant in hand is then stale)."""
-    from relaycast.publish import access_token  # publish ends grants through this module
-
-    return access_token(store, settings, config, client, grant)
+    return credentials.access_token(store, settings, config, client, grant)
 
 
 def settle_open_reservations(store: Store, client: Any, token: Callable[[], str], grant: dict[str, Any],

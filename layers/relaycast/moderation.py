@@ -21,7 +21,6 @@ from relaycast import aws, clock, notices
 from relaycast.config import EventConfig
 from relaycast.observability import logger, metrics
 from relaycast.relays import RelayError
-from relaycast.rounds import retention_epoch
 from relaycast.settings import Settings
 from relaycast.storage import Attr, Store, is_condition_failure
 
@@ -58,7 +57,7 @@ def open_round(store: Store, settings: Settings, config: EventConfig, selection:
         "task_token": task_token,
         "status": "waiting",
         "deadline": int(deadline.timestamp()),
-        "expires_at": retention_epoch(config),
+        "expires_at": config.retention_ends,
     }
     if not store.put_new(item):
         store.table.update_item(

@@ -11,18 +11,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from relaycast import aws, clock, crypto, expire
+from relaycast import aws, clock, credentials, expire
 from relaycast.config import EventConfig
-from relaycast.networks import NETWORK_NAMES, NetworkError, RateLimited, TokenRejected, Tokens, Transient, client_for
+from relaycast.networks import NETWORK_NAMES, NetworkError, RateLimited, TokenRejected, Transient
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger
 from relaycast.policy import Limit, policy
 from relaycast.quiet import quiet_deferral
-from relaycast.rounds import retention_epoch
 from relaycast.settings import Settings
 from relaycast.storage import Store
-
-REFRESH_MARGIN = 120  # seconds before expiry when a token is refreshed first
 
 
 class PublishJob(BaseModel):
@@ -31,23 +28,6 @@ class PublishJob(BaseModel):
     relay_id: str = Field(pattern=r"^[a-z]+-[0-9A-Za-z_-]{1,64}$")
     network: str = Field(pattern=r"^(x|mastodon)$")
     post_id: str = Field(pattern=r"^[0-9]{1,25}$")
-
-
-def access_token(store: Store, settings: Settings, config: EventConfig, client: Any, grant: dict[str, Any]) -> str:
-    """The relay's access token, refreshed (and re-sealed) when it is about to expire."""
-    context = {"event_slug": config.slug, "relay_id": grant["relay_id"], "network": grant["network"]}
-    tokens = crypto.unseal(grant["tokens"], **context)
-    if int(grant.get("token_expires_at", 0)) - REFRESH_MARGIN > clock.epoch():
-        return tokens["access_token"]
-    if not tokens.get("refresh_token"):
-        raise TokenRejected("access token expired and no refresh token was granted")
-    fresh: Tokens = client.refresh(tokens["refresh_token"])
-    kept = fresh.as_dict()
-    # A provider may answer a refresh without a new refresh token (RFC 6749 §6): the old one stays valid.
-    kept["refresh_token"] = kept["refresh_token"] or tokens["refresh_token"]
-    blob = crypto.seal(kept, key_id=settings.token_key_id, **context)
-    store.update_tokens(grant["relay_id"], grant["network"], blob, fresh.expires_at)
-    return fresh.access_token
 
 
 class Deferred(Exception):
@@ -101,7 +81,7 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
     Raises Transient to retry (the reservation stays, so the retry resumes it) and Deferred to come back later.
     """
     grant = store.grant(job.relay_id, job.network)
-    keep_until = retention_epoch(config)
+    keep_until = config.retention_ends
     if grant is None:
         if not store.record_skip(job.relay_id, job.network, job.post_id, "access has ended", keep_until):
             # A reservation left open by a crash, after access ended: no token to ask the network with.
@@ -123,9 +103,9 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
 
     where = grant.get("instance") or NETWORK_NAMES[job.network]
     post = store.post_ref(job.network, job.post_id)
-    client = x if job.network == "x" else client_for(settings, store, job.network, instance=grant.get("instance"))
+    client = credentials.client_for_grant(settings, store, grant, x)
     try:
-        token = access_token(store, settings, config, client, grant)
+        token = credentials.access_token(store, settings, config, client, grant)
         # A resumed reservation may have reached the platform before a crash or a timeout: ask it first.
         if not (reservation == "resume" and client.has_reposted(token, grant["user_id"], post)):
             taken = take_budget(store, job, grant)
@@ -182,7 +162,7 @@ def defer(store: Store, settings: Settings, config: EventConfig, job: PublishJob
         # Not reserved yet (the relay's quiet hours come first): it ends here, with its reason. Reserved: the
         # end of access settles it, asking the network while the token still works.
         if store.record_skip(job.relay_id, job.network, job.post_id,
-                             f"access ends before it could be published ({deferred.reason})", retention_epoch(config)):
+                             f"access ends before it could be published ({deferred.reason})", config.retention_ends):
             return f"skipped:access ends first ({deferred.reason})"
         return f"left to the end of access ({deferred.reason})"
     aws.client("sqs").send_message(

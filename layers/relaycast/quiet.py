@@ -1,4 +1,5 @@
-"""A relay's quiet hours: nothing is published in their name during their night, in their own time zone.
+"""When a relay-post may go out: the relay's quiet hours (nothing is published in their name during their night,
+in their own time zone) and each relay-post's own jitter.
 
 The window is local wall-clock time ("22:00-07:00" may cross midnight); the zone is the relay's own when they
 chose one, else the event's. Instants are compared in UTC, so a DST change night lasts as long as it really does.
@@ -6,6 +7,7 @@ chose one, else the event's. Instants are compared in UTC, so a DST change night
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
@@ -76,11 +78,17 @@ def seconds_until_quiet_ends(grant: dict[str, Any], config: EventConfig, now: da
     return max(1, math.ceil((ends - now.astimezone(UTC)).total_seconds()))
 
 
+def jitter(config: EventConfig, relay_id: str, post_id: str) -> int:
+    """This relay-post's own delay before publishing, spread evenly and stable across retries."""
+    if not config.publish_jitter_seconds:
+        return 0
+    digest = hashlib.sha256(f"{relay_id}#{post_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % (config.publish_jitter_seconds + 1)
+
+
 def quiet_deferral(grant: dict[str, Any], config: EventConfig, now: datetime, post_id: str) -> int:
     """How long a publish in the relay's name waits for their quiet hours to end: 0 when not quiet. The relay-post's
     own jitter is added, so a night of approvals does not land as one burst of identical reposts at 07:00."""
-    from relaycast.relays import jitter
-
     wait = seconds_until_quiet_ends(grant, config, now)
     return wait + jitter(config, grant["relay_id"], post_id) if wait else 0
 

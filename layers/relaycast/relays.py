@@ -11,12 +11,13 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from relaycast import aws, clock, crypto, notices
+from relaycast import aws, clock, credentials, crypto, expire, notices
 from relaycast.config import EventConfig
 from relaycast.i18n import translate
-from relaycast.networks import NETWORK_NAMES, NetworkError, Transient, client_for
-from relaycast.quiet import is_zone, relay_zone, window, zone_choices
-from relaycast.rounds import retention_epoch
+from relaycast.networks import NETWORK_NAMES, NetworkError, Transient
+from relaycast.networks.factory import client_for
+from relaycast.observability import logger
+from relaycast.quiet import is_zone, jitter, relay_zone, window, zone_choices
 from relaycast.settings import Settings
 from relaycast.storage import Store, without_none
 
@@ -61,7 +62,7 @@ def _serializer(settings: Settings, salt: str) -> URLSafeTimedSerializer:
 
 
 def _link_max_age(config: EventConfig) -> int:
-    return int(retention_epoch(config) - config.start_utc.timestamp())
+    return int(config.retention_ends - config.start_utc.timestamp())
 
 
 def dashboard_token(settings: Settings, relay_id: str) -> str:
@@ -276,8 +277,6 @@ def request_email(
     try:
         notices.send_confirmation(config, lang=lang, email=email, link=f"{base_url}/email/confirm?c={token}")
     except Exception:  # noqa: BLE001 — the relay can ask again from the dashboard; the connect itself succeeded
-        from relaycast.observability import logger
-
         logger.exception("confirmation e-mail not sent", extra={"relay_id": relay_id})
 
 
@@ -301,8 +300,6 @@ def confirm_email(store: Store, settings: Settings, config: EventConfig, token: 
         try:
             notices.send_dashboard_link(config, lang=lang, email=email, link=link)
         except Exception:  # noqa: BLE001 — the relay is on their dashboard already; the mail is a convenience
-            from relaycast.observability import logger
-
             logger.exception("dashboard link not mailed", extra={"relay_id": relay_id})
     return relay_id
 
@@ -362,15 +359,13 @@ def _grant(store: Store, config: EventConfig, relay_id: str, network: str) -> di
 
 def revoke_now(store: Store, settings: Settings, config: EventConfig, relay_id: str, network: str) -> str:
     """The relay ends access before the event does: the same path as the end of the event, with a receipt."""
-    from relaycast.expire import end_grant
-
     grant = store.grant(relay_id, _checked_network(config, network))
     if grant is None:
         return "already"
     try:
         # A share-link grant holds no token: no client, so not even a Mastodon app registration.
         client = client_for(settings, store, network, instance=grant.get("instance")) if grant.get("tokens") else None
-        return end_grant(store, settings, config, client, grant, "you revoked access from your dashboard")
+        return expire.end_grant(store, settings, config, client, grant, "you revoked access from your dashboard")
     except NetworkError:
         label = grant.get("instance") or NETWORK_NAMES[network]
         raise RelayError("%(network)s could not be reached. Please try again in a minute.", 503, network=label) from None
@@ -378,8 +373,6 @@ def revoke_now(store: Store, settings: Settings, config: EventConfig, relay_id: 
 
 def undo(store: Store, settings: Settings, config: EventConfig, relay_id: str, network: str, post_id: str) -> str:
     """Delete the repost (unreblog) made in the relay's name; it still counts toward their cap."""
-    from relaycast.publish import access_token
-
     if not POST_ID.match(post_id):
         raise RelayError("Unknown post.", 400)
     grant = _grant(store, config, relay_id, network)
@@ -392,7 +385,7 @@ def undo(store: Store, settings: Settings, config: EventConfig, relay_id: str, n
         raise RelayError("Only a published post can be undone.", 409)
     client = client_for(settings, store, network, instance=grant.get("instance"))
     try:
-        client.undo_repost(access_token(store, settings, config, client, grant), grant["user_id"], store.post_ref(network, post_id))
+        client.undo_repost(credentials.access_token(store, settings, config, client, grant), grant["user_id"], store.post_ref(network, post_id))
     except NetworkError:
         label = grant.get("instance") or NETWORK_NAMES[network]
         raise RelayError("%(network)s could not be reached. Please try again in a minute.", 503, network=label) from None
@@ -421,14 +414,6 @@ def local_time(config: EventConfig, epoch: int) -> str:
     from zoneinfo import ZoneInfo
 
     return datetime.fromtimestamp(epoch, UTC).astimezone(ZoneInfo(config.timezone)).strftime("%d/%m/%Y %H:%M %Z")
-
-
-def jitter(config: EventConfig, relay_id: str, post_id: str) -> int:
-    """This relay-post's own delay before publishing, spread evenly and stable across retries."""
-    if not config.publish_jitter_seconds:
-        return 0
-    digest = hashlib.sha256(f"{relay_id}#{post_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % (config.publish_jitter_seconds + 1)
 
 
 def decide(store: Store, settings: Settings, config: EventConfig, *, relay_id: str, action: str, network: str, post_id: str) -> str:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from relaycast import clock, selection
+from relaycast.quiet import jitter
 from relaycast.config import EventConfig
 from relaycast.networks import NetworkError, Post
 from relaycast.networks.x import XNetwork
@@ -18,10 +19,6 @@ from relaycast.storage import Store
 
 if TYPE_CHECKING:
     from relaycast.networks.mastodon import MastodonNetwork
-
-
-def retention_epoch(config: EventConfig) -> int:
-    return int((config.access_ends + timedelta(days=config.receipt_retention_days)).timestamp())
 
 
 def poll(store: Store, config: EventConfig, x: XNetwork, mastodon: MastodonNetwork | None = None) -> dict[str, Any]:
@@ -77,7 +74,7 @@ def candidate_item(post: Post, config: EventConfig) -> dict[str, Any]:
     )
     item = asdict(post)
     item["created_at"] = post.created_at.isoformat()
-    return {**item, "score": Decimal(str(scored.score)), "reasons": list(scored.reasons), "expires_at": retention_epoch(config)}
+    return {**item, "score": Decimal(str(scored.score)), "reasons": list(scored.reasons), "expires_at": config.retention_ends}
 
 
 def paced_cap(cap: int, config: EventConfig, now: datetime) -> int:
@@ -91,8 +88,6 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
     """The round's picks per network (paced over the event, diverse, never a relay's own post) and the relays who
     still have room under their cap, each with their network's mode: a proposal (approve-each, share-link) or a
     publish job after the relay's own delay (auto)."""
-    from relaycast.relays import jitter  # relays builds on rounds
-
     now = clock.now()
     selected = store.candidates(selected=True)
     # Only recent, substantive posts are worth a relay's name; the filter keeps each round's read small.
@@ -137,7 +132,7 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
         "relays": relays,
         # Strings: the state machine writes them as DynamoDB numbers without arithmetic.
         "proposal_expires_at": str(int(min(proposal_expiry, config.access_ends).timestamp())),
-        "expires_at": str(retention_epoch(config)),
+        "expires_at": str(config.retention_ends),
         "pool": len(fresh),
         "allowed": allowed,
     }

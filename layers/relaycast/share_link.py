@@ -16,7 +16,6 @@ from relaycast import clock
 from relaycast.config import EventConfig
 from relaycast.netguard import InstanceRejected, parse_instance
 from relaycast.relays import POST_ID, Connected, RelayError, _checked_email, _checked_network, dashboard_token, request_email
-from relaycast.rounds import retention_epoch
 from relaycast.settings import Settings
 from relaycast.storage import Store, without_none
 
@@ -99,7 +98,7 @@ def intent_url(grant: dict[str, Any], proposal: dict[str, Any]) -> str:
 def _record(store: Store, config: EventConfig, relay_id: str, network: str, proposal: dict[str, Any]) -> None:
     store.finish_ledger(
         relay_id, network, proposal["post_id"], status=SHARED, link=str(proposal.get("url", "")),
-        shared_at=clock.now().isoformat(), expires_at=retention_epoch(config),
+        shared_at=clock.now().isoformat(), expires_at=config.retention_ends,
     )
 
 

@@ -310,13 +310,13 @@ def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
             one("first try: left to the end of access", m)
         # The end of access settles each open reservation (asks X, then publishes or skips it); and a token
         # refresh (every 2 h of a relay's activity). Both measured on the code that does them.
-        from relaycast import expire
-        from relaycast.networks import x_network
+        from relaycast import credentials, expire
+        from relaycast.networks.factory import x_network
 
         x = x_network(rig.settings)
         for relay in relay_list + late + limited:
             grant = rig.store.grant(relay.relay_id, "x")
-            token = publish.access_token(rig.store, rig.settings, rig.config, x, grant)
+            token = credentials.access_token(rig.store, rig.settings, rig.config, x, grant)
             n = sum(1 for i in rig.store.relay_items(relay.relay_id, "LEDGER#") if i["status"] == "publishing")
             measure("settled at the end of access", n, 0, expire.settle_open_reservations, rig.store, x, lambda t=token: t, grant)
         rig.clock.at += timedelta(hours=3)

@@ -142,7 +142,7 @@ def test_the_receipt_speaks_the_relays_language(x_sandbox, store, frozen_clock):
     from moto.ses.models import ses_backends
 
     from relaycast import expire
-    from relaycast.networks import x_network
+    from relaycast.networks.factory import x_network
     from relaycast.settings import Settings
 
     settings = Settings.from_env()

@@ -241,7 +241,7 @@ def test_the_email_is_used_only_once_confirmed(client, store, x_sandbox):
 def test_dashboard_actions_pause_lower_cap_undo_and_revoke(client, store, x_sandbox):
     """The relay's levers, each through the dashboard's own forms."""
     from relaycast import publish
-    from relaycast.networks import x_network
+    from relaycast.networks.factory import x_network
     from relaycast.publish import PublishJob
     from relaycast.settings import Settings
 
@@ -324,7 +324,7 @@ def test_a_decided_proposal_cannot_be_decided_the_other_way(client, store, x_san
     token = browser.connect("relay_decides")
     relay_id = f"x-{x_sandbox.users['relay_decides'].id}"
     store.put_new({"pk": f"RELAY#{relay_id}", "sk": "PROPOSAL#x#1003", "kind": "proposal", "relay_id": relay_id, "network": "x",
-                   "post_id": "1003", "status": "pending", "proposal_expires_at": rounds.retention_epoch(Settings.from_env().event())})
+                   "post_id": "1003", "status": "pending", "proposal_expires_at": Settings.from_env().event().retention_ends})
     assert browser.post("/relay/skip", f"t={token}&network=x&post=1003").status_code == 303
     assert browser.post("/relay/skip", f"t={token}&network=x&post=1003").status_code == 303  # a double click
     late = browser.post("/relay/approve", f"t={token}&network=x&post=1003")

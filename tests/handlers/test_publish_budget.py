@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from handler_support import connect, load_function, sqs_event
-from relaycast import publish
-from relaycast.networks import x_network
+from relaycast import credentials, publish, quiet
+from relaycast.networks.factory import x_network
 from relaycast.policy import Limit, policy
 from relaycast.publish import Deferred, PublishJob
 from relaycast.settings import Settings
@@ -130,7 +130,7 @@ def test_a_wait_past_the_end_of_access_is_settled_by_the_end_of_access(relay, st
     x = x_network(settings)
     for post, reposted in (("1005", False), ("1006", True)):
         store.reserve_publish(connected.relay_id, "x", post, 3)
-    x.repost(publish.access_token(store, settings, config, x, store.grant(connected.relay_id, "x")), connected.relay_id.split("-")[1], "1006")
+    x.repost(credentials.access_token(store, settings, config, x, store.grant(connected.relay_id, "x")), connected.relay_id.split("-")[1], "1006")
     frozen_clock.at = config.access_ends - timedelta(minutes=5)
     outcome = publish.defer(store, settings, config, job(connected.relay_id, "1005"), Deferred(900, "budget x spent"))
     assert outcome.startswith("left to the end of access")
@@ -171,7 +171,7 @@ def test_an_open_reservation_x_cannot_tell_about_yet_is_asked_again_until_the_re
 
 def test_each_relay_post_gets_its_own_stable_jitter(stack_env):
     from relaycast.config import parse_event_config
-    from relaycast.relays import jitter
+    from relaycast.quiet import jitter
 
     from handler_support import EVENT
 
@@ -196,5 +196,5 @@ def test_an_approval_is_enqueued_with_the_relays_jitter(relay, store, stack_env,
     real = relays.aws.client("sqs")
     monkeypatch.setattr(real, "send_message", lambda **kw: sent.append(kw) or {"MessageId": "m"})
     relays.decide(store, settings, config, relay_id=connected.relay_id, action="approve", network="x", post_id="1006")
-    assert sent[0]["DelaySeconds"] == relays.jitter(config, connected.relay_id, "1006")
+    assert sent[0]["DelaySeconds"] == quiet.jitter(config, connected.relay_id, "1006")
     assert json.loads(sent[0]["MessageBody"]) == {"relay_id": connected.relay_id, "network": "x", "post_id": "1006"}

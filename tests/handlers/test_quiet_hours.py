@@ -11,7 +11,7 @@ from chalice.test import Client
 
 from handler_support import Browser, connect, load_function, sqs_event, table_snapshot
 from relaycast import aws, publish
-from relaycast.networks import x_network
+from relaycast.networks.factory import x_network
 from relaycast.publish import Deferred, PublishJob
 from relaycast.settings import Settings
 

@@ -14,7 +14,7 @@ import requests
 from handler_support import connect, deliver, load_function, sent_mail, sqs_event
 
 from relaycast import expire, relays
-from relaycast.networks import x_network
+from relaycast.networks.factory import x_network
 from relaycast.settings import Settings
 
 

@@ -354,7 +354,7 @@ def sqs_event(messages: list[Message]) -> dict[str, Any]:
 def deliver(rig: Rig, messages: list[Message], *, via_handler: bool = True, context: LambdaContext = ALIVE) -> None:
     """One invocation of publish on a batch; what fails comes back (or is dead-lettered at its 5th receive)."""
     from relaycast import publish
-    from relaycast.networks import x_network
+    from relaycast.networks.factory import x_network
     from relaycast.publish import Deferred, PublishJob
 
     for m in messages:
@@ -456,7 +456,8 @@ def end_of_access(rig: Rig, relays: list[Relay]) -> None:
     """The sweep at the end of access, for the relays it would change: those with a reservation still open.
     Each end is one end-grant message, received again after a transient failure (ended unconfirmed at the 4th)."""
     from relaycast import expire
-    from relaycast.networks import Transient, x_network
+    from relaycast.networks import Transient
+    from relaycast.networks.factory import x_network
 
     rig.sandbox.clear_faults()
     rig.clock.at = max(rig.clock.at, rig.config.access_ends)
@@ -478,7 +479,7 @@ def end_of_access(rig: Rig, relays: list[Relay]) -> None:
 def run(rig: Rig, schedule: Schedule) -> Result:
     """Play `schedule`, then drain the queue without faults (the clock jumps to the next delayed message)."""
     from relaycast import crypto, publish, relays
-    from relaycast.networks import x_network
+    from relaycast.networks.factory import x_network
     from relaycast.policy import Limit, policy
 
     n = rig.begin(LATE if schedule.late else EARLY)

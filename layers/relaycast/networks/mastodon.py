@@ -34,7 +34,7 @@ from mastodon.errors import (
 
 from relaycast import clock, crypto
 from relaycast.netguard import GuardRefused, NetGuard, parse_instance, protect
-from relaycast.networks import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
+from relaycast.networks.base import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
 
 # Granular scopes (Mastodon ≥ 3.x): verify_credentials needs read:accounts (`profile` exists only from 4.3),
 # search with resolve=true needs read:search, reading a status with a token (has_reposted) needs

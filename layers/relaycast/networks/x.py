@@ -17,7 +17,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from requests.adapters import HTTPAdapter
 
 from relaycast import clock
-from relaycast.networks import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
+from relaycast.networks.base import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
 
 SCOPES = "tweet.read tweet.write users.read offline.access"
 TWEEPY_HOST = "https://api.twitter.com"

@@ -1,0 +1,66 @@
+"""What every network adapter speaks: the typed errors, tokens, identities and posts (no adapter imported here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+# The networks a relay can connect, with the name a relay reads.
+NETWORK_NAMES = {"x": "X", "mastodon": "Mastodon"}
+
+
+class NetworkError(Exception):
+    """The network refused the request; retrying the same request will not help."""
+
+
+class TokenRejected(NetworkError):
+    """401: the grant is revoked, expired beyond refresh, or broken."""
+
+
+class Transient(NetworkError):
+    """5xx, timeout or connection failure: retry later with backoff."""
+
+
+class RateLimited(Transient):
+    """429: retry after `reset_at` (epoch seconds)."""
+
+    def __init__(self, message: str, reset_at: int):
+        super().__init__(message)
+        self.reset_at = reset_at
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str | None
+    expires_at: int
+    scope: str
+
+    def __repr__(self) -> str:  # tokens never reach a log line, even through a repr
+        return f"Tokens(expires_at={self.expires_at}, scope={self.scope!r})"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"access_token": self.access_token, "refresh_token": self.refresh_token, "scope": self.scope}
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: str
+    username: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Post:
+    network: str
+    post_id: str
+    author: str
+    author_id: str
+    text: str
+    created_at: datetime
+    lang: str = "und"
+    likes: int = 0
+    reposts: int = 0
+    replies: int = 0
+    is_reply: bool = False
+    url: str = ""
