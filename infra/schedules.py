@@ -31,14 +31,14 @@ END_GRANT_CONCURRENCY = 20
 # (`<aws.scheduler.scheduled-time>`), which the execution's input then records.
 ROUND_INPUT = {"trigger": "schedule", "scheduled_at": scheduler.ContextAttribute.scheduled_time}
 
-# TTL deletions only (done by the DynamoDB service principal), of grants only.
+# TTL deletions only (done by the DynamoDB service principal), of grants and of the custody of their tokens.
 TTL_GRANT_FILTER = {
     "userIdentity": {
         "type": lambda_.FilterRule.is_equal("Service"),
         "principalId": lambda_.FilterRule.is_equal("dynamodb.amazonaws.com"),
     },
     "eventName": lambda_.FilterRule.is_equal("REMOVE"),
-    "dynamodb": {"OldImage": {"kind": {"S": lambda_.FilterRule.is_equal("grant")}}},
+    "dynamodb": {"OldImage": {"kind": {"S": ["grant", "custody"]}}},
 }
 
 
@@ -90,7 +90,8 @@ class Schedules(Construct):
         storage.grant_table_read_write(fn)
         storage.grant_config_read(fn)
         storage.grant_app_secret_read(fn)
-        storage.token_key.grant_decrypt(fn)
+        # An end may refresh to settle an open relay-post, and keeps what a network hands over during it: it seals.
+        storage.token_key.grant_encrypt_decrypt(fn)
         notices.grant_send(fn)
         self.end_grant_queue.grant_send_messages(fn)
         fn.add_event_source(

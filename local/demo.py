@@ -146,7 +146,7 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         # The rounds' digests (notices.send_digest): one per relay with a confirmed address and round with proposals.
         "digests_sent": sum(1 for m in sent_emails if "to approve for" in m["subject"] or "à approuver pour" in m["subject"]),
         "revocations_per_grant_max": max(Counter(r.user_id for r in sandbox.revocations if r.whole_grant).values(), default=0),
-        "receipts_stored": sum(1 for i in items if i.get("kind") == "receipt" and i["sk"] == "RECEIPT#x"),
+        "receipts_stored": sum(1 for i in items if i.get("kind") == "receipt" and i["sk"].startswith("RECEIPT#x#")),
         # Nothing goes out in a relay's name during their quiet hours (approvals of the night wait for 07:00).
         "published_in_quiet_hours": sum(
             1 for i in items if i.get("kind") == "ledger" and i.get("status") == "published" and i.get("published_at")
@@ -163,13 +163,13 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "mastodon_max_reblogs_per_relay": max(Counter(user for user, _ in reblogs).values(), default=0),
         "mastodon_duplicate_reblogs": len(reblogs) - len(set(reblogs)),
         "mastodon_grants_revoked_upstream": sum(
-            1 for i in items if i.get("sk") == "RECEIPT#mastodon" and i.get("confirmed") is True
+            1 for i in items if i.get("sk", "").startswith("RECEIPT#mastodon#") and i.get("confirmed") is True
         ),
         "receipts_expected_by_mail": sum(
             (1 + (r.username in event.on_mastodon)) for r in event.relays if r.dashboard_url and r.email
         ),
         "grants_left": kinds["grant"],
-        "token_material_left": sum(1 for i in items if "tokens" in i),
+        "token_material_left": sum(1 for i in items if "tokens" in i or i.get("kind") == "custody"),
         "dead_letters": dlq,
         # What relaycast picked and why, in the order it picked them.
         "picks": [

@@ -1,5 +1,5 @@
-"""expire: end grants — the end-of-event sweep (queues one message per grant), the end-grant queue's
-messages, and the TTL stream backstop (the same end_grant path)."""
+"""expire: end grants — the end-of-event sweep (queues one message per grant and per custody), the end-grant
+queue's messages, and the TTL stream backstop of grants and custody items (the same end path)."""
 
 import base64
 import json
@@ -46,8 +46,12 @@ def handler(event, context):
         )
     ended = 0
     for record in DynamoDBStreamEvent(event).records:
-        grant = plain(record.dynamodb.old_image)
-        if "tokens" in grant:  # a share-link grant has none
-            grant["tokens"] = base64.b64decode(grant["tokens"])  # binary attributes arrive as base64 text
-        ended += expire.end_grant(store, settings, config, x, grant, "access expired") == "ended"
+        item = plain(record.dynamodb.old_image)
+        for sealed in ("tokens", "retired"):
+            if sealed in item:  # binary attributes arrive as base64 text
+                item[sealed] = base64.b64decode(item[sealed])
+        if item.get("kind") == "custody":  # tokens whose grant is gone or never was: end them from the image
+            ended += expire.end_custody(store, settings, config, x, item, "access expired") == "ended"
+        else:
+            ended += expire.end_grant(store, settings, config, x, item, "access expired") == "ended"
     return {"ended": ended}

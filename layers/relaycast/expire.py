@@ -1,10 +1,11 @@
-"""End a grant: revoke upstream, verify, delete every token, keep a receipt, send it.
+"""End a grant: revoke upstream every token of its custody, verify each is refused, delete them, keep a receipt.
 
-One code path for the end-of-event sweep, the TTL stream backstop and (later) "revoke now". The receipt
-is written first as a claim, so the sweep and the TTL path revoke a grant once and send one receipt.
+One code path for the end-of-event sweep, the TTL stream backstop, "revoke now", a 401, a reconnect (the
+tokens it replaces) and a failed connect. The receipt is per grant and written first as a claim, so every path
+ends a grant once and sends one receipt; "confirmed" means every token of the grant was refused after revocation.
 
-The sweep does not end grants itself: it pages through them and queues one message per grant
-(`{"relay_id", "network"}`), which `expire` consumes concurrently (`end_queued`). A message that keeps
+The sweep does not end grants itself: it pages through the grants and the custody items and queues one message
+each, which `expire` consumes concurrently (`end_queued`). A message that keeps
 failing because the provider does is retried until its receive count reaches `RECEIVE_BUDGET`; then the
 grant is ended as unconfirmed (tokens deleted anyway, the receipt says how to revoke by hand).
 """
@@ -12,17 +13,18 @@ grant is ended as unconfirmed (tokens deleted anyway, the receipt says how to re
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from relaycast import aws, clock, credentials, crypto, notices
+from relaycast import aws, clock, credentials, notices
 from relaycast.config import EventConfig
-from relaycast.networks import NETWORK_NAMES, NetworkError, Transient
+from relaycast.networks import NETWORK_NAMES, NetworkError, TokenRejected, Transient
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger, metrics
 from relaycast.settings import Settings
-from relaycast.storage import Store, grant_sk, ledger_sk, receipt_sk, relay_pk
+from relaycast.storage import Store, ledger_sk, receipt_sk, relay_pk
 
 X_SETTINGS_URL = "https://x.com/settings/connected_apps"
 MASTODON_SETTINGS_PATH = "/oauth/authorized_applications"
@@ -35,14 +37,45 @@ SQS_BATCH = 10  # SendMessageBatch's limit
 SWEEP_PAGE_SIZE = 500
 
 
-def _revoke_and_verify(client: Any, label: str, tokens: dict[str, Any]) -> dict[str, str]:
-    """Revoke refresh then access token; then prove the access token is refused."""
-    if tokens.get("refresh_token"):
-        client.revoke(tokens["refresh_token"], "refresh_token")
-    client.revoke(tokens["access_token"], "access_token")
-    if client.token_works(tokens["access_token"]):
-        raise Transient(f"{label} still accepts the access token after revocation")
-    return {client.name: f"access token refused by {label} after revocation"}
+def revoke_and_verify(client: Any, label: str, current: dict[str, Any], retired: Iterable[dict[str, str]] = (),
+                      keep: Callable[[Any], None] | None = None) -> str:
+    """Revoke every token held (`current` tokens and `retired` ones, refresh tokens first), then prove each one
+    refused: an access token by a call that needs it, a refresh token by a refresh the network must refuse.
+
+    Raises Transient when one still works. A refresh that succeeds hands over new tokens: `keep` stores them
+    (in custody) before they are revoked in turn, so the next pass verifies them too.
+    """
+    held = [{"token": current[hint], "hint": hint} for hint in ("refresh_token", "access_token") if current.get(hint)]
+    earlier = sorted(retired, key=lambda t: t["hint"] != "refresh_token")
+    for token in (*held, *earlier):
+        client.revoke(token["token"], token["hint"])
+    for token in (*held, *earlier):
+        if token["hint"] == "access_token":
+            if client.token_works(token["token"]):
+                raise Transient(f"{label} still accepts an access token after revocation")
+            continue
+        try:
+            fresh = client.refresh(token["token"])
+        except TokenRejected:
+            continue
+        if keep is not None:
+            keep(fresh)
+        for hint in ("refresh_token", "access_token"):
+            if getattr(fresh, hint):
+                client.revoke(getattr(fresh, hint), hint)
+        raise Transient(f"{label} still accepts a refresh token after revocation")
+    if earlier:
+        return f"every token relaycast received (including those a refresh replaced) refused by {label} after revocation"
+    if current.get("refresh_token"):
+        return f"access and refresh tokens refused by {label} after revocation"
+    return f"access token refused by {label} after revocation"
+
+
+def _end_custody_tokens(store: Store, settings: Settings, config: EventConfig, client: Any, label: str,
+                        custody: dict[str, Any]) -> str:
+    current, retired = credentials.held_tokens(config, custody)
+    return revoke_and_verify(client, label, current, retired,
+                             keep=lambda fresh: credentials.keep_retired(store, settings, config, custody, fresh))
 
 
 def unconfirmed(error: Exception, grant: dict[str, Any] | None = None) -> str:
@@ -60,19 +93,23 @@ def end_grant(
     *,
     give_up: bool = False,
 ) -> str:
-    """Returns "ended", or "already" when another path ended this grant. Raises Transient to retry.
+    """End one grant (`grant` is the stored item or its TTL-deleted image): settle its open relay-posts, revoke
+    and verify every token of its custody, delete the custody and the grant (if it is still this one), and
+    record the receipt and mail it.
 
-    With `give_up` (the retry budget is spent), a provider that still fails does not stop the end: the grant
-    and its tokens are deleted anyway and the receipt says the revocation could not be confirmed.
+    Returns "ended", or "already" when another path ended this grant. Raises Transient to retry. With `give_up`
+    (the retry budget is spent), a provider that still fails does not stop the end: the tokens are deleted
+    anyway and the receipt says what could not be confirmed and where the relay revokes by hand.
     """
-    relay_id, network = grant["relay_id"], grant["network"]
-    receipt_key = {"pk": relay_pk(relay_id), "sk": receipt_sk(network)}
+    relay_id, network, grant_id = grant["relay_id"], grant["network"], grant.get("grant_id") or ""
+    receipt_key = {"pk": relay_pk(relay_id), "sk": receipt_sk(network, grant_id or "none")}
     claim = store.claim_receipt(
         {
             **receipt_key,
             "kind": "receipt",
             "relay_id": relay_id,
             "network": network,
+            **({"grant_id": grant_id} if grant_id else {}),
             "username": grant.get("username", ""),
             "reason": reason,
             "started_at": clock.now().isoformat(),
@@ -88,25 +125,25 @@ def end_grant(
         raise Transient("another path is ending this grant")
 
     # No new reservation from here on; the ones in flight are settled while the token still works.
-    store.set_grant_status(relay_id, network, "ending")
-    current = store.grant(relay_id, network)  # None on the TTL path: the item is already deleted
-    if not (current or grant).get("tokens"):
+    store.set_grant_status(relay_id, network, "ending", grant_id or None)
+    if grant.get("mode") == "share-link":
         return _end_without_token(store, config, grant, reason, receipt_key)
-    tokens = crypto.unseal((current or grant)["tokens"], event_slug=config.slug, relay_id=relay_id, network=network)
+    custody = store.custody(grant_id)
+    label = grant.get("instance") or NETWORK_NAMES[network]
+    earlier = store.get(**receipt_key) or {}
     try:
-        client = credentials.client_for_grant(settings, store, grant, x)
-
-        stored_access = tokens["access_token"]
-
-        def token() -> str:
-            return _fresh_token(store, settings, config, client, current) if current else stored_access
-
-        if settle_open_reservations(store, client, functools.cache(token), grant, give_up=give_up) and current:
-            # Settling may have refreshed the tokens (a refresh rotates them): revoke what the grant holds now.
-            latest = store.grant(relay_id, network) or current
-            tokens = crypto.unseal(latest["tokens"], event_slug=config.slug, relay_id=relay_id, network=network)
-        verification = _revoke_and_verify(client, grant.get("instance") or NETWORK_NAMES[network], tokens)
-        confirmed = True
+        if custody is None:
+            # An earlier pass recorded its verification, then deleted the tokens and stopped: its word stands.
+            if "verification" not in earlier:
+                raise NetworkError("no token of this grant was found in custody")
+            verification, confirmed = earlier["verification"], bool(earlier["confirmed"])
+        else:
+            client = credentials.client_for_grant(settings, store, grant, x)
+            token = functools.cache(lambda: credentials.access_token(store, settings, config, client, grant))
+            if settle_open_reservations(store, client, token, grant, give_up=give_up):
+                custody = store.custody(grant_id) or custody  # settling may have refreshed (rotated) the tokens
+            verification = {network: _end_custody_tokens(store, settings, config, client, label, custody)}
+            confirmed = True
     except Transient as error:
         metrics.add_metric(name="RevocationFailed", unit="Count", value=1)
         if not give_up:
@@ -118,9 +155,12 @@ def end_grant(
     except NetworkError as error:
         verification = {network: unconfirmed(error, grant)}
         confirmed = False
-    del tokens
 
-    store.delete(relay_pk(relay_id), grant_sk(network))
+    # Recorded before the tokens go, so a pass that takes over after a crash knows what was confirmed.
+    store.table.update_item(Key=receipt_key, UpdateExpression="SET verification = :v, confirmed = :c",
+                            ExpressionAttributeValues={":v": verification, ":c": confirmed})
+    store.delete_custody(grant_id)
+    store.delete_grant(relay_id, network, grant_id)
     published = [
         {"post_id": item["post_id"], "link": item.get("link", ""), "at": item.get("published_at", "")}
         for item in store.relay_items(relay_id, "LEDGER#")
@@ -139,8 +179,37 @@ def end_grant(
         },
     )
     metrics.add_metric(name="GrantsRevoked" if confirmed else "RevocationUnconfirmed", unit="Count", value=1)
-    logger.info("grant ended", extra={"relay_id": relay_id, "network": network, "reason": reason, "confirmed": confirmed})
+    logger.info("grant ended", extra={"relay_id": relay_id, "network": network, "grant_id": grant_id, "reason": reason,
+                                      "confirmed": confirmed})
     _send_receipt_once(store, config, receipt_key)
+    return "ended"
+
+
+def end_custody(store: Store, settings: Settings, config: EventConfig, x: XNetwork, custody: dict[str, Any], reason: str,
+                *, give_up: bool = False) -> str:
+    """End tokens held under a grant id: through the grant's end when it is still the relay's current grant;
+    otherwise (a connection that failed, or tokens a reconnect replaced) revoke and verify them, then delete
+    them — kept until proven dead, unless the retry budget is spent. No receipt: the relay's grant, if any,
+    goes on under its new tokens."""
+    relay_id, network, grant_id = custody.get("relay_id") or "", custody["network"], custody["grant_id"]
+    current = store.grant(relay_id, network) if relay_id else None
+    if current and current.get("grant_id") == grant_id:
+        return end_grant(store, settings, config, x, current, reason, give_up=give_up)
+    client = credentials.client_for_grant(settings, store, custody, x)
+    label = custody.get("instance") or NETWORK_NAMES[network]
+    confirmed = True
+    try:
+        _end_custody_tokens(store, settings, config, client, label, store.custody(grant_id) or custody)
+    except NetworkError as error:
+        metrics.add_metric(name="RevocationFailed", unit="Count", value=1)
+        if not give_up and isinstance(error, Transient):
+            raise
+        confirmed = False
+        logger.error("tokens of a replaced or failed connection could not be proven dead",
+                     extra={"grant_id": grant_id, "network": network, "error": str(error)[:200]})
+    store.delete_custody(grant_id)
+    metrics.add_metric(name="GrantsRevoked" if confirmed else "RevocationUnconfirmed", unit="Count", value=1)
+    logger.info("tokens ended", extra={"grant_id": grant_id, "network": network, "reason": reason, "confirmed": confirmed})
     return "ended"
 
 
@@ -152,7 +221,7 @@ def _end_without_token(store: Store, config: EventConfig, grant: dict[str, Any],
     for item in ledger:
         if item["status"] == "publishing":  # a click whose record did not finish: it is not counted
             store.release_publish(relay_id, network, item["post_id"], "access ended before the share was recorded")
-    store.delete(relay_pk(relay_id), grant_sk(network))
+    store.delete_grant(relay_id, network, grant.get("grant_id"))
     shared = [
         {"post_id": item["post_id"], "link": item.get("link", ""), "at": item.get("shared_at", "")}
         for item in ledger
@@ -176,11 +245,6 @@ def _end_without_token(store: Store, config: EventConfig, grant: dict[str, Any],
     logger.info("grant ended", extra={"relay_id": relay_id, "network": network, "reason": reason, "mode": "share-link"})
     _send_receipt_once(store, config, receipt_key)
     return "ended"
-
-
-def _fresh_token(store: Store, settings: Settings, config: EventConfig, client: Any, grant: dict[str, Any]) -> str:
-    """Refreshed once if needed (a refresh rotates the refresh token: the grant in hand is then stale)."""
-    return credentials.access_token(store, settings, config, client, grant)
 
 
 def settle_open_reservations(store: Store, client: Any, token: Callable[[], str], grant: dict[str, Any],
@@ -245,19 +309,22 @@ def _send_receipt_once(store: Store, config: EventConfig, receipt_key: dict[str,
 
 
 def sweep(store: Store, queue_url: str, *, sqs: Any = None, page_size: int = SWEEP_PAGE_SIZE) -> dict[str, int]:
-    """Queue one end-grant message per stored grant (SendMessageBatch, 10 per call); ends nothing itself.
+    """Queue one end message per stored grant (`{"relay_id", "network"}`) and per custody no grant adopted
+    (`{"grant_id"}`: the tokens a failed or replaced connection left, if any); ends nothing itself.
 
-    Queuing a grant twice (a retried sweep) is harmless: the second message finds it gone or its receipt done.
-    Raises when some messages could not be queued, so the scheduler's retry runs the sweep again.
+    SendMessageBatch, 10 per call. Queuing an end twice (a retried sweep, a grant and its custody) is harmless:
+    the second message finds it gone or its receipt done. Raises when some messages could not be queued, so
+    the scheduler's retry runs the sweep again.
     """
     sqs = sqs or aws.client("sqs")
     queued = unqueued = batches = 0
-    for chunk in _chunks(store.grants(page_size=page_size, fields=("relay_id", "network")), SQS_BATCH):
+    messages = itertools.chain(
+        ({"relay_id": g["relay_id"], "network": g["network"]} for g in store.grants(page_size=page_size, fields=("relay_id", "network"))),
+        ({"grant_id": c["grant_id"]} for c in store.unadopted_custodies(page_size=page_size, fields=("grant_id",))),
+    )
+    for chunk in _chunks(messages, SQS_BATCH):
         batches += 1
-        entries = [
-            {"Id": str(i), "MessageBody": json.dumps({"relay_id": g["relay_id"], "network": g["network"]})}
-            for i, g in enumerate(chunk)
-        ]
+        entries = [{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(chunk)]
         for _ in range(3):  # entries SQS refused (throttling, internal errors) are sent again
             answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
             queued += len(answer.get("Successful", []))
@@ -277,14 +344,18 @@ def sweep(store: Store, queue_url: str, *, sqs: Any = None, page_size: int = SWE
 def end_queued(
     store: Store, settings: Settings, config: EventConfig, x: XNetwork, message: dict[str, Any], receive_count: int
 ) -> str:
-    """One end-grant message: end the grant if it is still stored ("already" when it is gone).
+    """One end message: end the grant, or the custody, if it is still stored ("already" when it is gone).
 
     At `RECEIVE_BUDGET` receives the provider has had its chances: end it unconfirmed rather than retry.
     """
+    give_up = receive_count >= RECEIVE_BUDGET
+    if "grant_id" in message:
+        custody = store.custody(str(message["grant_id"]))
+        return "already" if custody is None else end_custody(store, settings, config, x, custody, SWEEP_REASON, give_up=give_up)
     grant = store.grant(message["relay_id"], message["network"])
     if grant is None:
         return "already"
-    return end_grant(store, settings, config, x, grant, SWEEP_REASON, give_up=receive_count >= RECEIVE_BUDGET)
+    return end_grant(store, settings, config, x, grant, SWEEP_REASON, give_up=give_up)
 
 
 def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

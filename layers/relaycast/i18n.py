@@ -214,12 +214,25 @@ FR: dict[str, str] = {
     "Decide every post: approve or reject.": "Décidez pour chaque publication : approuver ou rejeter.",
     "This round is already decided (%(status)s).": "Ce tour est déjà décidé (%(status)s).",
     "Too late: the round's time-out rule already applied.": "Trop tard : la règle d'expiration du tour s'est déjà appliquée.",
+    # A connection the callback refuses after the network answered (what it sent is revoked at once)
+    "This %(network)s account is already connected to another relaycast dashboard: nothing was stored.":
+        "Ce compte %(network)s est déjà connecté à un autre tableau de bord relaycast : rien n'a été enregistré.",
+    "Your earlier access to %(network)s is still being revoked. Please try again in a minute.":
+        "Votre accès précédent à %(network)s est en cours de révocation. Réessayez dans une minute.",
+    "Another %(network)s account is connected to this dashboard: revoke it first. Nothing was stored.":
+        "Un autre compte %(network)s est connecté à ce tableau de bord : révoquez-le d'abord. Rien n'a été enregistré.",
     # Why access ended, and how the revocation was verified (stored in English on the receipt)
     "the event ended": "l'événement est terminé",
     "access expired": "l'accès a expiré",
     "access was revoked at X": "l'accès a été révoqué chez X",
     "you revoked access from your dashboard": "vous avez révoqué l'accès depuis votre tableau de bord",
     "access token refused by X after revocation": "jeton d'accès refusé par X après la révocation",
+    "access and refresh tokens refused by X after revocation":
+        "jetons d'accès et de renouvellement refusés par X après la révocation",
+    "every token relaycast received (including those a refresh replaced) refused by X after revocation":
+        "chaque jeton reçu par relaycast (y compris ceux qu'un renouvellement a remplacés) refusé par X après la révocation",
+    "you connected this account again": "vous avez reconnecté ce compte",
+    "the connection did not complete": "la connexion n'a pas abouti",
     "relaycast never held a token for this account: nothing to revoke":
         "relaycast n'a jamais détenu de jeton pour ce compte : rien à révoquer",
     # The Mastodon instance a relay types (netguard's refusals)

@@ -11,7 +11,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from relaycast import aws, clock, credentials, crypto, expire, notices
+from relaycast import aws, clock, credentials, expire, notices
 from relaycast.config import EventConfig
 from relaycast.i18n import translate
 from relaycast.networks import NETWORK_NAMES, NetworkError, Transient
@@ -19,12 +19,14 @@ from relaycast.networks.factory import client_for
 from relaycast.observability import logger
 from relaycast.quiet import is_zone, jitter, relay_zone, window, zone_choices
 from relaycast.settings import Settings
-from relaycast.storage import Store, without_none
+from relaycast.storage import GrantConflict, Store, without_none
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 POST_ID = re.compile(r"^[0-9]{1,25}$")
 STATE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 CODE = re.compile(r"^[A-Za-z0-9._~-]{1,512}$")
+# X and Mastodon account ids are decimal numbers; anything else a network (or an instance) reports is refused.
+ACCOUNT_ID = re.compile(r"^[0-9]{1,25}$")
 BINDING = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 # What each network must grant for relaycast to work; less is refused and revoked at once.
 REQUIRED_SCOPES = {"x": {"tweet.write", "users.read"}, "mastodon": {"write:statuses", "read:accounts", "read:statuses"}}
@@ -214,55 +216,103 @@ def finish_connect(
     try:
         client = client_for(settings, store, network, instance=instance)
         tokens = client.exchange_code(redirect_uri=redirect_uri, code=code, code_verifier=pending["verifier"])
-        identity = client.identity(tokens.access_token)
     except Transient:
         raise RelayError("%(network)s could not be reached. Please try again in a minute.", 503, network=label) from None
     except NetworkError:  # a forged or mismatched code, a wrong verifier: the answer itself is bad
         raise RelayError("%(network)s refused the connection: nothing was stored. Please start again.", 400, network=label) from None
-    missing = REQUIRED_SCOPES[network] - set(tokens.scope.split())
-    if missing:
-        client.revoke(tokens.access_token, "access_token")
-        raise RelayError("The permission %(scopes)s was not granted: nothing was stored.", 403, scopes=", ".join(sorted(missing)))
-    relay_id = pending.get("relay_id") or _relay_id(network, identity.user_id, instance)
-    lang = pending.get("lang", config.languages[0])
-    blob = crypto.seal(tokens.as_dict(), key_id=settings.token_key_id, event_slug=config.slug, relay_id=relay_id, network=network)
-    earlier = [g for g in store.relay_items(relay_id, "GRANT#") if g["network"] != network]
+    # From here relaycast holds tokens: they are in custody first, and any refusal below ends them.
+    grant_id = credentials.take_into_custody(store, settings, config, tokens, network=network, instance=instance,
+                                             relay_id=pending.get("relay_id", ""))
+    try:
+        relay_id, identity, replaced = _save_connection(store, config, client, tokens, pending, network, grant_id, label)
+    except (RelayError, NetworkError) as error:
+        _discard(store, settings, config, client, grant_id, "the connection did not complete")
+        if isinstance(error, RelayError):
+            raise
+        status = 503 if isinstance(error, Transient) else 400
+        message = ("%(network)s could not be reached. Please try again in a minute." if status == 503
+                   else "%(network)s refused the connection: nothing was stored. Please start again.")
+        raise RelayError(message, status, network=label) from None
+    if replaced:  # "Connect" clicked again, or a relay back after a revoke: the tokens replaced end now
+        _discard(store, settings, config, client, replaced, "you connected this account again")
     email = pending.get("email")
-    timezone = pending.get("timezone") or next((g["timezone"] for g in earlier if g.get("timezone")), None)
-    store.save_grant(
-        without_none(
-            {
-                "relay_id": relay_id,
-                "network": network,
-                "instance": instance,
-                "user_id": identity.user_id,
-                "username": identity.username,
-                # A second network joins the first's confirmed address; a new address waits for its link.
-                "email": next((g["email"] for g in earlier if g.get("email")), None),
-                "lang": lang,
-                "timezone": timezone,  # the relay's own, for their quiet hours; absent: the event's
-                "tokens": blob,
-                "token_expires_at": tokens.expires_at,
-                "scopes": tokens.scope,
-                "mode": config.mode(network),
-                "cap": config.cap_per_relay,
-                "status": "active",
-                "connected_at": clock.now().isoformat(),
-                "expires_at": int(config.access_ends.timestamp()),
-            }
-        )
-    )
-    if pending.get("timezone") and earlier:  # one relay, one time zone: their other networks follow
-        store.set_relay_fields(relay_id, timezone=timezone)
     if email:
-        request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url)
+        request_email(store, settings, config, relay_id=relay_id, email=email, lang=pending.get("lang", config.languages[0]),
+                      base_url=base_url)
     return Connected(relay_id=relay_id, username=identity.username, dashboard_token=dashboard_token(settings, relay_id))
 
 
-def _relay_id(network: str, user_id: str, instance: str | None) -> str:
-    if instance:  # account ids are only unique within an instance
-        return f"{network}-{hashlib.sha256(instance.encode()).hexdigest()[:10]}-{user_id}"
-    return f"{network}-{user_id}"
+def _save_connection(store: Store, config: EventConfig, client: Any, tokens: Any, pending: dict[str, Any], network: str,
+                     grant_id: str, label: str) -> tuple[str, Any, str | None]:
+    """Check what the network granted and who it names, map that account to its relay, and save the grant.
+    Returns (relay id, identity, the grant id it replaced)."""
+    missing = REQUIRED_SCOPES[network] - set(tokens.scope.split())
+    if missing:
+        raise RelayError("The permission %(scopes)s was not granted: nothing was stored.", 403, scopes=", ".join(sorted(missing)))
+    identity = client.identity(tokens.access_token)
+    if not ACCOUNT_ID.match(identity.user_id or ""):
+        raise RelayError("%(network)s refused the connection: nothing was stored. Please start again.", 400, network=label)
+    instance = pending.get("instance")
+    asked = pending.get("relay_id")  # connecting another network from a dashboard
+    relay_id = store.relay_of_identity(network, instance, identity.user_id, asked or new_relay_id(), config.retention_ends)
+    if asked and relay_id != asked:
+        raise RelayError("This %(network)s account is already connected to another relaycast dashboard: nothing was stored.",
+                         409, network=label)
+    store.attach_custody(grant_id, relay_id)
+    lang = pending.get("lang", config.languages[0])
+    earlier = [g for g in store.relay_items(relay_id, "GRANT#") if g["network"] != network]
+    timezone = pending.get("timezone") or next((g["timezone"] for g in earlier if g.get("timezone")), None)
+    try:
+        replaced = store.save_grant(
+            without_none(
+                {
+                    "relay_id": relay_id,
+                    "network": network,
+                    "grant_id": grant_id,
+                    "instance": instance,
+                    "user_id": identity.user_id,
+                    "username": identity.username,
+                    # A second network joins the first's confirmed address; a new address waits for its link.
+                    "email": next((g["email"] for g in earlier if g.get("email")), None),
+                    "lang": lang,
+                    "timezone": timezone,  # the relay's own, for their quiet hours; absent: the event's
+                    "scopes": tokens.scope,
+                    "mode": config.mode(network),
+                    "cap": config.cap_per_relay,
+                    "status": "active",
+                    "connected_at": clock.now().isoformat(),
+                    "expires_at": int(config.access_ends.timestamp()),
+                }
+            )
+        )
+    except GrantConflict as conflict:
+        if conflict.stored.get("status") == "ending":
+            raise RelayError("Your earlier access to %(network)s is still being revoked. Please try again in a minute.",
+                             409, network=label) from None
+        raise RelayError("Another %(network)s account is connected to this dashboard: revoke it first. Nothing was stored.",
+                         409, network=label) from None
+    store.adopt_custody(grant_id)
+    if pending.get("timezone") and earlier:  # one relay, one time zone: their other networks follow
+        store.set_relay_fields(relay_id, timezone=timezone)
+    return relay_id, identity, replaced
+
+
+def new_relay_id() -> str:
+    """Random: nothing about a relay's accounts can be read from it, and no crafted account can collide with it."""
+    return f"r-{secrets.token_hex(12)}"
+
+
+def _discard(store: Store, settings: Settings, config: EventConfig, client: Any, grant_id: str, reason: str) -> None:
+    """End tokens no grant will use (a failed connection, or the ones a reconnect replaced) now; when the network
+    cannot be reached they stay in custody, with a TTL of their own, for the end of access to finish."""
+    store.orphan_custody(grant_id, int(config.access_ends.timestamp()))
+    custody = store.custody(grant_id)
+    if custody is None:
+        return
+    try:
+        expire.end_custody(store, settings, config, client, custody, reason)
+    except NetworkError as error:
+        logger.warning("tokens left in custody for the end of access", extra={"grant_id": grant_id, "error": str(error)[:200]})
 
 
 def request_email(
@@ -364,7 +414,7 @@ def revoke_now(store: Store, settings: Settings, config: EventConfig, relay_id: 
         return "already"
     try:
         # A share-link grant holds no token: no client, so not even a Mastodon app registration.
-        client = client_for(settings, store, network, instance=grant.get("instance")) if grant.get("tokens") else None
+        client = client_for(settings, store, network, instance=grant.get("instance")) if grant.get("mode") != "share-link" else None
         return expire.end_grant(store, settings, config, client, grant, "you revoked access from your dashboard")
     except NetworkError:
         label = grant.get("instance") or NETWORK_NAMES[network]

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from relaycast import clock
+from relaycast.credentials import new_grant_id
 from relaycast.config import EventConfig
 from relaycast.netguard import InstanceRejected, parse_instance
 from relaycast.relays import POST_ID, Connected, RelayError, _checked_email, _checked_network, dashboard_token, request_email
@@ -67,6 +68,8 @@ def join(
             {
                 "relay_id": relay_id,
                 "network": network,
+                # No token behind it, but its own end and receipt all the same (a relay may leave and come back).
+                "grant_id": new_grant_id(),
                 "instance": instance,
                 "username": username or None,
                 # A second network joins the first's confirmed address; a new address waits for its link.

@@ -34,8 +34,21 @@ def ledger_sk(network: str, post_id: str) -> str:
     return f"LEDGER#{network}#{post_id}"
 
 
-def receipt_sk(network: str) -> str:
-    return f"RECEIPT#{network}"
+def receipt_sk(network: str, grant_id: str) -> str:
+    """Receipts are per grant: a relay who revokes and comes back gets a new grant, a new end and a new receipt."""
+    return f"RECEIPT#{network}#{grant_id}"
+
+
+def custody_key(grant_id: str) -> dict[str, str]:
+    return {"pk": f"CUSTODY#{grant_id}", "sk": "CUSTODY"}
+
+
+class GrantConflict(Exception):
+    """The relay's stored grant of that network is another account's, or is being ended."""
+
+    def __init__(self, stored: dict[str, Any]):
+        super().__init__("the stored grant belongs to another account or is ending")
+        self.stored = stored
 
 
 def is_condition_failure(error: ClientError) -> bool:
@@ -133,20 +146,36 @@ class Store:
         return item if item["expires_at"] > clock.epoch() else None
 
     # --- grants ---------------------------------------------------------------------------------
-    def save_grant(self, grant: dict[str, Any]) -> None:
-        """Create or refresh a relay's grant; a reconnect keeps what was already published."""
+    def save_grant(self, grant: dict[str, Any]) -> str | None:
+        """Create or replace a relay's grant of a network; a reconnect keeps what was already published.
+
+        A grant is never overwritten by another identity (the same account only, `user_id`), and a grant being
+        ended is not revived. Returns the grant id it replaced (whose tokens the caller must end), if any;
+        raises GrantConflict when the stored grant is another account's or is ending.
+        """
         keys = {"pk": relay_pk(grant["relay_id"]), "sk": grant_sk(grant["network"])}
         fields = {k: v for k, v in grant.items() if k not in ("pk", "sk", "published_count")}
         fields["kind"] = "grant"
         names = {f"#{k}": k for k in fields}
         values = {f":{k}": v for k, v in fields.items()}
         sets = ", ".join(f"#{k} = :{k}" for k in fields)
-        self.table.update_item(
-            Key=keys,
-            UpdateExpression=f"SET {sets}, published_count = if_not_exists(published_count, :zero)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={**values, ":zero": 0},
-        )
+        same = "attribute_not_exists(pk) OR (#status <> :ending AND "
+        same += "(#user_id = :user_id)" if "user_id" in fields else "attribute_not_exists(#user_id)"
+        try:
+            old = self.table.update_item(
+                Key=keys,
+                UpdateExpression=f"SET {sets}, published_count = if_not_exists(published_count, :zero)",
+                ConditionExpression=same + ")",
+                ExpressionAttributeNames={**names, "#status": "status", "#user_id": "user_id"},
+                ExpressionAttributeValues={**values, ":zero": 0, ":ending": "ending"},
+                ReturnValues="UPDATED_OLD",
+            ).get("Attributes", {})
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise GrantConflict(self.grant(grant["relay_id"], grant["network"]) or {}) from None
+            raise
+        replaced = old.get("grant_id")
+        return replaced if replaced and replaced != grant.get("grant_id") else None
 
     def grant(self, relay_id: str, network: str) -> dict[str, Any] | None:
         return self.get(relay_pk(relay_id), grant_sk(network))
@@ -170,15 +199,18 @@ class Store:
             )
         return bool(grants)
 
-    def set_grant_status(self, relay_id: str, network: str, status: str) -> None:
-        """Pause, resume, or mark as ending; a grant being ended (or gone) keeps its state."""
+    def set_grant_status(self, relay_id: str, network: str, status: str, grant_id: str | None = None) -> None:
+        """Pause, resume, or mark as ending (only the grant `grant_id`, when given); a grant being ended (or gone)
+        keeps its state."""
+        only = " AND grant_id = :g" if grant_id else ""
         try:
             self.table.update_item(
                 Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
                 UpdateExpression="SET #s = :new",
-                ConditionExpression="#s IN (:active, :paused)",
+                ConditionExpression="#s IN (:active, :paused)" + only,
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":new": status, ":active": "active", ":paused": "paused"},
+                ExpressionAttributeValues={":new": status, ":active": "active", ":paused": "paused",
+                                           **({":g": grant_id} if grant_id else {})},
             )
         except ClientError as error:
             if not is_condition_failure(error):
@@ -197,13 +229,106 @@ class Store:
             if not is_condition_failure(error):
                 raise
 
-    def update_tokens(self, relay_id: str, network: str, blob: bytes, token_expires_at: int) -> None:
+    def delete_grant(self, relay_id: str, network: str, grant_id: str | None) -> None:
+        """Delete the relay's grant of a network only if it is still this one (a reconnect may have replaced it)."""
+        try:
+            self.table.delete_item(
+                Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
+                ConditionExpression="attribute_not_exists(grant_id) OR grant_id = :g",
+                ExpressionAttributeValues={":g": grant_id or ""},
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+
+    # --- identities: a verified network account names one relay --------------------------------
+    def relay_of_identity(self, network: str, instance: str | None, user_id: str, new_relay_id: str, expires_at: int) -> str:
+        """The relay a verified account (network, instance, account id) belongs to: the one already mapped, else
+        `new_relay_id`, mapped now (conditionally: two first connects of one account agree on one relay)."""
+        key = {"pk": f"IDENTITY#{network}#{instance or ''}#{user_id}", "sk": "IDENTITY"}
+        if self.put_new({**key, "kind": "identity", "relay_id": new_relay_id, "expires_at": expires_at}):
+            return new_relay_id
+        item = self.get(**key)
+        if item is None:
+            raise RuntimeError("identity mapping vanished while it was read")
+        return str(item["relay_id"])
+
+    # --- custody: every token relaycast holds, sealed, under its grant id ------------------------
+    def put_custody(self, item: dict[str, Any]) -> None:
+        """Record tokens just received (before anything else can fail); a grant id is used once."""
+        if not self.put_new({**custody_key(item["grant_id"]), "kind": "custody", **item}):
+            raise RuntimeError("grant id already in use")
+
+    def custody(self, grant_id: str) -> dict[str, Any] | None:
+        return self.get(**custody_key(grant_id))
+
+    def unadopted_custodies(self, *, page_size: int | None = None, fields: tuple[str, ...] | None = None) -> Iterator[dict[str, Any]]:
+        """Custody no grant has adopted (a failed or replaced connection, or one that stopped half-way): the
+        ones with a TTL of their own. A grant's own custody is ended through the grant."""
+        return self.of_kind("custody", page_size=page_size, fields=fields, filter_expression=Attr("expires_at").exists())
+
+    def adopt_custody(self, grant_id: str) -> None:
+        """The grant that names this custody is saved: the custody ends with it, and has no TTL of its own."""
+        self.table.update_item(Key=custody_key(grant_id), UpdateExpression="REMOVE expires_at",
+                               ConditionExpression="attribute_exists(pk)")
+
+    def attach_custody(self, grant_id: str, relay_id: str) -> None:
+        """Name the relay whose grant holds these tokens (known once the identity is verified)."""
         self.table.update_item(
-            Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
-            UpdateExpression="SET tokens = :t, token_expires_at = :e",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":t": blob, ":e": token_expires_at},
+            Key=custody_key(grant_id), UpdateExpression="SET relay_id = :r", ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":r": relay_id},
         )
+
+    def orphan_custody(self, grant_id: str, expires_at: int) -> None:
+        """Tokens no grant will name (a failed or replaced connection): they get a TTL of their own, so the stream
+        backstop ends them even if every other path failed. A custody a grant names has none: the grant's has."""
+        try:
+            self.table.update_item(
+                Key=custody_key(grant_id), UpdateExpression="SET expires_at = :e", ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":e": expires_at},
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+
+    def lock_refresh(self, grant_id: str, seen_expires_at: int, seconds: int) -> bool:
+        """Take the grant's refresh lock, only while its tokens are still those the caller saw: one writer refreshes."""
+        now = clock.epoch()
+        try:
+            self.table.update_item(
+                Key=custody_key(grant_id),
+                UpdateExpression="SET refresh_lock_until = :until",
+                ConditionExpression="attribute_exists(pk) AND token_expires_at = :seen "
+                                    "AND (attribute_not_exists(refresh_lock_until) OR refresh_lock_until < :now)",
+                ExpressionAttributeValues={":until": now + seconds, ":seen": seen_expires_at, ":now": now},
+            )
+            return True
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+
+    def unlock_refresh(self, grant_id: str) -> None:
+        self.table.update_item(Key=custody_key(grant_id), UpdateExpression="REMOVE refresh_lock_until")
+
+    def rotate_tokens(self, grant_id: str, blob: bytes, token_expires_at: int, retired: bytes) -> bool:
+        """Store the tokens a refresh returned, the ones they replace kept as retired (until the end proves them
+        dead), and release the lock. False when the custody is gone (ended meanwhile)."""
+        try:
+            self.table.update_item(
+                Key=custody_key(grant_id),
+                UpdateExpression="SET tokens = :t, token_expires_at = :e, retired = :r REMOVE refresh_lock_until",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":t": blob, ":e": token_expires_at, ":r": retired},
+            )
+            return True
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+
+    def delete_custody(self, grant_id: str) -> None:
+        self.table.delete_item(Key=custody_key(grant_id))
 
     # --- candidates and selections --------------------------------------------------------------
     def cursor(self, network: str) -> str | None:
@@ -286,6 +411,11 @@ class Store:
                 raise
         current = self.get(item["pk"], item["sk"]) or {}
         return "done" if current.get("status") == "done" else "busy"
+
+    def receipts(self, relay_id: str, network: str | None = None) -> list[dict[str, Any]]:
+        """A relay's receipts (one per grant that ended), oldest first."""
+        items = self.relay_items(relay_id, f"RECEIPT#{network}#" if network else "RECEIPT#")
+        return sorted(items, key=lambda r: r.get("started_at", ""))
 
     def release_claim(self, pk: str, sk: str) -> None:
         self.table.update_item(Key={"pk": pk, "sk": sk}, UpdateExpression="SET lease_until = :zero", ExpressionAttributeValues={":zero": 0})
@@ -515,4 +645,4 @@ def without_none(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if v is not None}
 
 
-__all__ = ["Attr", "Store", "is_condition_failure", "plain", "without_none"]
+__all__ = ["Attr", "GrantConflict", "Store", "custody_key", "is_condition_failure", "plain", "without_none"]

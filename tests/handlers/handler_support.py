@@ -230,3 +230,19 @@ class Browser:
         landed = self.get(self.consent(self.start(body=body), username))
         assert landed.status_code == 303, landed.body
         return landed.headers["Location"].split("t=", 1)[1]
+
+
+def receipt_of(store, relay_id, network="x"):
+    """The one receipt of a relay's network (receipts are per grant: a test that made several reads them all)."""
+    receipts = store.receipts(relay_id, network)
+    assert len(receipts) == 1, f"{len(receipts)} receipts for {relay_id} on {network}"
+    return receipts[0]
+
+
+def relay_of(token):
+    """The relay a dashboard link speaks for (relay ids are random: a test reads them from the link)."""
+    from relaycast import relays
+    from relaycast.settings import Settings
+
+    settings = Settings.from_env()
+    return relays.relay_from_token(settings, settings.event(), token)

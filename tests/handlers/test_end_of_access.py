@@ -9,7 +9,7 @@ import json
 from collections import Counter
 
 import boto3
-from handler_support import connect, deliver, load_function, sent_mail, sqs_event
+from handler_support import connect, deliver, load_function, receipt_of, sent_mail, sqs_event
 
 from relaycast import expire
 from relaycast.settings import Settings
@@ -60,10 +60,10 @@ def test_sweep_queues_one_message_per_grant_across_pages_and_the_queue_ends_each
     assert _queued(settings.end_grant_queue_url) == 0
 
     assert list(store.grants()) == []
-    assert not any("tokens" in i for i in store.table.scan()["Items"])
+    assert not any("tokens" in i or i.get("kind") == "custody" for i in store.table.scan()["Items"])
     revoked = Counter(r.username for r in x_sandbox.revocations if r.whole_grant)
     assert set(revoked) == set(names) and set(revoked.values()) == {1}  # one revocation per grant at X
-    receipts = [store.get(f"RELAY#{relay_id}", "RECEIPT#x") for relay_id in relay_ids]
+    receipts = [receipt_of(store, relay_id) for relay_id in relay_ids]
     assert all(r["status"] == "done" and r["confirmed"] is True and r["reason"] == "the event ended" for r in receipts)
 
     # The same message delivered again later: the grant is gone, nothing more happens.
@@ -100,7 +100,7 @@ def test_provider_failing_is_retried_under_the_budget_then_the_grant_ends_unconf
     assert left["relay_id"] in (healthy.relay_id, stuck.relay_id)
     stuck_id = left["relay_id"]
     stuck_name = "relay_ok" if stuck_id == healthy.relay_id else "relay_stuck"
-    receipt = store.get(f"RELAY#{stuck_id}", "RECEIPT#x")
+    receipt = receipt_of(store, stuck_id)
     assert receipt["status"] == "revoking"
 
     # At the budget (receive 4, below the DLQ's 5) X still fails: the grant ends, unconfirmed.
@@ -108,8 +108,8 @@ def test_provider_failing_is_retried_under_the_budget_then_the_grant_ends_unconf
     assert deliver(queue, expire_fn.handler, lambda_context) == (1, [])
     assert _queued(queue) == 0
     assert list(store.grants()) == []
-    assert not any("tokens" in i for i in store.table.scan()["Items"])
-    receipt = store.get(f"RELAY#{stuck_id}", "RECEIPT#x")
+    assert not any("tokens" in i or i.get("kind") == "custody" for i in store.table.scan()["Items"])
+    receipt = receipt_of(store, stuck_id)
     assert receipt["status"] == "done" and receipt["confirmed"] is False and receipt["reason"] == "the event ended"
     text = receipt["verification"]["x"]
     assert text.startswith("could not confirm (") and text.endswith(f"; revoke by hand at {SETTINGS_LINK}")
@@ -135,7 +135,7 @@ def test_budget_is_read_from_the_record_receive_count(x_sandbox, store, frozen_c
     x_sandbox.fail_next("POST", "/2/oauth2/revoke", status=503, times=1)
     assert expire_fn.handler(sqs_event(body, receives=expire.RECEIVE_BUDGET), lambda_context) == {"batchItemFailures": []}
     assert store.grant(relay.relay_id, "x") is None
-    assert store.get(f"RELAY#{relay.relay_id}", "RECEIPT#x")["confirmed"] is False
+    assert receipt_of(store, relay.relay_id)["confirmed"] is False
 
 
 def test_the_receipt_speaks_the_relays_language(x_sandbox, store, frozen_clock):

@@ -3,12 +3,13 @@ code + PKCE against mastodon-mock, the grant sealed, revoke now through the end-
 
 import html
 import json
+import re
 
 import boto3
 import pytest
 from chalice.test import Client
 
-from handler_support import EVENT, FORM, Browser, load_function, table_snapshot
+from handler_support import EVENT, FORM, Browser, load_function, receipt_of, relay_of, table_snapshot
 
 pytestmark = pytest.mark.xdist_group("mastodon")
 
@@ -60,8 +61,9 @@ def test_connect_mastodon_registers_once_stores_sealed_tokens_and_revokes(client
     token = landed.headers["Location"].split("t=", 1)[1]
     (grant,) = [i for i in store.table.scan()["Items"] if i["kind"] == "grant"]
     assert grant["network"] == "mastodon" and grant["instance"] == "mastodon.sandbox" and grant["mode"] == "auto"
-    assert grant["username"] == "alice@mastodon.sandbox" and grant["relay_id"].startswith("mastodon-")
-    assert not isinstance(grant["tokens"], str)  # sealed bytes, never the token text
+    assert grant["username"] == "alice@mastodon.sandbox" and re.fullmatch(r"r-[0-9a-f]{24}", grant["relay_id"])
+    custody = store.custody(grant["grant_id"])  # the tokens, held apart from the grant under its id
+    assert "tokens" not in grant and not isinstance(custody["tokens"], str)  # sealed bytes, never the token text
     # The authorize URL carried PKCE S256 and the scopes relaycast needs.
     assert connect_mastodon(Browser(client), sandbox, "bruno").status_code == 303
     assert len(sandbox.apps()) == 1  # registered once, then read from the table
@@ -74,7 +76,7 @@ def test_connect_mastodon_registers_once_stores_sealed_tokens_and_revokes(client
 
     assert browser.post("/relay/revoke", f"t={token}&network=mastodon").status_code == 303
     assert store.grant(grant["relay_id"], "mastodon") is None
-    receipt = store.get(f"RELAY#{grant['relay_id']}", "RECEIPT#mastodon")
+    receipt = receipt_of(store, grant["relay_id"], "mastodon")
     assert receipt["status"] == "done" and receipt["confirmed"] is True
     assert "refused by mastodon.sandbox" in receipt["verification"]["mastodon"]
     assert "Access ended" in browser.get(f"/relay?t={token}").body.decode()
@@ -88,7 +90,7 @@ def test_a_relay_adds_mastodon_to_their_x_dashboard(client, store, sandbox, x_sa
     assert "Connect another network" in page and 'action="https://localhost/connect/mastodon"' in page
     landed = connect_mastodon(browser, sandbox, "carla", body=f"instance=mastodon.sandbox&t={token}")
     assert landed.status_code == 303
-    relay_id = f"x-{x_sandbox.users['carla_x'].id}"
+    relay_id = relay_of(token)
     assert {g["network"] for g in store.relay_items(relay_id, "GRANT#")} == {"x", "mastodon"}
     assert "Connect another network" not in browser.get(f"/relay?t={token}").body.decode()
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from handler_support import FORM, Browser, confirm_address, load_function, sent_mail, table_snapshot
+from handler_support import FORM, Browser, confirm_address, load_function, relay_of, sent_mail, table_snapshot
 
 @pytest.fixture
 def client(stack_env):
@@ -214,7 +214,7 @@ def test_the_email_is_used_only_once_confirmed(client, store, x_sandbox):
 
     browser = Browser(client, x_sandbox)
     token = browser.connect("relay_mail", body="email=mail%40example.net")
-    relay_id = f"x-{x_sandbox.users['relay_mail'].id}"
+    relay_id = relay_of(token)
     grant = store.grant(relay_id, "x")
     assert "email" not in grant and grant["email_pending"] == "mail@example.net"
     (mail,) = sent_mail("mail@example.net", "confirm")
@@ -248,7 +248,7 @@ def test_dashboard_actions_pause_lower_cap_undo_and_revoke(client, store, x_sand
     boto3.client("ses").verify_email_identity(EmailAddress="relaycast@example.org")
     browser = Browser(client, x_sandbox)
     token = browser.connect("relay_levers")
-    relay_id = f"x-{x_sandbox.users['relay_levers'].id}"
+    relay_id = relay_of(token)
     page = browser.get(f"/relay?t={token}").body.decode()
     for action in ("pause", "cap", "revoke", "email"):
         assert f'/relay/{action}"' in page
@@ -297,7 +297,7 @@ def test_revoke_sends_the_receipt_to_the_confirmed_address_only(client, store, x
     assert sent_mail("rcpt@example.net", "révoqué") == []  # never confirmed: the receipt stays on the page
     page = html.unescape(browser.get(f"/relay?t={token}").body.decode())
     assert "Accès terminé" in page and "vous avez révoqué l'accès depuis votre tableau de bord" in page
-    assert "jeton d'accès refusé par X après la révocation" in page
+    assert "jetons d'accès et de renouvellement refusés par X après la révocation" in page
     other = Browser(client, x_sandbox)
     token = other.connect("relay_rcpt2", body="email=rcpt2%40example.net")
     confirm_address(store, Settings.from_env(), "rcpt2@example.net")
@@ -309,7 +309,7 @@ def test_a_second_network_joins_the_same_dashboard(client, store, x_sandbox, mon
     """Connecting from the dashboard keeps one relay: the state carries who is connecting."""
     browser = Browser(client, x_sandbox)
     token = browser.connect("relay_two_nets")
-    relay_id = f"x-{x_sandbox.users['relay_two_nets'].id}"
+    relay_id = relay_of(token)
     answer = browser.post("/connect/x", f"t={token}")
     assert answer.status_code == 302
     (state,) = [i for i in store.table.scan()["Items"] if i["kind"] == "state"]
@@ -322,7 +322,7 @@ def test_a_decided_proposal_cannot_be_decided_the_other_way(client, store, x_san
 
     browser = Browser(client, x_sandbox)
     token = browser.connect("relay_decides")
-    relay_id = f"x-{x_sandbox.users['relay_decides'].id}"
+    relay_id = relay_of(token)
     store.put_new({"pk": f"RELAY#{relay_id}", "sk": "PROPOSAL#x#1003", "kind": "proposal", "relay_id": relay_id, "network": "x",
                    "post_id": "1003", "status": "pending", "proposal_expires_at": Settings.from_env().event().retention_ends})
     assert browser.post("/relay/skip", f"t={token}&network=x&post=1003").status_code == 303

@@ -130,7 +130,7 @@ def test_a_wait_past_the_end_of_access_is_settled_by_the_end_of_access(relay, st
     x = x_network(settings)
     for post, reposted in (("1005", False), ("1006", True)):
         store.reserve_publish(connected.relay_id, "x", post, 3)
-    x.repost(credentials.access_token(store, settings, config, x, store.grant(connected.relay_id, "x")), connected.relay_id.split("-")[1], "1006")
+    x.repost(credentials.access_token(store, settings, config, x, store.grant(connected.relay_id, "x")), store.grant(connected.relay_id, "x")["user_id"], "1006")
     frozen_clock.at = config.access_ends - timedelta(minutes=5)
     outcome = publish.defer(store, settings, config, job(connected.relay_id, "1005"), Deferred(900, "budget x spent"))
     assert outcome.startswith("left to the end of access")
@@ -140,7 +140,7 @@ def test_a_wait_past_the_end_of_access_is_settled_by_the_end_of_access(relay, st
     published = store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1006")
     assert skipped["status"] == "skipped" and skipped["reason"] == "access ended before it was published"
     assert published["status"] == "published"  # X said the relay had reposted it: the ledger agrees
-    receipt = store.get(f"RELAY#{connected.relay_id}", "RECEIPT#x")
+    (receipt,) = store.receipts(connected.relay_id, "x")
     assert [p["post_id"] for p in receipt["published"]] == ["1006"]
     # The token refreshed to settle (the clock is past its 2 hours) was the one revoked: nothing stays active.
     assert not x_sandbox.active_grants("relay_budget")

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from handler_support import Browser, connect, load_function, sqs_event, table_snapshot
+from handler_support import Browser, connect, load_function, relay_of, sqs_event, table_snapshot
 from relaycast import aws, publish
 from relaycast.networks.factory import x_network
 from relaycast.publish import Deferred, PublishJob
@@ -88,7 +88,7 @@ def test_no_quiet_hours_are_promised_when_off_or_when_relaycast_publishes_nothin
 def test_the_zone_chosen_on_the_connect_form_is_kept_and_shown_on_the_dashboard(client, store, x_sandbox):
     browser = Browser(client, x_sandbox)
     token = browser.connect("relay_ny", body="email=&timezone=America%2FNew_York")
-    relay_id = f"x-{x_sandbox.users['relay_ny'].id}"
+    relay_id = relay_of(token)
     assert store.grant(relay_id, "x")["timezone"] == "America/New_York"
     page = browser.get(f"/relay?t={token}").body.decode()
     assert "Nothing is published in your name between 22:00 and 07:00, America/New_York." in page
@@ -98,7 +98,7 @@ def test_the_zone_chosen_on_the_connect_form_is_kept_and_shown_on_the_dashboard(
 def test_without_a_choice_the_grant_holds_no_zone_and_the_dashboard_says_the_events(client, store, x_sandbox):
     browser = Browser(client, x_sandbox)
     token = browser.connect("relay_default", body="email=&timezone=")
-    assert "timezone" not in store.grant(f"x-{x_sandbox.users['relay_default'].id}", "x")
+    assert "timezone" not in store.grant(relay_of(token), "x")
     assert "between 22:00 and 07:00, Europe/Paris." in browser.get(f"/relay?t={token}").body.decode()
 
 
@@ -115,7 +115,7 @@ def test_an_unknown_zone_on_the_connect_form_is_refused_and_nothing_is_stored(cl
 def test_the_dashboard_changes_the_zone_on_every_network_of_the_relay(client, store, x_sandbox):
     browser = Browser(client, x_sandbox)
     token = browser.connect("relay_moves")
-    relay_id = f"x-{x_sandbox.users['relay_moves'].id}"
+    relay_id = relay_of(token)
     # A second network of the same relay (its grant as the callback stores it; the network is not called here).
     store.save_grant({"relay_id": relay_id, "network": "mastodon", "user_id": "9", "username": "moves", "mode": "auto",
                       "cap": 3, "status": "active", "lang": "en"})
@@ -183,8 +183,8 @@ def test_the_relays_own_zone_decides_not_the_events(client, store, x_sandbox, fr
     settings = Settings.from_env()
     x = x_network(settings)
     browser = Browser(client, x_sandbox)
-    browser.connect("relay_west", body="email=&timezone=America%2FNew_York")
-    relay_id = f"x-{x_sandbox.users['relay_west'].id}"
+    token = browser.connect("relay_west", body="email=&timezone=America%2FNew_York")
+    relay_id = relay_of(token)
     # 23:30 in Paris, 17:30 in New York: the relay's evening, so it publishes.
     frozen_clock.at = paris(2026, 12, 1, 23, 30)
     assert publish.publish(store, settings, settings.event(), x, PublishJob(relay_id=relay_id, network="x", post_id="1002")) == "published"

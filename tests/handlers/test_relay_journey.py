@@ -3,7 +3,6 @@
 moto plays AWS in-process; the sandbox X plays X over real HTTP and is the truth of what happened.
 """
 
-import base64
 import json
 import logging
 from datetime import timedelta
@@ -11,11 +10,12 @@ from datetime import timedelta
 import boto3
 import pytest
 import requests
-from handler_support import connect, deliver, load_function, sent_mail, sqs_event
+from handler_support import connect, deliver, load_function, receipt_of, sent_mail, sqs_event
 
 from relaycast import expire, relays
 from relaycast.networks.factory import x_network
 from relaycast.settings import Settings
+from relaycast.storage import receipt_sk
 
 
 def propose(store, relay_id, post_id, frozen_clock):
@@ -44,7 +44,9 @@ def test_whole_life_of_a_relay(x_sandbox, store, frozen_clock, lambda_context, c
     grant = store.grant(connected.relay_id, "x")
     assert grant["status"] == "active" and grant["cap"] == 3 and grant["email"] == "one@example.net"
     issued = x_sandbox.issued_tokens()
-    assert issued and not any(t.encode() in grant["tokens"] for t in issued)  # encrypted at rest
+    custody = store.custody(grant["grant_id"])  # the tokens are held apart from the grant, under its id
+    assert custody["relay_id"] == connected.relay_id and "tokens" not in grant
+    assert issued and not any(t.encode() in custody["tokens"] for t in issued)  # encrypted at rest
 
     # The dashboard link speaks for this relay only; approvals enqueue one job each, once.
     assert relays.relay_from_token(settings, settings.event(), connected.dashboard_token) == connected.relay_id
@@ -79,10 +81,10 @@ def test_whole_life_of_a_relay(x_sandbox, store, frozen_clock, lambda_context, c
     assert not x_sandbox.active_grants("relay_one")
     assert all(not x_sandbox.is_token_active(t) for t in x_sandbox.issued_tokens() if t != "bearer")
     assert store.grant(connected.relay_id, "x") is None
-    receipt = store.get(f"RELAY#{connected.relay_id}", "RECEIPT#x")
+    receipt = receipt_of(store, connected.relay_id)
     assert receipt["status"] == "done" and receipt["confirmed"] is True
     assert len(receipt["published"]) == 3
-    assert not any("tokens" in i for i in store.table.scan()["Items"])
+    assert not any("tokens" in i or i.get("kind") == "custody" for i in store.table.scan()["Items"])
     # A TTL record arriving after the sweep finds the receipt and does nothing more.
     assert expire.end_grant(store, settings, settings.event(), x, grant, "access expired") == "already"
     assert len(sent_mail("one@example.net", "revoked")) == 1
@@ -105,7 +107,7 @@ def test_revoked_elsewhere_ends_the_grant_with_a_receipt_that_says_so(x_sandbox,
     assert store.grant(connected.relay_id, "x") is None  # no token kept for a dead grant
     ledger = store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1005")
     assert (ledger["status"], ledger["reason"]) == ("skipped", "access was revoked at X")
-    receipt = store.get(f"RELAY#{connected.relay_id}", "RECEIPT#x")
+    receipt = receipt_of(store, connected.relay_id)
     assert (receipt["status"], receipt["reason"], receipt["confirmed"]) == ("done", "access was revoked at X", True)
 
 
@@ -118,7 +120,6 @@ def test_ttl_stream_record_ends_the_grant_through_the_same_path(x_sandbox, store
     store.delete(f"RELAY#{connected.relay_id}", "GRANT#x")  # as the TTL would
     # As Lambda's JSON event carries it: binary attributes as base64 text.
     old_image = {k: TypeSerializer().serialize(v) for k, v in grant_item.items()}
-    old_image["tokens"] = {"B": base64.b64encode(bytes(grant_item["tokens"].value)).decode()}
     record = {
         "eventName": "REMOVE",
         "eventSource": "aws:dynamodb",
@@ -127,7 +128,7 @@ def test_ttl_stream_record_ends_the_grant_through_the_same_path(x_sandbox, store
     }
     assert load_function("expire").handler({"Records": [record]}, lambda_context) == {"ended": 1}
     assert not x_sandbox.active_grants("relay_three")
-    receipt = store.get(f"RELAY#{connected.relay_id}", "RECEIPT#x")
+    receipt = receipt_of(store, connected.relay_id)
     assert receipt["status"] == "done" and receipt["reason"] == "access expired"
     assert load_function("expire").handler({"Records": [record]}, lambda_context) == {"ended": 0}  # once
 
@@ -137,8 +138,7 @@ def test_provider_down_during_the_sweep_is_retried_and_counted_until_it_recovers
 ):
     """The sweep only queues; a grant whose revocation fails is a batch item failure, retried until X recovers."""
     settings = Settings.from_env()
-    for name in ("relay_four", "relay_five"):
-        connect(store, settings, name, None, x_sandbox)
+    relay_ids = [connect(store, settings, name, None, x_sandbox).relay_id for name in ("relay_four", "relay_five")]
     capsys.readouterr()
     x_sandbox.fail_next("POST", "/2/oauth2/revoke", status=503, times=2)
     expire_fn = load_function("expire")
@@ -151,7 +151,7 @@ def test_provider_down_during_the_sweep_is_retried_and_counted_until_it_recovers
     assert deliver(settings.end_grant_queue_url, expire_fn.handler, lambda_context) == (2, [])
     assert not x_sandbox.active_grants("relay_four") and not x_sandbox.active_grants("relay_five")
     assert list(store.grants()) == []
-    receipts = [store.get(f"RELAY#x-{x_sandbox.users[n].id}", "RECEIPT#x") for n in ("relay_four", "relay_five")]
+    receipts = [receipt_of(store, relay_id) for relay_id in relay_ids]
     assert all(r["confirmed"] is True and r["reason"] == "the event ended" for r in receipts)
 
 
@@ -164,7 +164,7 @@ def test_sweep_and_ttl_meeting_on_one_grant_revoke_it_once(x_sandbox, store, fro
     grant = store.grant(connected.relay_id, "x")
     x = x_network(settings)
     # The sweep has claimed the grant and is still at work (its lease runs).
-    assert store.claim_receipt({"pk": f"RELAY#{connected.relay_id}", "sk": "RECEIPT#x", "kind": "receipt",
+    assert store.claim_receipt({"pk": f"RELAY#{connected.relay_id}", "sk": receipt_sk("x", grant["grant_id"]), "kind": "receipt",
                                 "relay_id": connected.relay_id, "network": "x"}) == "claimed"
     with pytest.raises(Transient):
         expire.end_grant(store, settings, settings.event(), x, grant, "access expired")  # retried later

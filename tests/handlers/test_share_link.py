@@ -13,7 +13,7 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from handler_support import EVENT, FORM, confirm_address, load_function, sent_mail, sqs_event, table_snapshot
+from handler_support import EVENT, FORM, confirm_address, load_function, receipt_of, sent_mail, sqs_event, table_snapshot
 
 from relaycast import expire
 from relaycast.settings import Settings
@@ -303,7 +303,7 @@ def test_the_end_of_the_event_ends_the_grant_with_a_receipt_and_no_upstream_call
     message = sqs_event({"relay_id": relay_id, "network": "x"})
     assert load_function("expire").handler(message, lambda_context) == {"batchItemFailures": []}
     assert store.grant(relay_id, "x") is None
-    receipt = store.get(f"RELAY#{relay_id}", "RECEIPT#x")
+    receipt = receipt_of(store, relay_id, "x")
     assert (receipt["status"], receipt["reason"], receipt["mode"], receipt["confirmed"]) == (
         "done", "the event ended", "share-link", True)
     assert receipt["verification"] == {"x": expire.NO_TOKEN}
@@ -325,7 +325,7 @@ def test_stopping_from_the_dashboard_ends_a_mastodon_grant_without_contacting_th
     assert answer.status_code == 303
     assert store.grant(relay_id, "mastodon") is None
     assert not [i for i in store.table.scan()["Items"] if i["kind"] == "instance_app"]
-    receipt = store.get(f"RELAY#{relay_id}", "RECEIPT#mastodon")
+    receipt = receipt_of(store, relay_id, "mastodon")
     assert receipt["reason"] == "you revoked access from your dashboard" and receipt["shared"] == []
     page = html.unescape(client.http.get(f"/relay?t={token}").body.decode())
     assert "relaycast n'a jamais détenu de jeton pour ce compte" in page
@@ -344,7 +344,7 @@ def test_the_ttl_backstop_ends_a_grant_that_has_no_token(client, store, lambda_c
         "dynamodb": {"OldImage": {k: TypeSerializer().serialize(v) for k, v in grant_item.items()}},
     }
     assert load_function("expire").handler({"Records": [record]}, lambda_context) == {"ended": 1}
-    receipt = store.get(f"RELAY#{relay_id}", "RECEIPT#x")
+    receipt = receipt_of(store, relay_id, "x")
     assert (receipt["status"], receipt["reason"], receipt["mode"]) == ("done", "access expired", "share-link")
 
 

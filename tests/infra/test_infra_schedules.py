@@ -71,7 +71,7 @@ def test_expire_reads_the_stream_filtered_to_ttl_deletions_of_grants(synth):
     assert json.loads(criteria["Pattern"]) == {
         "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
         "eventName": ["REMOVE"],
-        "dynamodb": {"OldImage": {"kind": {"S": ["grant"]}}},
+        "dynamodb": {"OldImage": {"kind": {"S": ["grant", "custody"]}}},
     }
     assert esm["BatchSize"] <= 10
     assert 0 <= esm["MaximumRetryAttempts"] <= 5

@@ -33,7 +33,7 @@ import requests
 from authlib.common.security import generate_token
 
 from relaycast import clock
-from relaycast.expire import _revoke_and_verify
+from relaycast.expire import revoke_and_verify
 from relaycast.networks import NetworkError, TokenRejected, Tokens
 from relaycast.networks.x import XNetwork
 
@@ -294,9 +294,10 @@ def test_expire_revoke_and_verify_against_oidc_provider(oidc: OidcProvider) -> N
     tokens = connect(oidc, x)
     assert x.token_works(tokens.access_token) is True
 
-    verification = _revoke_and_verify(x, "X", tokens.as_dict())
+    verification = revoke_and_verify(x, "X", tokens.as_dict())
 
-    assert verification == {"x": "access token refused by X after revocation"}
+    # Both tokens were revoked and each proven refused: the refresh token by a refresh oidc-provider refused.
+    assert verification == "access and refresh tokens refused by X after revocation"
     assert x.token_works(tokens.access_token) is False
     with pytest.raises(TokenRejected):
         x.refresh(tokens.refresh_token)

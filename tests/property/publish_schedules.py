@@ -478,7 +478,7 @@ def end_of_access(rig: Rig, relays: list[Relay]) -> None:
 
 def run(rig: Rig, schedule: Schedule) -> Result:
     """Play `schedule`, then drain the queue without faults (the clock jumps to the next delayed message)."""
-    from relaycast import crypto, publish, relays
+    from relaycast import credentials, publish, relays
     from relaycast.networks.factory import x_network
     from relaycast.policy import Limit, policy
 
@@ -542,7 +542,7 @@ def run(rig: Rig, schedule: Schedule) -> Result:
             elif step.kind == "revoke_at_x":  # the relay removes the app at X: relaycast learns it from a 401
                 grant = rig.store.grant(relay.relay_id, "x")
                 if grant:
-                    tokens = crypto.unseal(grant["tokens"], event_slug=rig.config.slug, relay_id=relay.relay_id, network="x")
+                    tokens, _ = credentials.held_tokens(rig.config, rig.store.custody(grant["grant_id"]))
                     x_network(rig.settings).revoke(tokens["refresh_token"], "refresh_token")
             elif step.kind == "lower_cap":
                 grant = rig.store.grant(relay.relay_id, "x")
