@@ -224,9 +224,16 @@ class Pipeline(Construct):
             .when(sfn.Condition.string_equals("$.mode", "auto"), queue_job)
             .otherwise(put_proposal)
         )
+        # A share-link relay's user name is only their word: it keeps their own posts from them, not from everyone.
+        not_their_own = (
+            sfn.Choice(self, "NotTheirOwn", comment="a relay is never proposed the post they say they wrote")
+            .when(sfn.Condition.string_equals_json_path("$.pick.author_key", "$.own"),
+                  sfn.Pass(self, "TheirOwnPost", result_path=sfn.JsonPath.DISCARD))
+            .otherwise(by_mode)
+        )
         same_network = (
             sfn.Choice(self, "SameNetwork", comment="a relay gets the picks of the network they connected")
-            .when(sfn.Condition.string_equals_json_path("$.pick.network", "$.network"), by_mode)
+            .when(sfn.Condition.string_equals_json_path("$.pick.network", "$.network"), not_their_own)
             .otherwise(sfn.Pass(self, "OtherNetwork", result_path=sfn.JsonPath.DISCARD))
         )
 
@@ -239,6 +246,7 @@ class Pipeline(Construct):
                 "network.$": "$.network",
                 "mode.$": "$.mode",
                 "delay.$": "$.delay",
+                "own.$": "$.own",
                 "round.$": "$.round",
                 "proposal_expires_at.$": "$.proposal_expires_at",
                 "expires_at.$": "$.expires_at",
@@ -260,6 +268,7 @@ class Pipeline(Construct):
                 "network.$": "$$.Map.Item.Value.network",
                 "mode.$": "$$.Map.Item.Value.mode",
                 "delay.$": "$$.Map.Item.Value.delay",
+                "own.$": "$$.Map.Item.Value.own",
                 "round.$": "$.selection.round",
                 "proposal_expires_at.$": "$.selection.proposal_expires_at",
                 "expires_at.$": "$.selection.expires_at",

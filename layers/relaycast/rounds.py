@@ -95,9 +95,11 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
         selected=False, since=(now - selection.PICK_MAX_AGE).isoformat(), min_score=selection.MIN_SCORE
     )
     grants = list(store.grants())
-    # A relay's own posts are never proposed back to the relays (X: the handle; Mastodon: user@instance).
-    own = {(g.get("network"), str(g["username"]).lstrip("@").lower()) for g in grants if g.get("username")}
-    fresh = [c for c in fresh if (c["network"], str(c["author"]).lstrip("@").lower()) not in own]
+    # A connected relay's own posts are never picked (X: the handle; Mastodon: user@instance) — only names the
+    # network verified: a share-link relay's declared name keeps those posts from that relay alone (`own`).
+    verified = {(g.get("network"), author_key(g["username"])) for g in grants
+                if g.get("username") and g.get("mode") != "share-link"}
+    fresh = [c for c in fresh if (c["network"], author_key(c["author"])) not in verified]
     picks: list[dict[str, Any]] = []
     allowed = 0
     for network in config.networks:  # each network's picks come from its own sources, paced on their own
@@ -118,6 +120,7 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
     networks_picked = {p["network"] for p in picks}
     relays = [
         {"relay_id": g["relay_id"], "network": g["network"], "mode": config.mode(g["network"]),
+         "own": author_key(g.get("username") or "") if g.get("mode") == "share-link" else "",
          # An auto publish waits its own delay (the first pick's): relays never act as one burst.
          "delay": jitter(config, g["relay_id"], next(p["post_id"] for p in picks if p["network"] == g["network"]))}
         for g in grants
@@ -138,11 +141,17 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
     }
 
 
+def author_key(name: str) -> str:
+    """An author as relays' names are compared with it: without "@", in lower case."""
+    return str(name).lstrip("@").lower()
+
+
 def _pick(candidate: dict[str, Any]) -> dict[str, Any]:
     return {
         "network": candidate["network"],
         "post_id": candidate["post_id"],
         "author": candidate["author"],
+        "author_key": author_key(candidate["author"]),
         "text": candidate["text"],
         "url": candidate["url"],
         "score": str(candidate["score"]),

@@ -70,8 +70,8 @@ def modes_event(tmp_path_factory):
         table = deployed.table_name()
         # Three relays join X with share links over HTTP; two of them add Mastodon (OAuth) from their dashboard.
         relays = [SimulatedRelay(username=f"relay_{i}", email=None if i == 2 else f"relay{i}@example.net", seed=i) for i in range(3)]
-        for relay in relays:
-            relay.join_share_link(api, "x")
+        for relay in relays:  # relay_2 claims to be an expert: a share-link name is only their word
+            relay.join_share_link(api, "x", username="amina_data" if relay is relays[2] else None)
         seen["tokens_after_join"] = [t for t in sandbox.issued_tokens() if t != sandbox.bearer_token]
         seen["grants_after_join"] = [i for i in table_scan(table) if i.get("kind") == "grant"]
         for relay in relays[:2]:
@@ -118,6 +118,15 @@ def test_the_event_ran_without_failure(modes_event):
     assert modes_event["failures"] == []
     assert modes_event["mastodon_scheduled"] > 0
     assert modes_event["confirmed"] == [True, True]
+
+
+def test_a_declared_name_keeps_those_posts_from_that_relay_only(modes_event):
+    proposals = of_kind(modes_event["items_end"], "proposal", network="x")
+    claimant = next(g["relay_id"] for g in modes_event["grants_after_join"] if g.get("username") == "amina_data")
+    by_expert = [p for p in proposals if p["author"].lstrip("@").lower() == "amina_data"]
+    assert by_expert  # the expert's posts are still picked for everyone else
+    assert {p["relay_id"] for p in by_expert} and claimant not in {p["relay_id"] for p in by_expert}
+    assert [p for p in proposals if p["relay_id"] == claimant]  # the claimant gets the other picks
 
 
 def test_share_link_relays_hold_no_token_and_get_links_on_their_dashboard(modes_event):

@@ -38,7 +38,7 @@ def test_select_paces_picks_and_names_relays_with_room(store, frozen_clock):
     frozen_clock.at = CONFIG.start_utc + timedelta(hours=2)
     first = select(store, CONFIG, "r1")
     assert len(first["picks"]) == 1  # 2 h of a 33 h event: 1 of the 5 picks (cap 3 + margin)
-    assert first["relays"] == [{"relay_id": "x-1", "network": "x", "mode": "approve-each", "delay": 0}]
+    assert first["relays"] == [{"relay_id": "x-1", "network": "x", "mode": "approve-each", "own": "", "delay": 0}]
     assert first["picks"][0]["text"] in INSIGHT
     frozen_clock.at = CONFIG.start_utc + timedelta(hours=14)
     assert select(store, CONFIG, "r2")["picks"] == []  # 13 h old: no longer news, even with budget left
@@ -60,3 +60,19 @@ def test_select_handler_returns_what_the_state_machine_maps_over(stack_env, stor
     pick = result["picks"][0]
     assert all(isinstance(pick[k], str) for k in ("network", "post_id", "author", "text", "url", "score", "reasons"))
     assert int(result["proposal_expires_at"]) <= int(CONFIG.access_ends.timestamp())
+
+
+def test_only_verified_names_keep_posts_out_of_the_picks(store, frozen_clock):
+    """A share-link relay's declared name is their word alone: the posts stay picked, just not proposed to them."""
+    add(store, INSIGHT, author="amina_data", at=CONFIG.end_utc - timedelta(hours=1))
+    store.save_grant({"relay_id": "x-link-1", "network": "x", "cap": 3, "status": "active", "mode": "share-link",
+                      "username": "Amina_Data"})
+    store.save_grant({"relay_id": "x-2", "network": "x", "cap": 3, "status": "active", "user_id": "2", "username": "b"})
+    frozen_clock.at = CONFIG.end_utc
+    result = select(store, CONFIG, "r1")
+    assert result["picks"] and all(p["author_key"] == "amina_data" for p in result["picks"])
+    assert {r["relay_id"]: r["own"] for r in result["relays"]} == {"x-link-1": "amina_data", "x-2": ""}
+    # A verified relay's own posts are never picked at all.
+    store.save_grant({"relay_id": "x-3", "network": "x", "cap": 3, "status": "active", "user_id": "3", "username": "@amina_data"})
+    add(store, [t + " again" for t in INSIGHT], start_id=300, author="amina_data", at=CONFIG.end_utc - timedelta(minutes=30))
+    assert select(store, CONFIG, "r2")["picks"] == []

@@ -56,6 +56,7 @@ def test_fan_out_maps_relays_then_picks(asl):
         "network.$": "$$.Map.Item.Value.network",
         "mode.$": "$$.Map.Item.Value.mode",
         "delay.$": "$$.Map.Item.Value.delay",
+        "own.$": "$$.Map.Item.Value.own",
         "round.$": "$.selection.round",
         "proposal_expires_at.$": "$.selection.proposal_expires_at",
         "expires_at.$": "$.selection.expires_at",
@@ -69,6 +70,7 @@ def test_fan_out_maps_relays_then_picks(asl):
         "network.$": "$.network",
         "mode.$": "$.mode",
         "delay.$": "$.delay",
+        "own.$": "$.own",
         "round.$": "$.round",
         "proposal_expires_at.$": "$.proposal_expires_at",
         "expires_at.$": "$.expires_at",
@@ -87,8 +89,12 @@ def test_a_pick_reaches_only_the_relays_of_its_network_and_auto_mode_queues_a_jo
     states = processor["States"]
     route = states[processor["StartAt"]]
     assert route["Type"] == "Choice"
-    assert route["Choices"] == [{"Variable": "$.pick.network", "StringEqualsPath": "$.network", "Next": "ByMode"}]
+    assert route["Choices"] == [{"Variable": "$.pick.network", "StringEqualsPath": "$.network", "Next": "NotTheirOwn"}]
     assert states[route["Default"]]["Type"] == "Pass"
+    # A share-link relay's declared name keeps the posts they say are theirs from them only.
+    own = states["NotTheirOwn"]
+    assert own["Choices"] == [{"Variable": "$.pick.author_key", "StringEqualsPath": "$.own", "Next": "TheirOwnPost"}]
+    assert states["TheirOwnPost"]["Type"] == "Pass" and own["Default"] == "ByMode"
     by_mode = states["ByMode"]
     assert by_mode["Choices"] == [{"Variable": "$.mode", "StringEquals": "auto", "Next": "QueuePublish"}]
     assert by_mode["Default"] == "PutProposal"
