@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from relaycast import quiet, settings
+from relaycast import credentials, quiet, settings
 from relaycast.config import EventConfig, EventConfigError, load_event_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +49,8 @@ class LocalEvent:
     relays: list
     mastodon: Any = None  # the Mastodon sandbox, when the event offers Mastodon
     on_mastodon: tuple[str, ...] = ()  # usernames of the relays who also connected Mastodon
+    came_back: tuple[str, ...] = ()  # usernames of the relays who revoked X during the event and connected again
+    live_at_receipt: int = 0  # confirmed receipts whose tokens the network still accepted when the receipt was made
 
 
 MASTODON_INSTANCE = "mastodon.sandbox"
@@ -116,6 +118,37 @@ def queue_depth(url: str) -> int:
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
+def networks_of(event: LocalEvent) -> list[Any]:
+    """The sandboxes that issued relays' tokens."""
+    return [event.sandbox, *([event.mastodon] if event.mastodon else [])]
+
+
+def confirmed_but_live(event: LocalEvent, receipts: list[dict[str, Any]]) -> int:
+    """Receipts that say "confirmed" while the network still accepts a token of the grant they name (every token
+    of the network's grant, refreshed ones included), or that name no token the network ever issued."""
+    issued = {credentials.fingerprint(t): (net, t) for net in networks_of(event) for t in net.issued_tokens()}
+    wrong = 0
+    for receipt in receipts:
+        if not receipt.get("confirmed") or receipt.get("mode") == "share-link":
+            continue
+        named = [issued[f] for f in receipt.get("token_fingerprints", []) if f in issued]
+        if not named or any(net.is_token_active(t) for net, token in named for t in net.tokens_of_grant(token)):
+            wrong += 1
+    return wrong
+
+
+def reconnections(event: LocalEvent) -> tuple[int, int]:
+    """From X's own records: relays with more than one grant, and those whose grant was revoked before a later
+    one began (revoke now, then back)."""
+    grants: dict[str, list[Any]] = {}
+    for grant in event.sandbox.grants:
+        grants.setdefault(grant.username, []).append(grant)
+    relays = {r.username for r in event.relays if r.dashboard_url}
+    again = [g for user, g in grants.items() if user in relays and len(g) > 1]
+    back = [g for g in again if any(a.revoked_at and a.revoked_at < b.created_at for a in g for b in g)]
+    return len(again), len(back)
+
+
 def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]]) -> dict[str, Any]:
     sandbox, deployed, config = event.sandbox, event.deployed, event.config
     items = table_scan(deployed.table_name())
@@ -125,6 +158,8 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
     revoked_users = {r.user_id for r in sandbox.revocations if r.whole_grant and r.user_id in relay_users}
     dlq = sum(queue_depth(url) for lid, url in deployed.queue_urls.items() if "Dlq" in lid or "DeadLetter" in lid)
     reblogs = event.mastodon.reblogs() if event.mastodon else []
+    receipts = [i for i in items if i.get("kind") == "receipt"]
+    reconnected, revoked_then_back = reconnections(event)
     return {
         "event": config.slug,
         "relays_connected": len(relay_users),
@@ -139,13 +174,17 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "search_reads": sandbox.search_reads,
         "unique_posts_read": sandbox.unique_posts_read,
         "grants_revoked_upstream": len(revoked_users),
-        "tokens_still_active": sum(1 for t in sandbox.issued_tokens() if sandbox.is_token_active(t)),
+        # Every token any sandbox network issued to relaycast, checked at the network.
+        "tokens_still_active": sum(1 for net in networks_of(event) for t in net.issued_tokens() if net.is_token_active(t)),
+        "relays_reconnected": reconnected,
+        "relays_revoked_then_reconnected": revoked_then_back,
+        "receipts_confirmed_but_live": event.live_at_receipt + confirmed_but_live(event, receipts),
         "relays_with_address": sum(1 for r in event.relays if r.dashboard_url and r.email),
         "receipts_with_confirmed_address": sum(1 for i in items if i.get("kind") == "receipt" and i.get("email")),
         "receipts_sent": sum(1 for m in sent_emails if "revoked" in m["subject"] or "révoqué" in m["subject"]),
         # The rounds' digests (notices.send_digest): one per relay with a confirmed address and round with proposals.
         "digests_sent": sum(1 for m in sent_emails if "to approve for" in m["subject"] or "à approuver pour" in m["subject"]),
-        "revocations_per_grant_max": max(Counter(r.user_id for r in sandbox.revocations if r.whole_grant).values(), default=0),
+        "revocations_per_grant_max": max(Counter(r.grant_id for r in sandbox.revocations if r.whole_grant).values(), default=0),
         "receipts_stored": sum(1 for i in items if i.get("kind") == "receipt" and i["sk"].startswith("RECEIPT#x#")),
         # Nothing goes out in a relay's name during their quiet hours (approvals of the night wait for 07:00).
         "published_in_quiet_hours": sum(
@@ -166,7 +205,8 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
             1 for i in items if i.get("sk", "").startswith("RECEIPT#mastodon#") and i.get("confirmed") is True
         ),
         "receipts_expected_by_mail": sum(
-            (1 + (r.username in event.on_mastodon)) for r in event.relays if r.dashboard_url and r.email
+            (1 + (r.username in event.on_mastodon) + (r.username in event.came_back)) for r in event.relays
+            if r.dashboard_url and r.email
         ),
         "grants_left": kinds["grant"],
         "token_material_left": sum(1 for i in items if "tokens" in i or i.get("kind") == "custody"),
@@ -233,10 +273,26 @@ def run_event(
         for person in people:
             if person.email:
                 person.confirm_email(inbox)
+        # The clumsy and the hesitant: one relay clicks "Connect X" a second time; another revokes X a third of
+        # the way through the event and connects again a round later. Each must end with one live grant, then none.
+        if len(people) > 1:
+            people[1].connect(api_url)
+        comes_back = people[2] if len(people) > 2 else None
+        revoke_at = config.start_utc + (config.end_utc - config.start_utc) / 3
         approvals = 0
 
         def between_ticks(now):
-            nonlocal approvals
+            nonlocal approvals, comes_back
+            if comes_back and now >= revoke_at and comes_back.username not in event.came_back:
+                comes_back.revoke("x")
+                event.came_back += (comes_back.username,)
+                mine = [i for i in table_scan(deployed.table_name()) if i.get("kind") == "receipt" and i.get("username") == comes_back.username]
+                event.live_at_receipt += confirmed_but_live(event, mine)
+            elif comes_back and comes_back.username in event.came_back:
+                comes_back.connect(api_url)
+                if comes_back.email:  # their address left with their last grant: they confirm it again
+                    comes_back.confirm_email(sent_emails(cloud))
+                comes_back = None
             for person in people:
                 approvals += person.maybe_review(now)[0]
             if progress:
@@ -281,7 +337,11 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         figures["max_publishes_per_relay"] <= figures["cap_per_relay"]
         and figures["duplicate_publishes"] == 0
         and figures["search_reads"] == figures["unique_posts_read"]
-        and figures["grants_revoked_upstream"] == figures["receipts_stored"] == figures["relays_connected"]
+        and figures["grants_revoked_upstream"] == figures["relays_connected"]
+        and figures["receipts_stored"] == figures["relays_connected"] + figures["relays_revoked_then_reconnected"]
+        and figures["relays_reconnected"] >= 1 and figures["relays_revoked_then_reconnected"] >= 1
+        and figures["receipts_confirmed_but_live"] == 0
+        and figures["tokens_still_active"] == 0
         and figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["receipts_expected_by_mail"]
         and figures["mastodon_grants_revoked_upstream"] == figures["mastodon_relays_connected"]
         and figures["revocations_per_grant_max"] == 1

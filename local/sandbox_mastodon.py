@@ -178,6 +178,7 @@ class SandboxMastodon:
         self._lock = threading.Lock()
         self._codes: dict[str, _Code] = {}
         self._revoked: set[str] = set()  # access tokens revoked through /oauth/revoke
+        self._issued: list[str] = []  # every token the authorization-code exchange handed out, oldest first
         self._log: list[RecordedRequest] = []
         self._due: list[tuple[datetime, str, str]] = []  # scheduled statuses (schedule / release_until)
         self.config = MastodonMockConfig(
@@ -342,6 +343,20 @@ class SandboxMastodon:
         with self.mock_app.state.session_factory() as db:
             token = db.scalar(select(OAuthToken).where(OAuthToken.access_token == access_token))
             return list(token.scopes) if token else None
+
+    def issued_tokens(self) -> list[str]:
+        """Every token issued to an app by an authorization-code exchange so far (oldest first), dead or alive."""
+        with self._lock:
+            return list(self._issued)
+
+    def is_token_active(self, token: str) -> bool:
+        """Whether the instance would accept this token now (Mastodon's tokens have no expiry and no refresh)."""
+        return self.token_scopes(token) is not None
+
+    def tokens_of_grant(self, token: str) -> list[str]:
+        """A Mastodon authorization is one token: the grant of `token` is itself (or nothing, if never issued)."""
+        with self._lock:
+            return [token] if token in self._issued else []
 
     def apps(self) -> list[dict[str, Any]]:
         """Registered apps (no secrets)."""
@@ -523,6 +538,8 @@ class SandboxMastodon:
                                scopes=code.scopes, created_at=utcnow())
             db.add(token)
             db.commit()
+            with self._lock:
+                self._issued.append(token.access_token)
             return {"access_token": token.access_token, "token_type": "Bearer", "scope": " ".join(code.scopes),
                     "created_at": int(token.created_at.timestamp())}
 

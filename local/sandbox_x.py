@@ -1008,6 +1008,15 @@ class SandboxX:
                     tokens.append(record.refresh_token)
             return tokens
 
+    def tokens_of_grant(self, token: str) -> list[str]:
+        """Every access and refresh token of the grant (the chain of refreshes) that issued `token`; [] if unknown."""
+        with self._lock:
+            record = self._by_access.get(token) or self._by_refresh.get(token)
+            if record is None:
+                return []
+            chain = [t for t in self._by_access.values() if t.grant is record.grant]
+            return [s for t in chain for s in (t.access_token, t.refresh_token) if s]
+
     def is_token_active(self, token: str) -> bool:
         """Whether an access or refresh token (or the app bearer token) would be accepted now."""
         with self._lock:

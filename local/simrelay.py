@@ -72,6 +72,13 @@ class SimulatedRelay:
         callback = self._expect(self.http.get(back.headers["Location"], allow_redirects=False, timeout=30), 302, 303)
         return callback.headers["Location"]
 
+    def revoke(self, network: str = "x") -> None:
+        """Press "Revoke now" for `network` on their dashboard (the dashboard stays, with the receipt)."""
+        page = self._expect(self.http.get(self.dashboard_url, timeout=10), 200)
+        token = html.unescape(re.search(r'name="t" value="([^"]+)"', page.text).group(1))
+        base = self.dashboard_url.split("/relay?", 1)[0]
+        self._expect(self.http.post(f"{base}/relay/revoke", data={"t": token, "network": network}, allow_redirects=False, timeout=30), 303)
+
     def confirm_email(self, inbox: list[dict]) -> bool:
         """Open the confirmation link sent to this person's address and press Confirm."""
         links = [m for m in inbox if self.email in m["to"] and CONFIRM_LINK.search(m["body"])]

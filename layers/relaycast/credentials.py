@@ -7,6 +7,7 @@ returns are stored before anything else can fail, and the ones they replace are 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Any
 
@@ -62,6 +63,18 @@ def held_tokens(config: EventConfig, custody: dict[str, Any]) -> tuple[dict[str,
     current = crypto.unseal(custody["tokens"], **context)
     retired = crypto.unseal(custody["retired"], **context)["tokens"] if custody.get("retired") else []
     return current, retired
+
+
+def fingerprints(config: EventConfig, custody: dict[str, Any]) -> list[str]:
+    """Short digests of every token held (current and retired): what a receipt names as verified, so the claim
+    can be checked against the network's records without keeping anything that would authenticate."""
+    current, retired = held_tokens(config, custody)
+    tokens = [current[hint] for hint in ("refresh_token", "access_token") if current.get(hint)] + [t["token"] for t in retired]
+    return [fingerprint(token) for token in tokens]
+
+
+def fingerprint(token: str) -> str:
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 def keep_retired(store: Store, settings: Settings, config: EventConfig, custody: dict[str, Any], fresh: Tokens) -> None:

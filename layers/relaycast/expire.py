@@ -157,8 +157,10 @@ def end_grant(
         confirmed = False
 
     # Recorded before the tokens go, so a pass that takes over after a crash knows what was confirmed.
-    store.table.update_item(Key=receipt_key, UpdateExpression="SET verification = :v, confirmed = :c",
-                            ExpressionAttributeValues={":v": verification, ":c": confirmed})
+    # Every token the custody holds now (an end that refreshed keeps the new ones as retired), or what an earlier pass named.
+    custody = store.custody(grant_id)
+    held = credentials.fingerprints(config, custody) if custody else list(earlier.get("token_fingerprints", []))
+    store.record_verification(receipt_key, verification, confirmed, held)
     store.delete_custody(grant_id)
     store.delete_grant(relay_id, network, grant_id)
     published = [
@@ -166,18 +168,8 @@ def end_grant(
         for item in store.relay_items(relay_id, "LEDGER#")
         if item["status"] == "published" and item["sk"] == ledger_sk(network, item["post_id"])
     ]
-    store.table.update_item(
-        Key=receipt_key,
-        UpdateExpression="SET #s = :done, ended_at = :at, verification = :v, confirmed = :c, published = :p",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={
-            ":done": "done",
-            ":at": clock.now().isoformat(),
-            ":v": verification,
-            ":c": confirmed,
-            ":p": published,
-        },
-    )
+    store.finish_receipt(receipt_key, verification=verification, confirmed=confirmed, published=published,
+                         token_fingerprints=held)
     metrics.add_metric(name="GrantsRevoked" if confirmed else "RevocationUnconfirmed", unit="Count", value=1)
     logger.info("grant ended", extra={"relay_id": relay_id, "network": network, "grant_id": grant_id, "reason": reason,
                                       "confirmed": confirmed})
@@ -227,20 +219,8 @@ def _end_without_token(store: Store, config: EventConfig, grant: dict[str, Any],
         for item in ledger
         if item["status"] == "shared"
     ]
-    store.table.update_item(
-        Key=receipt_key,
-        UpdateExpression="SET #s = :done, ended_at = :at, verification = :v, confirmed = :c, published = :p, #sh = :sh, #m = :m",
-        ExpressionAttributeNames={"#s": "status", "#sh": "shared", "#m": "mode"},
-        ExpressionAttributeValues={
-            ":done": "done",
-            ":at": clock.now().isoformat(),
-            ":v": {network: NO_TOKEN},
-            ":c": True,
-            ":p": [],
-            ":sh": shared,
-            ":m": "share-link",
-        },
-    )
+    store.finish_receipt(receipt_key, verification={network: NO_TOKEN}, confirmed=True, published=[], shared=shared,
+                         mode="share-link")
     metrics.add_metric(name="ShareLinkGrantsEnded", unit="Count", value=1)
     logger.info("grant ended", extra={"relay_id": relay_id, "network": network, "reason": reason, "mode": "share-link"})
     _send_receipt_once(store, config, receipt_key)

@@ -147,7 +147,8 @@ class Store:
 
     # --- grants ---------------------------------------------------------------------------------
     def save_grant(self, grant: dict[str, Any]) -> str | None:
-        """Create or replace a relay's grant of a network; a reconnect keeps what was already published.
+        """Create or replace a relay's grant of a network; a reconnect, or a return after a revoke, keeps what was
+        already published counted.
 
         A grant is never overwritten by another identity (the same account only, `user_id`), and a grant being
         ended is not revived. Returns the grant id it replaced (whose tokens the caller must end), if any;
@@ -159,15 +160,17 @@ class Store:
         names = {f"#{k}": k for k in fields}
         values = {f":{k}": v for k, v in fields.items()}
         sets = ", ".join(f"#{k} = :{k}" for k in fields)
+        # A relay back after a revoke starts from what they already used: the cap is per relay, not per grant.
+        used = sum(1 for item in self.relay_items(grant["relay_id"], f"LEDGER#{grant['network']}#") if item["status"] != "skipped")
         same = "attribute_not_exists(pk) OR (#status <> :ending AND "
         same += "(#user_id = :user_id)" if "user_id" in fields else "attribute_not_exists(#user_id)"
         try:
             old = self.table.update_item(
                 Key=keys,
-                UpdateExpression=f"SET {sets}, published_count = if_not_exists(published_count, :zero)",
+                UpdateExpression=f"SET {sets}, published_count = if_not_exists(published_count, :used)",
                 ConditionExpression=same + ")",
                 ExpressionAttributeNames={**names, "#status": "status", "#user_id": "user_id"},
-                ExpressionAttributeValues={**values, ":zero": 0, ":ending": "ending"},
+                ExpressionAttributeValues={**values, ":used": used, ":ending": "ending"},
                 ReturnValues="UPDATED_OLD",
             ).get("Attributes", {})
         except ClientError as error:
@@ -416,6 +419,22 @@ class Store:
         """A relay's receipts (one per grant that ended), oldest first."""
         items = self.relay_items(relay_id, f"RECEIPT#{network}#" if network else "RECEIPT#")
         return sorted(items, key=lambda r: r.get("started_at", ""))
+
+    def record_verification(self, receipt_key: dict[str, str], verification: dict[str, str], confirmed: bool,
+                            fingerprints: list[str]) -> None:
+        """What the end proved, kept before the tokens are deleted, so a pass that takes over knows it."""
+        self.table.update_item(Key=receipt_key, UpdateExpression="SET verification = :v, confirmed = :c, token_fingerprints = :f",
+                               ExpressionAttributeValues={":v": verification, ":c": confirmed, ":f": fingerprints})
+
+    def finish_receipt(self, receipt_key: dict[str, str], **fields: Any) -> None:
+        """The end is over: the receipt is done, with what it proved and what the relay got (`fields`)."""
+        fields = {**fields, "status": "done", "ended_at": clock.now().isoformat()}
+        self.table.update_item(
+            Key=receipt_key,
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+            ExpressionAttributeNames={f"#{k}": k for k in fields},
+            ExpressionAttributeValues={f":{k}": v for k, v in fields.items()},
+        )
 
     def release_claim(self, pk: str, sk: str) -> None:
         self.table.update_item(Key={"pk": pk, "sk": sk}, UpdateExpression="SET lease_until = :zero", ExpressionAttributeValues={":zero": 0})

@@ -81,6 +81,25 @@ def test_revoke_now_then_connect_again_gets_a_new_grant_a_new_end_and_a_new_rece
     assert len({r["grant_id"] for r in receipts}) == 2
 
 
+def test_a_relay_back_after_a_revoke_keeps_what_they_used_of_their_cap(x_sandbox, store, frozen_clock):
+    """Found by the demo: the new grant's count started at zero, so a relay who came back got a second cap."""
+    settings = Settings.from_env()
+    config = settings.event()
+    first = connect(store, settings, "relay_capped", None, x_sandbox)
+    cap = int(store.grant(first.relay_id, "x")["cap"])
+    assert [store.reserve_publish(first.relay_id, "x", str(100 + i), cap) for i in range(cap - 1)] == ["reserved"] * (cap - 1)
+    store.release_publish(first.relay_id, "x", "100", "the post was deleted")  # a skip gives its slot back
+    for i in range(1, cap - 1):
+        store.finish_ledger(first.relay_id, "x", str(100 + i), status="published")
+    relays.revoke_now(store, settings, config, first.relay_id, "x")
+
+    again = connect(store, settings, "relay_capped", None, x_sandbox)
+    assert again.relay_id == first.relay_id
+    assert store.grant(again.relay_id, "x")["published_count"] == cap - 2
+    outcomes = [store.reserve_publish(again.relay_id, "x", str(200 + i), cap) for i in range(3)]
+    assert outcomes == ["reserved", "reserved", "cap"]
+
+
 def test_an_identity_lookup_failing_after_the_code_exchange_revokes_both_tokens(client, store, x_sandbox):
     """Fault 6: tokens were dropped (not revoked) when the identity lookup failed after the exchange."""
     browser = Browser(client, x_sandbox)
