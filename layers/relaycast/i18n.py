@@ -267,6 +267,14 @@ FR: dict[str, str] = {
     "Your time zone": "Votre fuseau horaire",
     "Set time zone": "Enregistrer le fuseau horaire",
     "This time zone is not known: choose one from the list.": "Ce fuseau horaire est inconnu : choisissez-en un dans la liste.",
+    # Requests refused before any page runs
+    "This request came from another site: nothing was done. Open the event page and try again from there.":
+        "Cette requête vient d'un autre site : rien n'a été fait. Ouvrez la page de l'événement et réessayez depuis celle-ci.",
+    "Not allowed here": "Non autorisé ici",
+    "There is no page at this address.": "Il n'y a pas de page à cette adresse.",
+    "This page cannot be used this way.": "Cette page ne s'utilise pas ainsi.",
+    "This request cannot be used.": "Cette requête ne peut pas être utilisée.",
+    "Something went wrong. Please try again in a minute.": "Un problème est survenu. Réessayez dans une minute.",
 }
 
 CATALOGUES = {"fr": FR}
