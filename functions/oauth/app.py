@@ -14,6 +14,7 @@ from relaycast.i18n import translate
 from relaycast.networks import NETWORK_NAMES
 from relaycast.observability import bind_service, logger, metrics
 from relaycast.relays import (
+    LinkReplaced,
     RelayError,
     confirm_email,
     dashboard,
@@ -22,9 +23,11 @@ from relaycast.relays import (
     email_to_confirm,
     finish_connect,
     lower_cap,
+    new_dashboard_link,
     preferred_language,
     relay_from_token,
     request_email,
+    resend_dashboard_link,
     revoke_now,
     set_paused,
     set_timezone,
@@ -239,6 +242,9 @@ MESSAGES = {404: "There is no page at this address.", 405: "This page cannot be 
 
 
 def _error(error: RelayError, lang: str) -> Response:
+    if isinstance(error, LinkReplaced):  # the relay may ask for their current link from here
+        return _page("link_replaced.html", lang, error.status, title=translate(lang, "This link was replaced"),
+                     message=error.in_language(lang), old_token=error.token)
     title = translate(lang, TITLES.get(error.status, "Something went wrong"))
     return _page("error.html", lang, error.status, title=title, message=error.in_language(lang))
 
@@ -283,7 +289,7 @@ def connect(network):
     try:
         form = _form() if app.current_request.method == "POST" else {}
         lang = _lang(config, form.get("lang"))
-        relay_id = relay_from_token(settings, config, form["t"]) if form.get("t") else None
+        relay_id = relay_from_token(Store(settings.table_name), settings, config, form["t"]) if form.get("t") else None
         if config.mode(network) == share_link.MODE:
             if app.current_request.method != "POST":  # joining writes: only the page's form does it
                 return _redirect(f"{_base()}/")
@@ -337,13 +343,15 @@ def relay_dashboard():
     lang = _safe_lang(settings)
     try:
         token = _query().get("t", "")
-        relay_id = relay_from_token(settings, config, token)
-        view = dashboard(Store(settings.table_name), config, relay_id)
+        store = Store(settings.table_name)
+        relay_id = relay_from_token(store, settings, config, token)
+        view = dashboard(store, config, relay_id)
     except RelayError as error:
         return _error(error, lang)
     own = next((g.get("lang") for g in view["grants"]), None) or next((r.get("lang") for r in view["receipts"]), None)
     valid_until = datetime.fromtimestamp(config.retention_ends, UTC).astimezone(ZoneInfo(config.timezone)).strftime("%d/%m/%Y")
-    return _page("dashboard.html", _lang(config, own), here="/relay", token=token, link_valid_until=valid_until, **view)
+    return _page("dashboard.html", _lang(config, own), here="/relay", token=token, link_valid_until=valid_until,
+                 link_renewed=_query_params().get("link") == "new", **view)
 
 
 @app.route("/relay/{action}", methods=["POST"], content_types=FORM)
@@ -353,8 +361,14 @@ def relay_action(action):
     lang = _safe_lang(settings)
     try:
         form = _form()
-        relay_id = relay_from_token(settings, config, form.get("t", ""))
         store, network = Store(settings.table_name), form.get("network", "x")
+        if action == "resend":  # from a replaced link's page: the current link goes to the confirmed address only
+            resend_dashboard_link(store, settings, config, form.get("t", ""), base_url=_base())
+            return _page("link_sent.html", lang)
+        relay_id = relay_from_token(store, settings, config, form.get("t", ""))
+        if action == "newlink":
+            fresh = new_dashboard_link(store, settings, config, relay_id, base_url=_base())
+            return _redirect(f"{_base()}/relay?{urlencode({'t': fresh, 'link': 'new'})}")
         if action == "revoke":
             revoke_now(store, settings, config, relay_id, network)
         elif action == "undo":
@@ -383,8 +397,8 @@ def relay_share():
     lang = _safe_lang(settings)
     try:
         query = _query()
-        relay_id = relay_from_token(settings, config, query.get("t", ""))
         store = Store(settings.table_name)
+        relay_id = relay_from_token(store, settings, config, query.get("t", ""))
         lang = _lang(config, next((g.get("lang") for g in store.relay_items(relay_id, "GRANT#")), None))
         where = share_link.share(store, config, relay_id, query.get("network", ""), query.get("post", ""))
     except RelayError as error:
@@ -404,10 +418,11 @@ def email_confirmation():
             token = _query().get("c", "")
             data = email_to_confirm(settings, config, token)
             return _page("confirm_email.html", lang, here="/email/confirm", confirm_token=token, email=data["email"])
-        relay_id = confirm_email(Store(settings.table_name), settings, config, _form().get("c", ""), base_url=_base())
+        store = Store(settings.table_name)
+        relay_id = confirm_email(store, settings, config, _form().get("c", ""), base_url=_base())
     except RelayError as error:
         return _error(error, lang)
-    return _redirect(f"{_base()}/relay?t={dashboard_token(settings, relay_id)}")
+    return _redirect(f"{_base()}/relay?t={dashboard_token(store, settings, relay_id)}")
 
 
 @app.route("/proposal/{action}", methods=["GET", "POST"], content_types=FORM_OR_LINK)
@@ -426,11 +441,11 @@ def proposal_link(action):
         if app.current_request.method == "GET":
             proposal = digest.open_proposal(store, config, claims)
             return _page("proposal.html", lang, here=f"/proposal/{action}", p=proposal, action=claims.action, link_token=token,
-                         dashboard_token=dashboard_token(settings, claims.relay_id))
+                         dashboard_token=dashboard_token(store, settings, claims.relay_id))
         digest.decide(store, settings, config, claims)
     except RelayError as error:
         return _error(error, lang)
-    return _redirect(f"{_base()}/relay?t={dashboard_token(settings, claims.relay_id)}")
+    return _redirect(f"{_base()}/relay?t={dashboard_token(store, settings, claims.relay_id)}")
 
 
 @app.route("/moderate", methods=["GET", "POST"], content_types=FORM_OR_LINK)

@@ -275,6 +275,28 @@ FR: dict[str, str] = {
     "This page cannot be used this way.": "Cette page ne s'utilise pas ainsi.",
     "This request cannot be used.": "Cette requête ne peut pas être utilisée.",
     "Something went wrong. Please try again in a minute.": "Un problème est survenu. Réessayez dans une minute.",
+    # Dashboard links: one generation per relay
+    "This dashboard link was replaced by a newer one and no longer opens the dashboard.":
+        "Ce lien de tableau de bord a été remplacé par un plus récent et n'ouvre plus le tableau de bord.",
+    "This link was replaced": "Ce lien a été remplacé",
+    "We can send your current link to the e-mail address you confirmed (never to this page).":
+        "Nous pouvons envoyer votre lien actuel à l'adresse e-mail que vous avez confirmée (jamais à cette page).",
+    "E-mail me my current link": "M'envoyer mon lien actuel par e-mail",
+    "No confirmed address? Connect your account again from the event page: your dashboard opens with its current link.":
+        "Pas d'adresse confirmée ? Connectez de nouveau votre compte depuis la page de l'événement : votre tableau de bord "
+        "s'ouvre avec son lien actuel.",
+    "Check your e-mail": "Consultez vos e-mails",
+    "If this dashboard has a confirmed e-mail address, its current link is on its way there.":
+        "Si ce tableau de bord a une adresse e-mail confirmée, son lien actuel y est envoyé.",
+    "This is your new dashboard link: older links no longer open this dashboard.":
+        "Voici votre nouveau lien de tableau de bord : les liens précédents n'ouvrent plus ce tableau de bord.",
+    "It was also sent to %(email)s.": "Il a aussi été envoyé à %(email)s.",
+    "Your dashboard link": "Le lien de votre tableau de bord",
+    "Send me a new link": "M'envoyer un nouveau lien",
+    "If someone else may have this address: every older link stops working, and the new one opens here (and goes to "
+    "your confirmed e-mail address).":
+        "Si quelqu'un d'autre a pu obtenir cette adresse : tous les liens précédents cessent de fonctionner, et le "
+        "nouveau s'ouvre ici (et part à votre adresse e-mail confirmée).",
 }
 
 CATALOGUES = {"fr": FR}

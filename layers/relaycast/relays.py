@@ -67,8 +67,18 @@ def _link_max_age(config: EventConfig) -> int:
     return int(config.retention_ends - config.start_utc.timestamp())
 
 
-def dashboard_token(settings: Settings, relay_id: str) -> str:
-    return _serializer(settings, "relay-dashboard").dumps({"relay": relay_id})
+class LinkReplaced(RelayError):
+    """A dashboard link of the relay's, signed for a generation they have since replaced; `token` is that link's,
+    with which the relay may still ask for their current link by e-mail."""
+
+    def __init__(self, token: str):
+        super().__init__("This dashboard link was replaced by a newer one and no longer opens the dashboard.", 410)
+        self.token = token
+
+
+def dashboard_token(store: Store, settings: Settings, relay_id: str) -> str:
+    """The relay's dashboard link, signed for their current link generation."""
+    return _serializer(settings, "relay-dashboard").dumps({"relay": relay_id, "gen": store.link_generation(relay_id)})
 
 
 def _signed(settings: Settings, config: EventConfig, salt: str, token: str) -> dict[str, Any]:
@@ -82,9 +92,54 @@ def _signed(settings: Settings, config: EventConfig, salt: str, token: str) -> d
         raise RelayError("This link is not valid.", 403) from None
 
 
-def relay_from_token(settings: Settings, config: EventConfig, token: str) -> str:
-    """The relay a signed link speaks for; it expires with the receipts' retention."""
-    return _signed(settings, config, "relay-dashboard", token)["relay"]
+def _link_claims(settings: Settings, config: EventConfig, token: str) -> tuple[str, int]:
+    data = _signed(settings, config, "relay-dashboard", token)
+    relay_id, generation = data.get("relay"), data.get("gen")
+    if not isinstance(relay_id, str) or not isinstance(generation, int) or isinstance(generation, bool):
+        raise RelayError("This link is not valid.", 403)
+    return relay_id, generation
+
+
+def relay_from_token(store: Store, settings: Settings, config: EventConfig, token: str) -> str:
+    """The relay a signed link speaks for, while it is of the relay's current link generation; it expires with
+    the receipts' retention."""
+    relay_id, generation = _link_claims(settings, config, token)
+    if generation != store.link_generation(relay_id):
+        raise LinkReplaced(token)
+    return relay_id
+
+
+def new_dashboard_link(store: Store, settings: Settings, config: EventConfig, relay_id: str, base_url: str) -> str:
+    """"Send me a new link": every older link of the relay stops opening the dashboard; the new one is returned
+    and mailed to the relay's confirmed address, if they have one."""
+    store.next_link_generation(relay_id, config.retention_ends)
+    token = dashboard_token(store, settings, relay_id)
+    _mail_link(store, settings, config, relay_id, f"{base_url}/relay?t={token}", renewed=True)
+    return token
+
+
+def resend_dashboard_link(store: Store, settings: Settings, config: EventConfig, token: str, base_url: str) -> None:
+    """A replaced link asks for the current one: it goes to the relay's confirmed address only (never to the page
+    that asks), once per generation."""
+    relay_id, _ = _link_claims(settings, config, token)
+    generation = store.link_generation(relay_id)
+    if not store.claim_link_resend(relay_id, generation, config.retention_ends):
+        return
+    _mail_link(store, settings, config, relay_id, f"{base_url}/relay?t={dashboard_token(store, settings, relay_id)}", renewed=True)
+
+
+def _mail_link(store: Store, settings: Settings, config: EventConfig, relay_id: str, link: str, *, renewed: bool) -> bool:
+    grants = store.relay_items(relay_id, "GRANT#")
+    email = next((g["email"] for g in grants if g.get("email")), None)
+    if not email:
+        return False
+    lang = next((g["lang"] for g in grants if g.get("lang")), config.languages[0])
+    try:
+        notices.send_dashboard_link(config, lang=lang, email=email, link=link, renewed=renewed)
+    except Exception:  # noqa: BLE001 — the relay can ask again; the page says where the link went
+        logger.exception("dashboard link not mailed", extra={"relay_id": relay_id})
+        return False
+    return True
 
 
 def preferred_language(config: EventConfig, *asked: str | None, accept_language: str | None = None) -> str:
@@ -239,7 +294,7 @@ def finish_connect(
     if email:
         request_email(store, settings, config, relay_id=relay_id, email=email, lang=pending.get("lang", config.languages[0]),
                       base_url=base_url)
-    return Connected(relay_id=relay_id, username=identity.username, dashboard_token=dashboard_token(settings, relay_id))
+    return Connected(relay_id=relay_id, username=identity.username, dashboard_token=dashboard_token(store, settings, relay_id))
 
 
 def _save_connection(store: Store, config: EventConfig, client: Any, tokens: Any, pending: dict[str, Any], network: str,
@@ -344,13 +399,8 @@ def confirm_email(store: Store, settings: Settings, config: EventConfig, token: 
     if grants[0].get("email") == email:
         return relay_id  # confirmed already: a second click sends nothing more
     store.set_relay_fields(relay_id, email=email, remove=("email_pending",))
-    if base_url:
-        lang = grants[0].get("lang", config.languages[0])
-        link = f"{base_url}/relay?t={dashboard_token(settings, relay_id)}"
-        try:
-            notices.send_dashboard_link(config, lang=lang, email=email, link=link)
-        except Exception:  # noqa: BLE001 — the relay is on their dashboard already; the mail is a convenience
-            logger.exception("dashboard link not mailed", extra={"relay_id": relay_id})
+    if base_url:  # the relay is on their dashboard already; the mail is a convenience
+        _mail_link(store, settings, config, relay_id, f"{base_url}/relay?t={dashboard_token(store, settings, relay_id)}", renewed=False)
     return relay_id
 
 

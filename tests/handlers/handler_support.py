@@ -243,6 +243,7 @@ def relay_of(token):
     """The relay a dashboard link speaks for (relay ids are random: a test reads them from the link)."""
     from relaycast import relays
     from relaycast.settings import Settings
+    from relaycast.storage import Store
 
     settings = Settings.from_env()
-    return relays.relay_from_token(settings, settings.event(), token)
+    return relays.relay_from_token(Store(settings.table_name), settings, settings.event(), token)

@@ -1,5 +1,6 @@
 """The hosted app's web safety: cross-site writes refused, links from the configured URL only, security headers on
-every answer."""
+every answer, https-only links from post data, rotating dashboard links, and confirming a network linked to a
+dashboard."""
 
 import html
 import json
@@ -171,3 +172,158 @@ def test_an_unhandled_error_gets_a_500_page_with_the_security_headers_and_no_tra
     assert "Something went wrong" in body and "secret detail" not in body and "Traceback" not in body
     assert_secured(answer)
 
+
+# --- 4. links from post data are https only -------------------------------------------------------------------
+
+HOSTILE_URLS = ["javascript:alert(document.domain)", "http://insecure.example/status/1", "JavaScript:alert(1)",
+                "data:text/html,<b>x</b>", "//evil.example/status/1", "https://ok.example/a\"onmouseover=alert(1)"]
+
+
+def put_proposal(store, relay_id, post_id, url, status="pending"):
+    from relaycast.settings import Settings
+
+    store.put_new({"pk": f"RELAY#{relay_id}", "sk": f"PROPOSAL#x#{post_id}", "kind": "proposal", "relay_id": relay_id,
+                   "network": "x", "post_id": post_id, "status": status, "author": "amina_data", "text": "An insight",
+                   "score": 5, "reasons": "expert", "url": url,
+                   "proposal_expires_at": Settings.from_env().event().retention_ends})
+
+
+def hrefs(page):
+    return re.findall(r'href="([^"]*)"', page)
+
+
+def test_the_https_filter_keeps_https_addresses_only():
+    from relaycast.pages import https_link, https_url
+
+    assert https_url("https://x.com/amina_data/status/1") == "https://x.com/amina_data/status/1"
+    for url in [*HOSTILE_URLS, "", None, "https://", "mailto:a@example.net"]:
+        assert https_url(url) is None, url
+    assert str(https_link("javascript:alert(1)", "original post")) == "original post"
+    assert str(https_link("http://a.example/<b>")) == "http://a.example/&lt;b&gt;"  # text, escaped, no link
+    assert str(https_link("https://a.example/s/1", "post")) == '<a href="https://a.example/s/1">post</a>'
+
+
+def test_the_dashboard_links_post_urls_only_when_they_are_https(client, store, x_sandbox):
+    token = Browser(client, x_sandbox).connect("relay_links")
+    relay_id = relay_of(token)
+    put_proposal(store, relay_id, "1001", "https://x.com/amina_data/status/1001")
+    for i, url in enumerate(HOSTILE_URLS):
+        put_proposal(store, relay_id, str(1100 + i), url)
+    store.put_new({"pk": f"RELAY#{relay_id}", "sk": "LEDGER#x#1200", "kind": "ledger", "relay_id": relay_id, "network": "x",
+                   "post_id": "1200", "status": "shared", "link": "javascript:alert(2)", "finished_at": "2026-12-01T10:00:00+00:00"})
+    page = client.http.get(f"/relay?t={token}").body.decode()
+    links = hrefs(page)
+    assert "https://x.com/amina_data/status/1001" in links
+    assert all(not h.lower().startswith(("javascript:", "http:", "data:", "//")) for h in links), links
+    assert "onmouseover" not in "".join(links)
+    assert page.count("original post") == 1 + len(HOSTILE_URLS)  # the label stays, as text
+
+
+def test_the_proposal_page_and_the_digest_never_link_a_javascript_or_http_url(client, store, x_sandbox):
+    from relaycast import digest, pages
+    from relaycast.settings import Settings
+
+    settings = Settings.from_env()
+    token = Browser(client, x_sandbox).connect("relay_dlinks")
+    relay_id = relay_of(token)
+    for post_id, url in (("1101", "javascript:alert(1)"), ("1102", "http://insecure.example/s/1")):
+        put_proposal(store, relay_id, post_id, url)
+        proposal = store.get(f"RELAY#{relay_id}", f"PROPOSAL#x#{post_id}")
+        page = client.http.get(f"/proposal/approve?p={digest.link_token(settings, proposal, 'approve')}").body.decode()
+        assert "original post" in page and url not in hrefs(html.unescape(page)) and not any(h.startswith(("javascript", "http:")) for h in hrefs(page))
+    text = pages.render("digest_email.txt", "en", config=settings.event(), until="x", dashboard="https://localhost/relay",
+                        entries=[{"author": "a", "score": 1, "reasons": "r", "text": "t", "url": "javascript:alert(1)",
+                                  "approve": "https://localhost/a", "skip": "https://localhost/s"}])
+    assert "javascript:" not in text and "Original post: —" in text
+
+
+def test_the_moderation_page_never_links_a_javascript_or_http_url(stack_env):
+    from relaycast import pages
+    from relaycast.settings import Settings
+
+    picks = [{"post_id": "1", "author": "a", "score": 1, "reasons": "r", "text": "t", "url": "javascript:alert(1)"},
+             {"post_id": "2", "author": "b", "score": 1, "reasons": "r", "text": "t", "url": "http://insecure.example/2"},
+             {"post_id": "3", "author": "c", "score": 1, "reasons": "r", "text": "t", "url": "https://x.com/c/status/3"}]
+    page = pages.render("moderate.html", "en", config=Settings.from_env().event(), base="https://localhost", switches=[],
+                        token="t", local_time_epoch=lambda e: "", round={"round": "r", "deadline": 0, "status": "waiting", "picks": picks})
+    assert hrefs(page) == ["https://x.com/c/status/3"] and page.count("original post") == 3
+
+
+# --- 5. dashboard links carry the relay's link generation ---------------------------------------------------------
+
+def test_a_new_link_refuses_every_older_one_and_is_mailed_to_the_confirmed_address(client, store, x_sandbox):
+    from relaycast.settings import Settings
+
+    browser = Browser(client, x_sandbox)
+    old = browser.connect("relay_rotate", body="email=rotate%40example.net")
+    relay_id = relay_of(old)
+    from handler_support import confirm_address
+    confirm_address(store, Settings.from_env(), "rotate@example.net")
+    other = Browser(client, x_sandbox).connect("relay_bystand")
+    assert browser.get(f"/relay?t={old}").status_code == 200
+    assert 'action="https://localhost/relay/newlink"' in browser.get(f"/relay?t={old}").body.decode()
+
+    rotated = browser.post("/relay/newlink", f"t={old}")
+    assert rotated.status_code == 303
+    new = parse_qs(urlsplit(rotated.headers["Location"]).query)["t"][0]
+    assert new != old and relay_of(new) == relay_id
+    landed = html.unescape(browser.get(f"/relay?t={new}&link=new").body.decode())
+    assert "This is your new dashboard link" in landed and "It was also sent to rotate@example.net." in landed
+    (mail,) = sent_mail("rotate@example.net", "new dashboard link")
+    assert unquote(re.search(r"/relay\?t=(\S+)", mail.body).group(1)) == new
+
+    refused = browser.get(f"/relay?t={old}")
+    assert refused.status_code == 410
+    page = html.unescape(refused.body.decode())
+    assert "replaced by a newer one" in page and 'action="https://localhost/relay/resend"' in page
+    before = table_snapshot(store)
+    for action in ("revoke", "pause", "newlink", "email"):  # an old link acts on nothing either
+        answer = browser.post(f"/relay/{action}", f"t={old}&network=x&email=thief%40example.net")
+        assert answer.status_code == 410, action
+    assert table_snapshot(store) == before and len(x_sandbox.active_grants("relay_rotate")) == 1
+    # A second rotation refuses the first new link too; another relay's link is untouched by any of it.
+    newer = parse_qs(urlsplit(browser.post("/relay/newlink", f"t={new}").headers["Location"]).query)["t"][0]
+    assert browser.get(f"/relay?t={new}").status_code == 410 and browser.get(f"/relay?t={newer}").status_code == 200
+    assert browser.get(f"/relay?t={other}").status_code == 200 and relay_of(other) != relay_id
+
+
+def test_a_replaced_link_asks_for_the_current_one_by_mail_only_and_once(client, store, x_sandbox):
+    from relaycast.settings import Settings
+    from handler_support import confirm_address
+
+    browser = Browser(client, x_sandbox)
+    old = browser.connect("relay_resend", body="email=resend%40example.net")
+    confirm_address(store, Settings.from_env(), "resend@example.net")
+    rotated = browser.post("/relay/newlink", f"t={old}")
+    current = parse_qs(urlsplit(rotated.headers["Location"]).query)["t"][0]
+    mailed = len(sent_mail("resend@example.net", "new dashboard link"))
+    asked = browser.post("/relay/resend", f"t={old}")
+    assert asked.status_code == 200 and current not in asked.body.decode()  # never shown to whoever holds the old link
+    mails = sent_mail("resend@example.net", "new dashboard link")
+    assert len(mails) == mailed + 1 and current in unquote(mails[-1].body)
+    assert browser.post("/relay/resend", f"t={old}").status_code == 200
+    assert len(sent_mail("resend@example.net", "new dashboard link")) == mailed + 1  # once per generation
+    assert browser.post("/relay/resend", "t=forged").status_code == 403
+
+
+def test_a_link_speaks_for_its_own_relay_and_generation_only(client, store, x_sandbox):
+    from itsdangerous import URLSafeTimedSerializer
+
+    from relaycast import relays
+    from relaycast.settings import Settings
+
+    settings = Settings.from_env()
+    a = Browser(client, x_sandbox).connect("relay_gen_a")
+    b = Browser(client, x_sandbox).connect("relay_gen_b")
+    relay_a, relay_b = relay_of(a), relay_of(b)
+    store.next_link_generation(relay_a, settings.event().retention_ends)
+    sign = URLSafeTimedSerializer(settings.secret().signing_key, salt="relay-dashboard").dumps
+    # b's generation (0) is not a's any more; a link without a generation, or with another type, is not valid.
+    assert client.http.get(f"/relay?t={sign({'relay': relay_a, 'gen': 0})}").status_code == 410
+    assert client.http.get(f"/relay?t={sign({'relay': relay_a})}").status_code == 403
+    assert client.http.get(f"/relay?t={sign({'relay': relay_a, 'gen': '1'})}").status_code == 403
+    assert client.http.get(f"/relay?t={sign({'relay': relay_a, 'gen': True})}").status_code == 403
+    assert relays.relay_from_token(store, settings, settings.event(), sign({"relay": relay_a, "gen": 1})) == relay_a
+    assert relay_of(b) == relay_b
+    page = client.http.get(f"/relay?t={b}").body.decode()
+    assert "@relay_gen_b" in page and "@relay_gen_a" not in page
