@@ -16,7 +16,9 @@ from relaycast.observability import bind_service, logger, metrics
 from relaycast.relays import (
     LinkReplaced,
     RelayError,
+    ToConfirm,
     confirm_email,
+    confirm_link,
     dashboard,
     dashboard_token,
     decide,
@@ -314,24 +316,38 @@ def connect(network):
     return _redirect(started.url, 302, cookie=_cookie(BINDING_COOKIE, started.binding, 600))
 
 
-@app.route("/callback/{network}", methods=["GET"])
+@app.route("/callback/{network}", methods=["GET", "POST"], content_types=FORM_OR_LINK)
 def callback(network):
+    """GET: the network's answer. POST: the relay's answer to linking a new account to their dashboard."""
     settings = Settings.from_env()
+    config = settings.event()
     lang = _safe_lang(settings)
+    store = Store(settings.table_name)
     try:
-        connected = finish_connect(
-            Store(settings.table_name),
-            settings,
-            settings.event(),
-            network=network,
-            params=_query(),
-            redirect_uri=f"{_base()}/callback/{network}",
-            binding=_cookies().get(BINDING_COOKIE),
-            base_url=_base(),
-        )
+        if app.current_request.method == "POST":
+            form = _form()
+            lang = _lang(config, form.get("lang"))
+            connected = confirm_link(store, settings, config, network=network, confirmation_id=form.get("l", ""),
+                                     binding=_cookies().get(BINDING_COOKIE), accept=form.get("decision") == "link",
+                                     base_url=_base())
+            if connected is None:
+                return _page("link_declined.html", lang, network_label=NETWORK_NAMES.get(network, network))
+        else:
+            connected = finish_connect(
+                store,
+                settings,
+                config,
+                network=network,
+                params=_query(),
+                redirect_uri=f"{_base()}/callback/{network}",
+                binding=_cookies().get(BINDING_COOKIE),
+                base_url=_base(),
+            )
     except RelayError as error:
         logger.info("connect refused", extra={"status": error.status, "network": network[:20]})
         return _error(error, lang)
+    if isinstance(connected, ToConfirm):  # the binding cookie stays: the answer must come from this browser
+        return _page("confirm_link.html", lang, here=f"/callback/{network}", waiting=connected)
     metrics.add_metric(name="RelaysConnected", unit="Count", value=1)
     return _redirect(f"{_base()}/relay?t={connected.dashboard_token}", cookie=_cookie(BINDING_COOKIE, "", 0))
 

@@ -297,6 +297,24 @@ FR: dict[str, str] = {
     "your confirmed e-mail address).":
         "Si quelqu'un d'autre a pu obtenir cette adresse : tous les liens précédents cessent de fonctionner, et le "
         "nouveau s'ouvre ici (et part à votre adresse e-mail confirmée).",
+    # Linking an account to an existing dashboard: the relay confirms
+    "Link %(user)s on %(network)s to your relaycast dashboard?":
+        "Lier %(user)s sur %(network)s à votre tableau de bord relaycast ?",
+    "This account joins the dashboard the connection was started from: whoever holds that dashboard sees what is "
+    "proposed and published in its name, and can act for it. Nothing is linked until you confirm.":
+        "Ce compte rejoint le tableau de bord depuis lequel la connexion a été lancée : qui détient ce tableau de bord "
+        "voit ce qui est proposé et publié en son nom, et peut agir pour lui. Rien n'est lié avant votre confirmation.",
+    "If you did not start this from your own dashboard, do not link: relaycast gives the access back to %(network)s at once.":
+        "Si vous n'avez pas lancé cela depuis votre propre tableau de bord, ne liez pas : relaycast rend aussitôt "
+        "l'accès à %(network)s.",
+    "Link this account": "Lier ce compte",
+    "Do not link": "Ne pas lier",
+    "Nothing was linked": "Rien n'a été lié",
+    "relaycast revoked the access you had just granted at %(network)s and keeps nothing of it.":
+        "relaycast a révoqué auprès de %(network)s l'accès que vous veniez d'accorder et n'en garde rien.",
+    "This confirmation is unknown, expired or already answered: nothing was linked.":
+        "Cette confirmation est inconnue, expirée ou a déjà reçu une réponse : rien n'a été lié.",
+    "you declined linking this account to a dashboard": "vous avez refusé de lier ce compte à un tableau de bord",
 }
 
 CATALOGUES = {"fr": FR}

@@ -28,6 +28,10 @@ CODE = re.compile(r"^[A-Za-z0-9._~-]{1,512}$")
 # X and Mastodon account ids are decimal numbers; anything else a network (or an instance) reports is refused.
 ACCOUNT_ID = re.compile(r"^[0-9]{1,25}$")
 BINDING = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+CONFIRMATION = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+# How long a relay has to confirm linking an account to their dashboard; its tokens end a little after.
+CONFIRM_SECONDS = 900
+CONFIRM_GRACE_SECONDS = 300
 # What each network must grant for relaycast to work; less is refused and revoked at once.
 REQUIRED_SCOPES = {"x": {"tweet.write", "users.read"}, "mastodon": {"write:statuses", "read:accounts", "read:statuses"}}
 
@@ -51,6 +55,16 @@ class Connected:
     relay_id: str
     username: str
     dashboard_token: str
+
+
+@dataclass(frozen=True)
+class ToConfirm:
+    """A network account about to join an existing dashboard: nothing is linked until the relay confirms it."""
+
+    confirmation_id: str
+    network: str
+    label: str  # the network's name
+    username: str
 
 
 @dataclass(frozen=True)
@@ -239,8 +253,9 @@ def finish_connect(
     redirect_uri: str,
     binding: str | None,
     base_url: str,
-) -> Connected:
-    """The callback: validate, consume the state, exchange the code, store the grant encrypted.
+) -> Connected | ToConfirm:
+    """The callback: validate, consume the state, exchange the code, store the grant encrypted (or, for an account
+    joining an existing dashboard, hold it for the relay's confirmation).
 
     Every refusal happens before anything is written; a consumed state is the only trace of a failed try.
     """
@@ -279,7 +294,7 @@ def finish_connect(
     grant_id = credentials.take_into_custody(store, settings, config, tokens, network=network, instance=instance,
                                              relay_id=pending.get("relay_id", ""))
     try:
-        relay_id, identity, replaced = _save_connection(store, config, client, tokens, pending, network, grant_id, label)
+        saved = _save_connection(store, config, client, tokens, pending, network, grant_id, label)
     except (RelayError, NetworkError) as error:
         _discard(store, settings, config, client, grant_id, "the connection did not complete")
         if isinstance(error, RelayError):
@@ -288,19 +303,59 @@ def finish_connect(
         message = ("%(network)s could not be reached. Please try again in a minute." if status == 503
                    else "%(network)s refused the connection: nothing was stored. Please start again.")
         raise RelayError(message, status, network=label) from None
+    if isinstance(saved, ToConfirm):
+        return saved
+    relay_id, username, replaced = saved
+    return _connected(store, settings, config, client, relay_id, username, replaced, pending.get("email"),
+                      pending.get("lang", config.languages[0]), base_url)
+
+
+def _connected(store: Store, settings: Settings, config: EventConfig, client: Any, relay_id: str, username: str,
+               replaced: str | None, email: str | None, lang: str, base_url: str) -> Connected:
     if replaced:  # "Connect" clicked again, or a relay back after a revoke: the tokens replaced end now
         _discard(store, settings, config, client, replaced, "you connected this account again")
-    email = pending.get("email")
     if email:
-        request_email(store, settings, config, relay_id=relay_id, email=email, lang=pending.get("lang", config.languages[0]),
-                      base_url=base_url)
-    return Connected(relay_id=relay_id, username=identity.username, dashboard_token=dashboard_token(store, settings, relay_id))
+        request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url)
+    return Connected(relay_id=relay_id, username=username, dashboard_token=dashboard_token(store, settings, relay_id))
+
+
+def confirm_link(store: Store, settings: Settings, config: EventConfig, *, network: str, confirmation_id: str,
+                 binding: str | None, accept: bool, base_url: str) -> Connected | None:
+    """The relay's answer to "link this account to your dashboard?": only a yes attaches the grant; a no ends the
+    tokens at once. Single use, in the browser that started the connection. None when declined."""
+    _checked_network(config, network)
+    if not CONFIRMATION.match(confirmation_id or ""):
+        raise RelayError("This confirmation is unknown, expired or already answered: nothing was linked.", 400)
+    waiting = store.confirmation(confirmation_id)
+    if waiting is None or waiting["network"] != network:
+        raise RelayError("This confirmation is unknown, expired or already answered: nothing was linked.", 400)
+    # Checked before it is consumed: a confirmation sent from another browser cannot burn the relay's.
+    if not (binding and BINDING.match(binding) and secrets.compare_digest(_binding_hash(binding), waiting["binding"])):
+        raise RelayError("This connection was started in another browser. Please start again here.", 400)
+    if store.take_confirmation(confirmation_id) is None:  # a second answer (a double click) loses here
+        raise RelayError("This confirmation is unknown, expired or already answered: nothing was linked.", 400)
+    instance, grant_id = waiting.get("instance"), waiting["grant_id"]
+    label = instance or NETWORK_NAMES[network]
+    client = client_for(settings, store, network, instance=instance)
+    if not accept:
+        _discard(store, settings, config, client, grant_id, "you declined linking this account to a dashboard")
+        return None
+    try:
+        relay_id, replaced = _attach(store, config, waiting, asked=waiting["relay_id"], network=network, grant_id=grant_id,
+                                     user_id=waiting["user_id"], username=waiting["username"], scopes=waiting["scopes"],
+                                     label=label)
+    except RelayError:
+        _discard(store, settings, config, client, grant_id, "the connection did not complete")
+        raise
+    return _connected(store, settings, config, client, relay_id, waiting["username"], replaced, waiting.get("email"),
+                      waiting.get("lang", config.languages[0]), base_url)
 
 
 def _save_connection(store: Store, config: EventConfig, client: Any, tokens: Any, pending: dict[str, Any], network: str,
-                     grant_id: str, label: str) -> tuple[str, Any, str | None]:
+                     grant_id: str, label: str) -> tuple[str, str, str | None] | ToConfirm:
     """Check what the network granted and who it names, map that account to its relay, and save the grant.
-    Returns (relay id, identity, the grant id it replaced)."""
+    Returns (relay id, user name, the grant id it replaced); or, when a dashboard asked for an account not yet its
+    own, what the relay must confirm first (nothing is mapped or saved until they do)."""
     missing = REQUIRED_SCOPES[network] - set(tokens.scope.split())
     if missing:
         raise RelayError("The permission %(scopes)s was not granted: nothing was stored.", 403, scopes=", ".join(sorted(missing)))
@@ -309,10 +364,65 @@ def _save_connection(store: Store, config: EventConfig, client: Any, tokens: Any
         raise RelayError("%(network)s refused the connection: nothing was stored. Please start again.", 400, network=label)
     instance = pending.get("instance")
     asked = pending.get("relay_id")  # connecting another network from a dashboard
-    relay_id = store.relay_of_identity(network, instance, identity.user_id, asked or new_relay_id(), config.retention_ends)
+    if asked:
+        mapped = store.identity_relay(network, instance, identity.user_id)
+        if mapped is not None and mapped != asked:
+            raise _elsewhere(label)
+        if mapped is None:  # an account new to relaycast joins this dashboard only if the relay says so
+            stored = store.grant(asked, network)
+            if stored is not None and stored.get("user_id") != identity.user_id:
+                raise _conflict(stored, label)
+            return _await_confirmation(store, config, pending, network=network, grant_id=grant_id, user_id=identity.user_id,
+                                       username=identity.username, scopes=tokens.scope)
+    relay_id, replaced = _attach(store, config, pending, asked=asked, network=network, grant_id=grant_id, user_id=identity.user_id,
+                                 username=identity.username, scopes=tokens.scope, label=label)
+    return relay_id, identity.username, replaced
+
+
+def _await_confirmation(store: Store, config: EventConfig, pending: dict[str, Any], *, network: str, grant_id: str,
+                        user_id: str, username: str, scopes: str) -> ToConfirm:
+    """Park the account until the relay confirms: the tokens stay in custody, adopted by no grant, with a TTL of
+    their own shortly after the confirmation's (the sweep and the TTL stream end them if nobody confirms)."""
+    confirmation_id = secrets.token_urlsafe(32)
+    until = clock.epoch() + CONFIRM_SECONDS
+    store.put_confirmation(confirmation_id, without_none({
+        "network": network,
+        "instance": pending.get("instance"),
+        "relay_id": pending["relay_id"],
+        "grant_id": grant_id,
+        "user_id": user_id,
+        "username": username,
+        "scopes": scopes,
+        "email": pending.get("email"),
+        "lang": pending.get("lang"),
+        "timezone": pending.get("timezone"),
+        "binding": pending["binding"],
+    }), until)
+    store.orphan_custody(grant_id, min(until + CONFIRM_GRACE_SECONDS, int(config.access_ends.timestamp()) + 86400))
+    # Named as the relay knows it: a Mastodon user name carries its instance already.
+    return ToConfirm(confirmation_id=confirmation_id, network=network, label=NETWORK_NAMES[network], username=username)
+
+
+def _elsewhere(label: str) -> RelayError:
+    return RelayError("This %(network)s account is already connected to another relaycast dashboard: nothing was stored.",
+                      409, network=label)
+
+
+def _conflict(stored: dict[str, Any], label: str) -> RelayError:
+    if stored.get("status") == "ending":
+        return RelayError("Your earlier access to %(network)s is still being revoked. Please try again in a minute.",
+                          409, network=label)
+    return RelayError("Another %(network)s account is connected to this dashboard: revoke it first. Nothing was stored.",
+                      409, network=label)
+
+
+def _attach(store: Store, config: EventConfig, pending: dict[str, Any], *, asked: str | None, network: str, grant_id: str,
+            user_id: str, username: str, scopes: str, label: str) -> tuple[str, str | None]:
+    """Map the verified account to its relay and save the grant that adopts the custody; (relay id, replaced)."""
+    instance = pending.get("instance")
+    relay_id = store.relay_of_identity(network, instance, user_id, asked or new_relay_id(), config.retention_ends)
     if asked and relay_id != asked:
-        raise RelayError("This %(network)s account is already connected to another relaycast dashboard: nothing was stored.",
-                         409, network=label)
+        raise _elsewhere(label)
     store.attach_custody(grant_id, relay_id)
     lang = pending.get("lang", config.languages[0])
     earlier = [g for g in store.relay_items(relay_id, "GRANT#") if g["network"] != network]
@@ -325,13 +435,13 @@ def _save_connection(store: Store, config: EventConfig, client: Any, tokens: Any
                     "network": network,
                     "grant_id": grant_id,
                     "instance": instance,
-                    "user_id": identity.user_id,
-                    "username": identity.username,
+                    "user_id": user_id,
+                    "username": username,
                     # A second network joins the first's confirmed address; a new address waits for its link.
                     "email": next((g["email"] for g in earlier if g.get("email")), None),
                     "lang": lang,
                     "timezone": timezone,  # the relay's own, for their quiet hours; absent: the event's
-                    "scopes": tokens.scope,
+                    "scopes": scopes,
                     "mode": config.mode(network),
                     "cap": config.cap_per_relay,
                     "status": "active",
@@ -341,15 +451,11 @@ def _save_connection(store: Store, config: EventConfig, client: Any, tokens: Any
             )
         )
     except GrantConflict as conflict:
-        if conflict.stored.get("status") == "ending":
-            raise RelayError("Your earlier access to %(network)s is still being revoked. Please try again in a minute.",
-                             409, network=label) from None
-        raise RelayError("Another %(network)s account is connected to this dashboard: revoke it first. Nothing was stored.",
-                         409, network=label) from None
+        raise _conflict(conflict.stored, label) from None
     store.adopt_custody(grant_id)
     if pending.get("timezone") and earlier:  # one relay, one time zone: their other networks follow
         store.set_relay_fields(relay_id, timezone=timezone)
-    return relay_id, identity, replaced
+    return relay_id, replaced
 
 
 def new_relay_id() -> str:

@@ -146,7 +146,7 @@ def test_a_network_added_from_the_dashboard_follows_the_relays_zone(client, stor
     store.save_grant({"relay_id": relay_id, "network": "mastodon", "user_id": "42", "username": "ana", "mode": "auto",
                       "cap": 3, "status": "active", "lang": "en", "timezone": "America/Sao_Paulo"})
     browser = Browser(client, x_sandbox)
-    browser.connect("relay_second", body=f"t={dashboard_token(Store(settings.table_name), settings, relay_id)}")
+    browser.connect("relay_second", body=f"t={dashboard_token(Store(settings.table_name), settings, relay_id)}", confirm=True)
     assert store.grant(relay_id, "x")["timezone"] == "America/Sao_Paulo"
 
 

@@ -300,7 +300,9 @@ def test_a_replaced_link_asks_for_the_current_one_by_mail_only_and_once(client, 
     asked = browser.post("/relay/resend", f"t={old}")
     assert asked.status_code == 200 and current not in asked.body.decode()  # never shown to whoever holds the old link
     mails = sent_mail("resend@example.net", "new dashboard link")
-    assert len(mails) == mailed + 1 and current in unquote(mails[-1].body)
+    assert len(mails) == mailed + 1
+    sent = unquote(re.search(r"/relay\?t=(\S+)", mails[-1].body).group(1))  # signed anew: its own timestamp
+    assert relay_of(sent) == relay_of(current) and browser.get(f"/relay?t={sent}").status_code == 200
     assert browser.post("/relay/resend", f"t={old}").status_code == 200
     assert len(sent_mail("resend@example.net", "new dashboard link")) == mailed + 1  # once per generation
     assert browser.post("/relay/resend", "t=forged").status_code == 403
@@ -327,3 +329,102 @@ def test_a_link_speaks_for_its_own_relay_and_generation_only(client, store, x_sa
     assert relay_of(b) == relay_b
     page = client.http.get(f"/relay?t={b}").body.decode()
     assert "@relay_gen_b" in page and "@relay_gen_a" not in page
+
+
+# --- 6. an account joins an existing dashboard only when the relay confirms -------------------------------------
+
+def mastodon_dashboard(store):
+    """A relay whose dashboard holds a Mastodon grant (and no X one): returns (relay id, dashboard link)."""
+    from relaycast import relays
+    from relaycast.settings import Settings
+
+    relay_id = relays.new_relay_id()
+    store.save_grant({"relay_id": relay_id, "network": "mastodon", "user_id": "42", "username": "owner", "mode": "auto",
+                      "cap": 3, "status": "active", "lang": "en", "instance": "mastodon.sandbox"})
+    return relay_id, relays.dashboard_token(store, Settings.from_env(), relay_id)
+
+
+def waiting_confirmations(store):
+    return [i for i in store.table.scan()["Items"] if i["kind"] == "confirmation"]
+
+
+def test_linking_a_new_network_to_a_dashboard_waits_for_the_relays_confirmation(client, store, x_sandbox, frozen_clock):
+    from relaycast import relays
+
+    relay_id, token = mastodon_dashboard(store)
+    browser = Browser(client, x_sandbox)
+    asked = browser.get(browser.consent(browser.start(body=f"t={token}"), "relay_joins"))
+    page = html.unescape(asked.body.decode())
+    assert asked.status_code == 200 and "Link @relay_joins on X to your relaycast dashboard?" in page
+    assert 'action="https://localhost/callback/x"' in page and "Set-Cookie" not in asked.headers  # the binding stays
+    # Nothing is linked yet: no grant, no identity mapping; the tokens wait in custody, adopted by no grant.
+    assert store.grant(relay_id, "x") is None
+    (waiting,) = waiting_confirmations(store)
+    assert store.identity_relay("x", None, waiting["user_id"]) is None
+    custody = store.custody(waiting["grant_id"])
+    assert int(custody["expires_at"]) <= frozen_clock.at.timestamp() + relays.CONFIRM_SECONDS + relays.CONFIRM_GRACE_SECONDS
+    assert waiting["grant_id"] in {c["grant_id"] for c in store.unadopted_custodies()}
+
+    landed = browser.answer_link(asked)
+    assert landed.status_code == 303 and relay_of(landed.headers["Location"].split("t=", 1)[1]) == relay_id
+    grant = store.grant(relay_id, "x")
+    assert grant["username"] == "relay_joins" and grant["grant_id"] == waiting["grant_id"]
+    assert "expires_at" not in store.custody(grant["grant_id"])  # adopted: it ends with the grant
+    assert store.identity_relay("x", None, grant["user_id"]) == relay_id and waiting_confirmations(store) == []
+    assert browser.answer_link(asked).status_code == 400  # answered once only
+    # Back from the same dashboard with the same account: it is the relay's already, no question asked.
+    assert relay_of(browser.connect("relay_joins", body=f"t={token}")) == relay_id
+
+
+def test_declining_ends_the_tokens_at_once_and_links_nothing(client, store, x_sandbox):
+    relay_id, token = mastodon_dashboard(store)
+    browser = Browser(client, x_sandbox)
+    asked = browser.get(browser.consent(browser.start(body=f"t={token}"), "relay_declines"))
+    (waiting,) = waiting_confirmations(store)
+    assert len(x_sandbox.active_grants("relay_declines")) == 1
+    declined = browser.answer_link(asked, decision="decline")
+    assert declined.status_code == 200 and "Nothing was linked" in declined.body.decode()
+    assert x_sandbox.active_grants("relay_declines") == []  # revoked at X through the ending path
+    assert store.custody(waiting["grant_id"]) is None and store.grant(relay_id, "x") is None
+    assert store.identity_relay("x", None, waiting["user_id"]) is None and waiting_confirmations(store) == []
+    # The account is free: its owner's own first connect makes a dashboard of their own, without a question.
+    own = relay_of(Browser(client, x_sandbox).connect("relay_declines"))
+    assert own != relay_id
+
+
+def test_a_hostile_page_cannot_link_the_victims_account_to_its_dashboard(client, store, x_sandbox, frozen_clock):
+    from relaycast import expire, relays
+    from relaycast.networks.factory import x_network
+    from relaycast.settings import Settings
+
+    attacker, attackers_link = mastodon_dashboard(store)
+    before = table_snapshot(store)
+    victim = Browser(client, x_sandbox)
+    # The attacker's page makes the victim's browser post the connect form with the attacker's dashboard link.
+    forged = client.http.post("/connect/x", body=f"t={attackers_link}",
+                              headers={**FORM, "Sec-Fetch-Site": "cross-site", "Origin": "https://attacker.example"})
+    assert forged.status_code == 403 and table_snapshot(store) == before and "Set-Cookie" not in forged.headers
+    # Even sent from the same site (no fetch metadata, no Origin), nothing links without the victim's yes.
+    asked = victim.get(victim.consent(victim.start(body=f"t={attackers_link}"), "relay_victim"))
+    assert asked.status_code == 200 and store.grant(attacker, "x") is None
+    (waiting,) = waiting_confirmations(store)
+    # Another browser (the attacker's) cannot answer for the victim.
+    stranger = Browser(client, x_sandbox)
+    action = f"l={waiting['pk'].split('#', 1)[1]}&decision=link"
+    assert stranger.post("/callback/x", action).status_code == 400 and waiting_confirmations(store) != []
+    # The victim never answers: past its time the confirmation is refused, and the tokens end with the custody.
+    frozen_clock.advance(seconds=relays.CONFIRM_SECONDS + 1)
+    assert victim.answer_link(asked).status_code == 400
+    assert store.grant(attacker, "x") is None and store.identity_relay("x", None, waiting["user_id"]) is None
+    settings = Settings.from_env()
+    assert waiting["grant_id"] in {c["grant_id"] for c in store.unadopted_custodies()}  # what the sweep queues
+    outcome = expire.end_queued(store, settings, settings.event(), x_network(settings), {"grant_id": waiting["grant_id"]}, 1)
+    assert outcome == "ended" and x_sandbox.active_grants("relay_victim") == []
+    assert store.custody(waiting["grant_id"]) is None
+
+
+def test_a_brand_new_relays_first_connect_asks_nothing(client, store, x_sandbox):
+    browser = Browser(client, x_sandbox)
+    landed = browser.get(browser.consent(browser.start(), "relay_first"))
+    assert landed.status_code == 303 and waiting_confirmations(store) == []
+    assert store.grant(relay_of(landed.headers["Location"].split("t=", 1)[1]), "x")["username"] == "relay_first"
