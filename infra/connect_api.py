@@ -184,3 +184,5 @@ class ConnectApi(Construct):
         stack = Stack.of(self)
         self.url = f"https://{self.api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/{STAGE_NAME}/"
         CfnOutput(self, "HostedPageUrl", value=self.url, description="share this URL with the relays")
+        # Redirect URIs, mailed links and the cross-site check use this URL, never the request's Host header.
+        fn.add_environment("HOSTED_PAGE_URL", self.url)

@@ -59,6 +59,15 @@ class SimulatedRelay:
         self._expect(self.http.get(landed, timeout=10), 200)
         return landed
 
+    def _confirm_link(self, page: requests.Response) -> requests.Response:
+        """The callback asks before an account joins an existing dashboard: this person links it (same browser)."""
+        action = re.search(r'<form method="post" action="([^"]*/callback/[a-z]+)"', page.text)
+        confirmation = re.search(r'name="l" value="([^"]+)"', page.text)
+        if not action or not confirmation:
+            raise RelayJourneyError(f"{self.username}: the callback answered a page that is not a link confirmation")
+        answer = {"l": html.unescape(confirmation.group(1)), "decision": "link"}
+        return self._expect(self.http.post(html.unescape(action.group(1)), data=answer, allow_redirects=False, timeout=30), 303)
+
     def _through_consent(self, connect_url: str, form: dict[str, str]) -> str:
         """POST the connect form, answer the network's consent page as this person, return where the callback leads."""
         started = self._expect(self.http.post(connect_url, data=form, allow_redirects=False, timeout=10), 302)
@@ -69,7 +78,8 @@ class SimulatedRelay:
         fields = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', consent.text)}
         fields.update({"username": self.username, "decision": "allow"})
         back = self._expect(self.http.post(form_url, data=fields, allow_redirects=False, timeout=10), 302, 303)
-        callback = self._expect(self.http.get(back.headers["Location"], allow_redirects=False, timeout=30), 302, 303)
+        callback = self._expect(self.http.get(back.headers["Location"], allow_redirects=False, timeout=30), 200, 302, 303)
+        callback = self._confirm_link(callback) if callback.status_code == 200 else callback
         return callback.headers["Location"]
 
     def revoke(self, network: str = "x") -> None:

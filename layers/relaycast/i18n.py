@@ -267,6 +267,54 @@ FR: dict[str, str] = {
     "Your time zone": "Votre fuseau horaire",
     "Set time zone": "Enregistrer le fuseau horaire",
     "This time zone is not known: choose one from the list.": "Ce fuseau horaire est inconnu : choisissez-en un dans la liste.",
+    # Requests refused before any page runs
+    "This request came from another site: nothing was done. Open the event page and try again from there.":
+        "Cette requête vient d'un autre site : rien n'a été fait. Ouvrez la page de l'événement et réessayez depuis celle-ci.",
+    "Not allowed here": "Non autorisé ici",
+    "There is no page at this address.": "Il n'y a pas de page à cette adresse.",
+    "This page cannot be used this way.": "Cette page ne s'utilise pas ainsi.",
+    "This request cannot be used.": "Cette requête ne peut pas être utilisée.",
+    "Something went wrong. Please try again in a minute.": "Un problème est survenu. Réessayez dans une minute.",
+    # Dashboard links: one generation per relay
+    "This dashboard link was replaced by a newer one and no longer opens the dashboard.":
+        "Ce lien de tableau de bord a été remplacé par un plus récent et n'ouvre plus le tableau de bord.",
+    "This link was replaced": "Ce lien a été remplacé",
+    "We can send your current link to the e-mail address you confirmed (never to this page).":
+        "Nous pouvons envoyer votre lien actuel à l'adresse e-mail que vous avez confirmée (jamais à cette page).",
+    "E-mail me my current link": "M'envoyer mon lien actuel par e-mail",
+    "No confirmed address? Connect your account again from the event page: your dashboard opens with its current link.":
+        "Pas d'adresse confirmée ? Connectez de nouveau votre compte depuis la page de l'événement : votre tableau de bord "
+        "s'ouvre avec son lien actuel.",
+    "Check your e-mail": "Consultez vos e-mails",
+    "If this dashboard has a confirmed e-mail address, its current link is on its way there.":
+        "Si ce tableau de bord a une adresse e-mail confirmée, son lien actuel y est envoyé.",
+    "This is your new dashboard link: older links no longer open this dashboard.":
+        "Voici votre nouveau lien de tableau de bord : les liens précédents n'ouvrent plus ce tableau de bord.",
+    "It was also sent to %(email)s.": "Il a aussi été envoyé à %(email)s.",
+    "Your dashboard link": "Le lien de votre tableau de bord",
+    "Send me a new link": "M'envoyer un nouveau lien",
+    "If someone else may have this address: every older link stops working, and the new one opens here (and goes to "
+    "your confirmed e-mail address).":
+        "Si quelqu'un d'autre a pu obtenir cette adresse : tous les liens précédents cessent de fonctionner, et le "
+        "nouveau s'ouvre ici (et part à votre adresse e-mail confirmée).",
+    # Linking an account to an existing dashboard: the relay confirms
+    "Link %(user)s on %(network)s to your relaycast dashboard?":
+        "Lier %(user)s sur %(network)s à votre tableau de bord relaycast ?",
+    "This account joins the dashboard the connection was started from: whoever holds that dashboard sees what is "
+    "proposed and published in its name, and can act for it. Nothing is linked until you confirm.":
+        "Ce compte rejoint le tableau de bord depuis lequel la connexion a été lancée : qui détient ce tableau de bord "
+        "voit ce qui est proposé et publié en son nom, et peut agir pour lui. Rien n'est lié avant votre confirmation.",
+    "If you did not start this from your own dashboard, do not link: relaycast gives the access back to %(network)s at once.":
+        "Si vous n'avez pas lancé cela depuis votre propre tableau de bord, ne liez pas : relaycast rend aussitôt "
+        "l'accès à %(network)s.",
+    "Link this account": "Lier ce compte",
+    "Do not link": "Ne pas lier",
+    "Nothing was linked": "Rien n'a été lié",
+    "relaycast revoked the access you had just granted at %(network)s and keeps nothing of it.":
+        "relaycast a révoqué auprès de %(network)s l'accès que vous veniez d'accorder et n'en garde rien.",
+    "This confirmation is unknown, expired or already answered: nothing was linked.":
+        "Cette confirmation est inconnue, expirée ou a déjà reçu une réponse : rien n'a été lié.",
+    "you declined linking this account to a dashboard": "vous avez refusé de lier ce compte à un tableau de bord",
 }
 
 CATALOGUES = {"fr": FR}

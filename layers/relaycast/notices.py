@@ -43,9 +43,14 @@ def send_confirmation(config: EventConfig, *, lang: str, email: str, link: str) 
     return _send(config, email, subject, render("confirm_email.txt", lang, config=config, link=link))
 
 
-def send_dashboard_link(config: EventConfig, *, lang: str, email: str, link: str) -> str:
-    subject = f"relaycast : votre tableau de bord pour {config.name}" if lang == "fr" else f"relaycast: your dashboard for {config.name}"
-    return _send(config, email, subject, render("dashboard_link_email.txt", lang, config=config, link=link))
+def send_dashboard_link(config: EventConfig, *, lang: str, email: str, link: str, renewed: bool = False) -> str:
+    """The relay's dashboard link: once their address is confirmed, and each time they ask for a new one."""
+    if renewed:
+        subject = (f"relaycast : votre nouveau lien de tableau de bord pour {config.name}" if lang == "fr"
+                   else f"relaycast: your new dashboard link for {config.name}")
+    else:
+        subject = f"relaycast : votre tableau de bord pour {config.name}" if lang == "fr" else f"relaycast: your dashboard for {config.name}"
+    return _send(config, email, subject, render("dashboard_link_email.txt", lang, config=config, link=link, renewed=renewed))
 
 
 def send_moderation(config: EventConfig, *, picks: list[dict[str, Any]], link: str, deadline: datetime) -> str:

@@ -28,6 +28,10 @@ CODE = re.compile(r"^[A-Za-z0-9._~-]{1,512}$")
 # X and Mastodon account ids are decimal numbers; anything else a network (or an instance) reports is refused.
 ACCOUNT_ID = re.compile(r"^[0-9]{1,25}$")
 BINDING = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+CONFIRMATION = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+# How long a relay has to confirm linking an account to their dashboard; its tokens end a little after.
+CONFIRM_SECONDS = 900
+CONFIRM_GRACE_SECONDS = 300
 # What each network must grant for relaycast to work; less is refused and revoked at once.
 REQUIRED_SCOPES = {"x": {"tweet.write", "users.read"}, "mastodon": {"write:statuses", "read:accounts", "read:statuses"}}
 
@@ -54,6 +58,16 @@ class Connected:
 
 
 @dataclass(frozen=True)
+class ToConfirm:
+    """A network account about to join an existing dashboard: nothing is linked until the relay confirms it."""
+
+    confirmation_id: str
+    network: str
+    label: str  # the network's name
+    username: str
+
+
+@dataclass(frozen=True)
 class Started:
     url: str
     binding: str  # goes to the browser as a cookie: the callback must come back to the same browser
@@ -67,8 +81,18 @@ def _link_max_age(config: EventConfig) -> int:
     return int(config.retention_ends - config.start_utc.timestamp())
 
 
-def dashboard_token(settings: Settings, relay_id: str) -> str:
-    return _serializer(settings, "relay-dashboard").dumps({"relay": relay_id})
+class LinkReplaced(RelayError):
+    """A dashboard link of the relay's, signed for a generation they have since replaced; `token` is that link's,
+    with which the relay may still ask for their current link by e-mail."""
+
+    def __init__(self, token: str):
+        super().__init__("This dashboard link was replaced by a newer one and no longer opens the dashboard.", 410)
+        self.token = token
+
+
+def dashboard_token(store: Store, settings: Settings, relay_id: str) -> str:
+    """The relay's dashboard link, signed for their current link generation."""
+    return _serializer(settings, "relay-dashboard").dumps({"relay": relay_id, "gen": store.link_generation(relay_id)})
 
 
 def _signed(settings: Settings, config: EventConfig, salt: str, token: str) -> dict[str, Any]:
@@ -82,9 +106,54 @@ def _signed(settings: Settings, config: EventConfig, salt: str, token: str) -> d
         raise RelayError("This link is not valid.", 403) from None
 
 
-def relay_from_token(settings: Settings, config: EventConfig, token: str) -> str:
-    """The relay a signed link speaks for; it expires with the receipts' retention."""
-    return _signed(settings, config, "relay-dashboard", token)["relay"]
+def _link_claims(settings: Settings, config: EventConfig, token: str) -> tuple[str, int]:
+    data = _signed(settings, config, "relay-dashboard", token)
+    relay_id, generation = data.get("relay"), data.get("gen")
+    if not isinstance(relay_id, str) or not isinstance(generation, int) or isinstance(generation, bool):
+        raise RelayError("This link is not valid.", 403)
+    return relay_id, generation
+
+
+def relay_from_token(store: Store, settings: Settings, config: EventConfig, token: str) -> str:
+    """The relay a signed link speaks for, while it is of the relay's current link generation; it expires with
+    the receipts' retention."""
+    relay_id, generation = _link_claims(settings, config, token)
+    if generation != store.link_generation(relay_id):
+        raise LinkReplaced(token)
+    return relay_id
+
+
+def new_dashboard_link(store: Store, settings: Settings, config: EventConfig, relay_id: str, base_url: str) -> str:
+    """"Send me a new link": every older link of the relay stops opening the dashboard; the new one is returned
+    and mailed to the relay's confirmed address, if they have one."""
+    store.next_link_generation(relay_id, config.retention_ends)
+    token = dashboard_token(store, settings, relay_id)
+    _mail_link(store, settings, config, relay_id, f"{base_url}/relay?t={token}", renewed=True)
+    return token
+
+
+def resend_dashboard_link(store: Store, settings: Settings, config: EventConfig, token: str, base_url: str) -> None:
+    """A replaced link asks for the current one: it goes to the relay's confirmed address only (never to the page
+    that asks), once per generation."""
+    relay_id, _ = _link_claims(settings, config, token)
+    generation = store.link_generation(relay_id)
+    if not store.claim_link_resend(relay_id, generation, config.retention_ends):
+        return
+    _mail_link(store, settings, config, relay_id, f"{base_url}/relay?t={dashboard_token(store, settings, relay_id)}", renewed=True)
+
+
+def _mail_link(store: Store, settings: Settings, config: EventConfig, relay_id: str, link: str, *, renewed: bool) -> bool:
+    grants = store.relay_items(relay_id, "GRANT#")
+    email = next((g["email"] for g in grants if g.get("email")), None)
+    if not email:
+        return False
+    lang = next((g["lang"] for g in grants if g.get("lang")), config.languages[0])
+    try:
+        notices.send_dashboard_link(config, lang=lang, email=email, link=link, renewed=renewed)
+    except Exception:  # noqa: BLE001 — the relay can ask again; the page says where the link went
+        logger.exception("dashboard link not mailed", extra={"relay_id": relay_id})
+        return False
+    return True
 
 
 def preferred_language(config: EventConfig, *asked: str | None, accept_language: str | None = None) -> str:
@@ -184,8 +253,9 @@ def finish_connect(
     redirect_uri: str,
     binding: str | None,
     base_url: str,
-) -> Connected:
-    """The callback: validate, consume the state, exchange the code, store the grant encrypted.
+) -> Connected | ToConfirm:
+    """The callback: validate, consume the state, exchange the code, store the grant encrypted (or, for an account
+    joining an existing dashboard, hold it for the relay's confirmation).
 
     Every refusal happens before anything is written; a consumed state is the only trace of a failed try.
     """
@@ -224,7 +294,7 @@ def finish_connect(
     grant_id = credentials.take_into_custody(store, settings, config, tokens, network=network, instance=instance,
                                              relay_id=pending.get("relay_id", ""))
     try:
-        relay_id, identity, replaced = _save_connection(store, config, client, tokens, pending, network, grant_id, label)
+        saved = _save_connection(store, config, client, tokens, pending, network, grant_id, label)
     except (RelayError, NetworkError) as error:
         _discard(store, settings, config, client, grant_id, "the connection did not complete")
         if isinstance(error, RelayError):
@@ -233,19 +303,59 @@ def finish_connect(
         message = ("%(network)s could not be reached. Please try again in a minute." if status == 503
                    else "%(network)s refused the connection: nothing was stored. Please start again.")
         raise RelayError(message, status, network=label) from None
+    if isinstance(saved, ToConfirm):
+        return saved
+    relay_id, username, replaced = saved
+    return _connected(store, settings, config, client, relay_id, username, replaced, pending.get("email"),
+                      pending.get("lang", config.languages[0]), base_url)
+
+
+def _connected(store: Store, settings: Settings, config: EventConfig, client: Any, relay_id: str, username: str,
+               replaced: str | None, email: str | None, lang: str, base_url: str) -> Connected:
     if replaced:  # "Connect" clicked again, or a relay back after a revoke: the tokens replaced end now
         _discard(store, settings, config, client, replaced, "you connected this account again")
-    email = pending.get("email")
     if email:
-        request_email(store, settings, config, relay_id=relay_id, email=email, lang=pending.get("lang", config.languages[0]),
-                      base_url=base_url)
-    return Connected(relay_id=relay_id, username=identity.username, dashboard_token=dashboard_token(settings, relay_id))
+        request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url)
+    return Connected(relay_id=relay_id, username=username, dashboard_token=dashboard_token(store, settings, relay_id))
+
+
+def confirm_link(store: Store, settings: Settings, config: EventConfig, *, network: str, confirmation_id: str,
+                 binding: str | None, accept: bool, base_url: str) -> Connected | None:
+    """The relay's answer to "link this account to your dashboard?": only a yes attaches the grant; a no ends the
+    tokens at once. Single use, in the browser that started the connection. None when declined."""
+    _checked_network(config, network)
+    if not CONFIRMATION.match(confirmation_id or ""):
+        raise RelayError("This confirmation is unknown, expired or already answered: nothing was linked.", 400)
+    waiting = store.confirmation(confirmation_id)
+    if waiting is None or waiting["network"] != network:
+        raise RelayError("This confirmation is unknown, expired or already answered: nothing was linked.", 400)
+    # Checked before it is consumed: a confirmation sent from another browser cannot burn the relay's.
+    if not (binding and BINDING.match(binding) and secrets.compare_digest(_binding_hash(binding), waiting["binding"])):
+        raise RelayError("This connection was started in another browser. Please start again here.", 400)
+    if store.take_confirmation(confirmation_id) is None:  # a second answer (a double click) loses here
+        raise RelayError("This confirmation is unknown, expired or already answered: nothing was linked.", 400)
+    instance, grant_id = waiting.get("instance"), waiting["grant_id"]
+    label = instance or NETWORK_NAMES[network]
+    client = client_for(settings, store, network, instance=instance)
+    if not accept:
+        _discard(store, settings, config, client, grant_id, "you declined linking this account to a dashboard")
+        return None
+    try:
+        relay_id, replaced = _attach(store, config, waiting, asked=waiting["relay_id"], network=network, grant_id=grant_id,
+                                     user_id=waiting["user_id"], username=waiting["username"], scopes=waiting["scopes"],
+                                     label=label)
+    except RelayError:
+        _discard(store, settings, config, client, grant_id, "the connection did not complete")
+        raise
+    return _connected(store, settings, config, client, relay_id, waiting["username"], replaced, waiting.get("email"),
+                      waiting.get("lang", config.languages[0]), base_url)
 
 
 def _save_connection(store: Store, config: EventConfig, client: Any, tokens: Any, pending: dict[str, Any], network: str,
-                     grant_id: str, label: str) -> tuple[str, Any, str | None]:
+                     grant_id: str, label: str) -> tuple[str, str, str | None] | ToConfirm:
     """Check what the network granted and who it names, map that account to its relay, and save the grant.
-    Returns (relay id, identity, the grant id it replaced)."""
+    Returns (relay id, user name, the grant id it replaced); or, when a dashboard asked for an account not yet its
+    own, what the relay must confirm first (nothing is mapped or saved until they do)."""
     missing = REQUIRED_SCOPES[network] - set(tokens.scope.split())
     if missing:
         raise RelayError("The permission %(scopes)s was not granted: nothing was stored.", 403, scopes=", ".join(sorted(missing)))
@@ -254,10 +364,65 @@ def _save_connection(store: Store, config: EventConfig, client: Any, tokens: Any
         raise RelayError("%(network)s refused the connection: nothing was stored. Please start again.", 400, network=label)
     instance = pending.get("instance")
     asked = pending.get("relay_id")  # connecting another network from a dashboard
-    relay_id = store.relay_of_identity(network, instance, identity.user_id, asked or new_relay_id(), config.retention_ends)
+    if asked:
+        mapped = store.identity_relay(network, instance, identity.user_id)
+        if mapped is not None and mapped != asked:
+            raise _elsewhere(label)
+        if mapped is None:  # an account new to relaycast joins this dashboard only if the relay says so
+            stored = store.grant(asked, network)
+            if stored is not None and stored.get("user_id") != identity.user_id:
+                raise _conflict(stored, label)
+            return _await_confirmation(store, config, pending, network=network, grant_id=grant_id, user_id=identity.user_id,
+                                       username=identity.username, scopes=tokens.scope)
+    relay_id, replaced = _attach(store, config, pending, asked=asked, network=network, grant_id=grant_id, user_id=identity.user_id,
+                                 username=identity.username, scopes=tokens.scope, label=label)
+    return relay_id, identity.username, replaced
+
+
+def _await_confirmation(store: Store, config: EventConfig, pending: dict[str, Any], *, network: str, grant_id: str,
+                        user_id: str, username: str, scopes: str) -> ToConfirm:
+    """Park the account until the relay confirms: the tokens stay in custody, adopted by no grant, with a TTL of
+    their own shortly after the confirmation's (the sweep and the TTL stream end them if nobody confirms)."""
+    confirmation_id = secrets.token_urlsafe(32)
+    until = clock.epoch() + CONFIRM_SECONDS
+    store.put_confirmation(confirmation_id, without_none({
+        "network": network,
+        "instance": pending.get("instance"),
+        "relay_id": pending["relay_id"],
+        "grant_id": grant_id,
+        "user_id": user_id,
+        "username": username,
+        "scopes": scopes,
+        "email": pending.get("email"),
+        "lang": pending.get("lang"),
+        "timezone": pending.get("timezone"),
+        "binding": pending["binding"],
+    }), until)
+    store.orphan_custody(grant_id, min(until + CONFIRM_GRACE_SECONDS, int(config.access_ends.timestamp()) + 86400))
+    # Named as the relay knows it: a Mastodon user name carries its instance already.
+    return ToConfirm(confirmation_id=confirmation_id, network=network, label=NETWORK_NAMES[network], username=username)
+
+
+def _elsewhere(label: str) -> RelayError:
+    return RelayError("This %(network)s account is already connected to another relaycast dashboard: nothing was stored.",
+                      409, network=label)
+
+
+def _conflict(stored: dict[str, Any], label: str) -> RelayError:
+    if stored.get("status") == "ending":
+        return RelayError("Your earlier access to %(network)s is still being revoked. Please try again in a minute.",
+                          409, network=label)
+    return RelayError("Another %(network)s account is connected to this dashboard: revoke it first. Nothing was stored.",
+                      409, network=label)
+
+
+def _attach(store: Store, config: EventConfig, pending: dict[str, Any], *, asked: str | None, network: str, grant_id: str,
+            user_id: str, username: str, scopes: str, label: str) -> tuple[str, str | None]:
+    """Map the verified account to its relay and save the grant that adopts the custody; (relay id, replaced)."""
+    instance = pending.get("instance")
+    relay_id = store.relay_of_identity(network, instance, user_id, asked or new_relay_id(), config.retention_ends)
     if asked and relay_id != asked:
-        raise RelayError("This %(network)s account is already connected to another relaycast dashboard: nothing was stored.",
-                         409, network=label)
+        raise _elsewhere(label)
     store.attach_custody(grant_id, relay_id)
     lang = pending.get("lang", config.languages[0])
     earlier = [g for g in store.relay_items(relay_id, "GRANT#") if g["network"] != network]
@@ -270,13 +435,13 @@ def _save_connection(store: Store, config: EventConfig, client: Any, tokens: Any
                     "network": network,
                     "grant_id": grant_id,
                     "instance": instance,
-                    "user_id": identity.user_id,
-                    "username": identity.username,
+                    "user_id": user_id,
+                    "username": username,
                     # A second network joins the first's confirmed address; a new address waits for its link.
                     "email": next((g["email"] for g in earlier if g.get("email")), None),
                     "lang": lang,
                     "timezone": timezone,  # the relay's own, for their quiet hours; absent: the event's
-                    "scopes": tokens.scope,
+                    "scopes": scopes,
                     "mode": config.mode(network),
                     "cap": config.cap_per_relay,
                     "status": "active",
@@ -286,15 +451,11 @@ def _save_connection(store: Store, config: EventConfig, client: Any, tokens: Any
             )
         )
     except GrantConflict as conflict:
-        if conflict.stored.get("status") == "ending":
-            raise RelayError("Your earlier access to %(network)s is still being revoked. Please try again in a minute.",
-                             409, network=label) from None
-        raise RelayError("Another %(network)s account is connected to this dashboard: revoke it first. Nothing was stored.",
-                         409, network=label) from None
+        raise _conflict(conflict.stored, label) from None
     store.adopt_custody(grant_id)
     if pending.get("timezone") and earlier:  # one relay, one time zone: their other networks follow
         store.set_relay_fields(relay_id, timezone=timezone)
-    return relay_id, identity, replaced
+    return relay_id, replaced
 
 
 def new_relay_id() -> str:
@@ -344,13 +505,8 @@ def confirm_email(store: Store, settings: Settings, config: EventConfig, token: 
     if grants[0].get("email") == email:
         return relay_id  # confirmed already: a second click sends nothing more
     store.set_relay_fields(relay_id, email=email, remove=("email_pending",))
-    if base_url:
-        lang = grants[0].get("lang", config.languages[0])
-        link = f"{base_url}/relay?t={dashboard_token(settings, relay_id)}"
-        try:
-            notices.send_dashboard_link(config, lang=lang, email=email, link=link)
-        except Exception:  # noqa: BLE001 — the relay is on their dashboard already; the mail is a convenience
-            logger.exception("dashboard link not mailed", extra={"relay_id": relay_id})
+    if base_url:  # the relay is on their dashboard already; the mail is a convenience
+        _mail_link(store, settings, config, relay_id, f"{base_url}/relay?t={dashboard_token(store, settings, relay_id)}", renewed=False)
     return relay_id
 
 

@@ -41,6 +41,8 @@ class Settings(BaseModel):
     end_grant_queue_url: str | None = None
     x_api_base: str = "https://api.x.com"
     x_authorize_url: str = "https://x.com/i/oauth2/authorize"
+    # The hosted page's public URL (API Gateway's stage URL): every link relaycast builds starts with it.
+    hosted_page_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

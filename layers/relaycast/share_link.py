@@ -85,7 +85,7 @@ def join(
     )
     if email:
         request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url)
-    return Connected(relay_id=relay_id, username=username or "", dashboard_token=dashboard_token(settings, relay_id))
+    return Connected(relay_id=relay_id, username=username or "", dashboard_token=dashboard_token(store, settings, relay_id))
 
 
 def intent_url(grant: dict[str, Any], proposal: dict[str, Any]) -> str:

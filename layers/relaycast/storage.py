@@ -39,6 +39,15 @@ def receipt_sk(network: str, grant_id: str) -> str:
     return f"RECEIPT#{network}#{grant_id}"
 
 
+def link_key(relay_id: str) -> dict[str, str]:
+    """The relay's dashboard-link generation: a link signed for an older one no longer opens the dashboard."""
+    return {"pk": relay_pk(relay_id), "sk": "LINK"}
+
+
+def confirmation_key(confirmation_id: str) -> dict[str, str]:
+    return {"pk": f"CONFIRM#{confirmation_id}", "sk": "CONFIRM"}
+
+
 def custody_key(grant_id: str) -> dict[str, str]:
     return {"pk": f"CUSTODY#{grant_id}", "sk": "CUSTODY"}
 
@@ -244,7 +253,68 @@ class Store:
             if not is_condition_failure(error):
                 raise
 
+    # --- dashboard links: one generation per relay ---------------------------------------------
+    def link_generation(self, relay_id: str) -> int:
+        """The relay's current dashboard-link generation (0 until the relay asks for a new link)."""
+        item = self.get(**link_key(relay_id))
+        return int(item["generation"]) if item else 0
+
+    def next_link_generation(self, relay_id: str, expires_at: int) -> int:
+        """Move the relay to a new link generation (atomically: two clicks make two generations, never one twice);
+        returns it. Every link signed for an earlier generation is refused from now on."""
+        attributes = self.table.update_item(
+            Key=link_key(relay_id),
+            UpdateExpression="ADD generation :one SET kind = :kind, expires_at = :expires",
+            ExpressionAttributeValues={":one": 1, ":kind": "link", ":expires": expires_at},
+            ReturnValues="UPDATED_NEW",
+        )["Attributes"]
+        return int(attributes["generation"])
+
+    def claim_link_resend(self, relay_id: str, generation: int, expires_at: int) -> bool:
+        """One mail of the current link per generation, whoever asks: True for the one caller that may send it."""
+        current = "attribute_not_exists(generation)" if generation == 0 else "generation = :g"
+        try:
+            self.table.update_item(
+                Key=link_key(relay_id),
+                UpdateExpression="SET #resent = :g, kind = :kind, expires_at = if_not_exists(expires_at, :expires)",
+                ConditionExpression=f"{current} AND (attribute_not_exists(#resent) OR #resent <> :g)",
+                ExpressionAttributeNames={"#resent": "resent_generation"},
+                ExpressionAttributeValues={":g": generation, ":kind": "link", ":expires": expires_at},
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    # --- confirmations: a network account waiting to be linked to a dashboard -------------------
+    def put_confirmation(self, confirmation_id: str, attributes: dict[str, Any], expires_at: int) -> None:
+        if not self.put_new({**confirmation_key(confirmation_id), "kind": "confirmation", "expires_at": expires_at, **attributes}):
+            raise RuntimeError("confirmation id already in use")
+
+    def confirmation(self, confirmation_id: str) -> dict[str, Any] | None:
+        """A pending confirmation, unless its time is over (the TTL may lag)."""
+        item = self.get(**confirmation_key(confirmation_id))
+        return item if item and int(item["expires_at"]) > clock.epoch() else None
+
+    def take_confirmation(self, confirmation_id: str) -> dict[str, Any] | None:
+        """Consume a confirmation (single use: a concurrent second answer gets None)."""
+        try:
+            old = self.table.delete_item(Key=confirmation_key(confirmation_id), ConditionExpression="attribute_exists(pk)",
+                                         ReturnValues="ALL_OLD").get("Attributes")
+        except ClientError as error:
+            if is_condition_failure(error):
+                return None
+            raise
+        item = plain(old)
+        return item if int(item["expires_at"]) > clock.epoch() else None
+
     # --- identities: a verified network account names one relay --------------------------------
+    def identity_relay(self, network: str, instance: str | None, user_id: str) -> str | None:
+        """The relay a verified account is mapped to already, if any (a read: maps nothing)."""
+        item = self.get(f"IDENTITY#{network}#{instance or ''}#{user_id}", "IDENTITY")
+        return str(item["relay_id"]) if item else None
+
     def relay_of_identity(self, network: str, instance: str | None, user_id: str, new_relay_id: str, expires_at: int) -> str:
         """The relay a verified account (network, instance, account id) belongs to: the one already mapped, else
         `new_relay_id`, mapped now (conditionally: two first connects of one account agree on one relay)."""
@@ -664,4 +734,4 @@ def without_none(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if v is not None}
 
 
-__all__ = ["Attr", "GrantConflict", "Store", "custody_key", "is_condition_failure", "plain", "without_none"]
+__all__ = ["Attr", "GrantConflict", "Store", "confirmation_key", "custody_key", "link_key", "is_condition_failure", "plain", "without_none"]

@@ -80,6 +80,8 @@ def stack_env(table, kms_key, monkeypatch):
         "APP_SECRET_NAME": "relaycast/handler-test/app",
         "PUBLISH_QUEUE_URL": queue,
         "END_GRANT_QUEUE_URL": end_grant_queue,
+        # Chalice's test client speaks https to localhost: the hosted page's configured URL.
+        "HOSTED_PAGE_URL": "https://localhost/",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "relaycast",
     }

@@ -226,10 +226,24 @@ class Browser:
         location = back.headers["Location"]
         return location[location.index("/callback/"):]
 
-    def connect(self, username="relay_six", body="email="):
+    def connect(self, username="relay_six", body="email=", confirm=False):
+        """The whole connect; `confirm`: the account joins an existing dashboard, and the relay confirms it."""
         landed = self.get(self.consent(self.start(body=body), username))
+        if confirm:
+            landed = self.answer_link(landed)
         assert landed.status_code == 303, landed.body
         return landed.headers["Location"].split("t=", 1)[1]
+
+    def answer_link(self, page, decision="link"):
+        """Answer the callback's "link this account to your dashboard?" page (its form, from this browser)."""
+        import html
+        import re
+
+        assert page.status_code == 200, page.body
+        text = page.body.decode()
+        action = html.unescape(re.search(r'<form method="post" action="https://localhost(/callback/[a-z]+)"', text).group(1))
+        confirmation = html.unescape(re.search(r'name="l" value="([^"]+)"', text).group(1))
+        return self.post(action, f"l={confirmation}&decision={decision}")
 
 
 def receipt_of(store, relay_id, network="x"):
@@ -243,6 +257,7 @@ def relay_of(token):
     """The relay a dashboard link speaks for (relay ids are random: a test reads them from the link)."""
     from relaycast import relays
     from relaycast.settings import Settings
+    from relaycast.storage import Store
 
     settings = Settings.from_env()
-    return relays.relay_from_token(settings, settings.event(), token)
+    return relays.relay_from_token(Store(settings.table_name), settings, settings.event(), token)

@@ -16,6 +16,7 @@ from chalice.test import Client
 from handler_support import FORM, connect, load_function, sent_mail, table_snapshot
 from relaycast import digest, notices, relays
 from relaycast.settings import Settings
+from relaycast.storage import Store
 
 ROUND = "20261201T090000Z"
 PICKS = [
@@ -92,7 +93,7 @@ def test_one_digest_per_relay_and_round_to_confirmed_addresses_only_in_their_lan
     assert "01/12/2026 22:00 CET" in mail.body  # 12 hours after 09:00 UTC, in the event's time zone
     assert set(links(mail, settings)) == {(a, p["post_id"]) for a in ("approve", "skip") for p in PICKS}
     dashboard = re.search(r"/relay\?t=(\S+)", mail.body).group(1)
-    assert relays.relay_from_token(settings, settings.event(), dashboard) == en
+    assert relays.relay_from_token(Store(settings.table_name), settings, settings.event(), dashboard) == en
 
     (mail_fr,) = sent_mail("fr@example.net", "approuver")
     assert "publication(s) à approuver" in mail_fr.subject
@@ -202,7 +203,7 @@ def test_the_skip_link_skips_and_the_dashboard_says_not_published(env, store, x_
     assert queued(settings) == []
     again = client.http.get(path)
     assert again.status_code == 409 and "déjà été passée" in again.body.decode()
-    board = html.unescape(client.http.get(f"/relay?t={relays.dashboard_token(settings, relay_id)}").body.decode())
+    board = html.unescape(client.http.get(f"/relay?t={relays.dashboard_token(Store(settings.table_name), settings, relay_id)}").body.decode())
     assert "passé (non publié) · @amina_data: Insight 0" in board
 
 
@@ -214,7 +215,7 @@ def test_an_expired_link_answers_410_and_the_next_round_records_the_proposal_as_
     (mail,) = sent_mail("late@example.net", "to approve")
     found = links(mail, settings)
     token = unquote(re.search(r"\?p=([^&]+)", found[("approve", "1000")]).group(1))
-    dashboard_token = relays.dashboard_token(settings, relay_id)
+    dashboard_token = relays.dashboard_token(Store(settings.table_name), settings, relay_id)
     assert client.http.post("/proposal/skip", body=f"p={unquote(found[('skip', '1001')].split('p=')[1].split('&')[0])}",
                             headers=FORM).status_code == 303
 
@@ -269,7 +270,7 @@ def _tampered(token):
         (lambda t, s: ("get", f"/proposal/approve?p={_tampered(t)}"), 403, "This link is not valid."),
         (lambda t, s: ("post", f"p={_tampered(t)}"), 403, "This link is not valid."),
         # Another signed link of relaycast (the dashboard's) is not a proposal link.
-        (lambda t, s: ("get", f"/proposal/approve?p={relays.dashboard_token(s, 'x-1')}"), 403, "This link is not valid."),
+        (lambda t, s: ("get", f"/proposal/approve?p={relays.dashboard_token(Store(s.table_name), s, 'x-1')}"), 403, "This link is not valid."),
         (lambda t, s: ("get", f"/proposal/skip?p={t}"), 400, "not for this action"),
         (lambda t, s: ("get", f"/proposal/delete?p={t}"), 400, "not for this action"),
         # Signed with the right key, for a post never proposed to this relay.

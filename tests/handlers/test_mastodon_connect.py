@@ -88,7 +88,9 @@ def test_a_relay_adds_mastodon_to_their_x_dashboard(client, store, sandbox, x_sa
     token = browser.connect("carla_x")
     page = browser.get(f"/relay?t={token}").body.decode()
     assert "Connect another network" in page and 'action="https://localhost/connect/mastodon"' in page
-    landed = connect_mastodon(browser, sandbox, "carla", body=f"instance=mastodon.sandbox&t={token}")
+    asked = connect_mastodon(browser, sandbox, "carla", body=f"instance=mastodon.sandbox&t={token}")
+    assert "Link @carla@mastodon.sandbox on Mastodon to your relaycast dashboard?" in html.unescape(asked.body.decode())
+    landed = browser.answer_link(asked)
     assert landed.status_code == 303
     relay_id = relay_of(token)
     assert {g["network"] for g in store.relay_items(relay_id, "GRANT#")} == {"x", "mastodon"}

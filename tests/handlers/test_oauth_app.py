@@ -10,6 +10,7 @@ import pytest
 from chalice.test import Client
 
 from handler_support import FORM, Browser, confirm_address, load_function, relay_of, sent_mail, table_snapshot
+from relaycast.storage import Store
 
 @pytest.fixture
 def client(stack_env):
@@ -233,7 +234,7 @@ def test_the_email_is_used_only_once_confirmed(client, store, x_sandbox):
     # The confirmed address, and only it, receives the dashboard link; a second confirm sends nothing more.
     (welcome,) = sent_mail("mail@example.net", "dashboard")
     mailed = re.search(r"/relay\?t=(\S+)", welcome.body).group(1)
-    assert relays.relay_from_token(Settings.from_env(), Settings.from_env().event(), mailed) == relay_id
+    assert relays.relay_from_token(Store(Settings.from_env().table_name), Settings.from_env(), Settings.from_env().event(), mailed) == relay_id
     assert client.http.post("/email/confirm", body=f"c={link.group(1)}", headers=FORM).status_code == 303
     assert len(sent_mail("mail@example.net", "dashboard")) == 1
 

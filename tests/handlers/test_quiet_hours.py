@@ -14,6 +14,7 @@ from relaycast import aws, publish
 from relaycast.networks.factory import x_network
 from relaycast.publish import Deferred, PublishJob
 from relaycast.settings import Settings
+from relaycast.storage import Store
 
 
 @pytest.fixture(autouse=True)
@@ -145,7 +146,7 @@ def test_a_network_added_from_the_dashboard_follows_the_relays_zone(client, stor
     store.save_grant({"relay_id": relay_id, "network": "mastodon", "user_id": "42", "username": "ana", "mode": "auto",
                       "cap": 3, "status": "active", "lang": "en", "timezone": "America/Sao_Paulo"})
     browser = Browser(client, x_sandbox)
-    browser.connect("relay_second", body=f"t={dashboard_token(settings, relay_id)}")
+    browser.connect("relay_second", body=f"t={dashboard_token(Store(settings.table_name), settings, relay_id)}", confirm=True)
     assert store.grant(relay_id, "x")["timezone"] == "America/Sao_Paulo"
 
 

@@ -15,7 +15,7 @@ from handler_support import connect, deliver, load_function, receipt_of, sent_ma
 from relaycast import expire, relays
 from relaycast.networks.factory import x_network
 from relaycast.settings import Settings
-from relaycast.storage import receipt_sk
+from relaycast.storage import Store, receipt_sk
 
 
 def propose(store, relay_id, post_id, frozen_clock):
@@ -49,7 +49,7 @@ def test_whole_life_of_a_relay(x_sandbox, store, frozen_clock, lambda_context, c
     assert issued and not any(t.encode() in custody["tokens"] for t in issued)  # encrypted at rest
 
     # The dashboard link speaks for this relay only; approvals enqueue one job each, once.
-    assert relays.relay_from_token(settings, settings.event(), connected.dashboard_token) == connected.relay_id
+    assert relays.relay_from_token(Store(settings.table_name), settings, settings.event(), connected.dashboard_token) == connected.relay_id
     for post_id in ("1000", "1001", "1002", "1003", "1004"):
         propose(store, connected.relay_id, post_id, frozen_clock)
         assert relays.decide(store, settings, settings.event(), relay_id=connected.relay_id, action="approve", network="x", post_id=post_id) == "approved"

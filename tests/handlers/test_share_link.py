@@ -17,6 +17,7 @@ from handler_support import EVENT, FORM, confirm_address, load_function, receipt
 
 from relaycast import expire
 from relaycast.settings import Settings
+from relaycast.storage import Store
 
 X_INTENT = "https://x.com/intent/retweet?tweet_id="
 
@@ -57,7 +58,7 @@ def join(client, network="x", body="username=relay_one", headers=None):
     settings = Settings.from_env()
     from relaycast.relays import relay_from_token
 
-    return relay_from_token(settings, settings.event(), token), token
+    return relay_from_token(Store(settings.table_name), settings, settings.event(), token), token
 
 
 def propose(store, relay_id, post_id, network="x", url=None):

@@ -53,6 +53,18 @@ def test_api_gateway_may_invoke_oauth(synth):
     assert permissions and all(p["FunctionName"] == {"Fn::GetAtt": [oauth, "Arn"]} for p in permissions)
 
 
+def test_the_hosted_app_builds_its_links_from_the_apis_own_stage_url(synth):
+    """Redirect URIs and mailed links come from HOSTED_PAGE_URL: the RestApi's stage URL, the one the stack
+    outputs for the organiser to share, never a request's Host header."""
+    (api_id,) = synth.of_type("AWS::ApiGateway::RestApi")
+    url = synth.functions()["oauth"][1]["Environment"]["Variables"]["HOSTED_PAGE_URL"]
+    parts = url["Fn::Join"][1]
+    assert parts[0] == "https://" and {"Ref": api_id} in parts and parts[-1].endswith("/live/")
+    outputs = synth.template["Outputs"]
+    (shared,) = [o["Value"] for name, o in outputs.items() if "HostedPageUrl" in name]
+    assert shared == url == synth.functions()["select"][1]["Environment"]["Variables"]["HOSTED_PAGE_URL"]
+
+
 def test_stage_has_access_logs_throttling_and_tracing(synth):
     _, stage = synth.one("AWS::ApiGateway::Stage")
     props = stage["Properties"]

@@ -76,7 +76,7 @@ def test_each_asset_is_rooted_at_its_own_folder(synth):
 def test_environment_is_the_contract_table(synth):
     for name, (_, props) in synth.functions().items():
         env = props["Environment"]["Variables"]
-        extra = {"oauth": {"PUBLISH_QUEUE_URL"}, "publish": {"PUBLISH_QUEUE_URL"}, "expire": {"END_GRANT_QUEUE_URL"},
+        extra = {"oauth": {"PUBLISH_QUEUE_URL", "HOSTED_PAGE_URL"}, "publish": {"PUBLISH_QUEUE_URL"}, "expire": {"END_GRANT_QUEUE_URL"},
                  "select": {"HOSTED_PAGE_URL"}}.get(name, set())
         expected = CONTRACT_ENV | extra
         assert set(env) == expected, name
