@@ -21,6 +21,7 @@ from relaycast.relays import (
     confirm_link,
     dashboard,
     dashboard_token,
+    dashboard_url,
     decide,
     email_to_confirm,
     finish_connect,
@@ -438,7 +439,7 @@ def email_confirmation():
         relay_id = confirm_email(store, settings, config, _form().get("c", ""), base_url=_base())
     except RelayError as error:
         return _error(error, lang)
-    return _redirect(f"{_base()}/relay?t={dashboard_token(store, settings, relay_id)}")
+    return _redirect(dashboard_url(store, settings, relay_id, _base()))
 
 
 @app.route("/proposal/{action}", methods=["GET", "POST"], content_types=FORM_OR_LINK)
@@ -461,7 +462,7 @@ def proposal_link(action):
         digest.decide(store, settings, config, claims)
     except RelayError as error:
         return _error(error, lang)
-    return _redirect(f"{_base()}/relay?t={dashboard_token(store, settings, claims.relay_id)}")
+    return _redirect(dashboard_url(store, settings, claims.relay_id, _base()))
 
 
 @app.route("/moderate", methods=["GET", "POST"], content_types=FORM_OR_LINK)

@@ -68,7 +68,10 @@ def held_tokens(config: EventConfig, custody: dict[str, Any]) -> tuple[dict[str,
 def fingerprints(config: EventConfig, custody: dict[str, Any]) -> list[str]:
     """Short digests of every token held (current and retired): what a receipt names as verified, so the claim
     can be checked against the network's records without keeping anything that would authenticate."""
-    current, retired = held_tokens(config, custody)
+    return fingerprints_of(*held_tokens(config, custody))
+
+
+def fingerprints_of(current: dict[str, Any], retired: list[dict[str, str]]) -> list[str]:
     tokens = [current[hint] for hint in ("refresh_token", "access_token") if current.get(hint)] + [t["token"] for t in retired]
     return [fingerprint(token) for token in tokens]
 

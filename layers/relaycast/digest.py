@@ -147,7 +147,7 @@ def send_round(store: Store, settings: Settings, config: EventConfig, round_id: 
         try:
             notices.send_digest(
                 config, lang=lang, email=email, entries=entries, until=relays.local_time(config, until),
-                dashboard=f"{base_url}/relay?t={relays.dashboard_token(store, settings, relay_id)}",
+                dashboard=relays.dashboard_url(store, settings, relay_id, base_url),
             )
         except Exception:  # noqa: BLE001 — the others still get theirs; this one is retried
             store.delete(**key)

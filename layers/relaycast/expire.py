@@ -72,10 +72,12 @@ def revoke_and_verify(client: Any, label: str, current: dict[str, Any], retired:
 
 
 def _end_custody_tokens(store: Store, settings: Settings, config: EventConfig, client: Any, label: str,
-                        custody: dict[str, Any]) -> str:
+                        custody: dict[str, Any]) -> tuple[str, list[str]]:
+    """Revoke and verify every token of a custody; (what was proven, the fingerprints of the tokens it covers)."""
     current, retired = credentials.held_tokens(config, custody)
-    return revoke_and_verify(client, label, current, retired,
-                             keep=lambda fresh: credentials.keep_retired(store, settings, config, custody, fresh))
+    proven = revoke_and_verify(client, label, current, retired,
+                               keep=lambda fresh: credentials.keep_retired(store, settings, config, custody, fresh))
+    return proven, credentials.fingerprints_of(current, retired)
 
 
 def unconfirmed(error: Exception, grant: dict[str, Any] | None = None) -> str:
@@ -131,6 +133,7 @@ def end_grant(
     custody = store.custody(grant_id)
     label = grant.get("instance") or NETWORK_NAMES[network]
     earlier = store.get(**receipt_key) or {}
+    held: list[str] | None = None  # the fingerprints of the tokens the verification covers
     try:
         if custody is None:
             # An earlier pass recorded its verification, then deleted the tokens and stopped: its word stands.
@@ -142,8 +145,8 @@ def end_grant(
             token = functools.cache(lambda: credentials.access_token(store, settings, config, client, grant))
             if settle_open_reservations(store, client, token, grant, give_up=give_up):
                 custody = store.custody(grant_id) or custody  # settling may have refreshed (rotated) the tokens
-            verification = {network: _end_custody_tokens(store, settings, config, client, label, custody)}
-            confirmed = True
+            proven, held = _end_custody_tokens(store, settings, config, client, label, custody)
+            verification, confirmed = {network: proven}, True
     except Transient as error:
         metrics.add_metric(name="RevocationFailed", unit="Count", value=1)
         if not give_up:
@@ -157,9 +160,9 @@ def end_grant(
         confirmed = False
 
     # Recorded before the tokens go, so a pass that takes over after a crash knows what was confirmed.
-    # Every token the custody holds now (an end that refreshed keeps the new ones as retired), or what an earlier pass named.
-    custody = store.custody(grant_id)
-    held = credentials.fingerprints(config, custody) if custody else list(earlier.get("token_fingerprints", []))
+    if held is None:  # not verified: every token the custody holds now, or what an earlier pass named
+        custody = store.custody(grant_id)
+        held = credentials.fingerprints(config, custody) if custody else list(earlier.get("token_fingerprints", []))
     store.record_verification(receipt_key, verification, confirmed, held)
     store.delete_custody(grant_id)
     store.delete_grant(relay_id, network, grant_id)

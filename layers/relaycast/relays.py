@@ -106,6 +106,10 @@ def _signed(settings: Settings, config: EventConfig, salt: str, token: str) -> d
         raise RelayError("This link is not valid.", 403) from None
 
 
+def dashboard_url(store: Store, settings: Settings, relay_id: str, base_url: str) -> str:
+    return f"{base_url}/relay?t={dashboard_token(store, settings, relay_id)}"
+
+
 def _link_claims(settings: Settings, config: EventConfig, token: str) -> tuple[str, int]:
     data = _signed(settings, config, "relay-dashboard", token)
     relay_id, generation = data.get("relay"), data.get("gen")
@@ -139,7 +143,7 @@ def resend_dashboard_link(store: Store, settings: Settings, config: EventConfig,
     generation = store.link_generation(relay_id)
     if not store.claim_link_resend(relay_id, generation, config.retention_ends):
         return
-    _mail_link(store, settings, config, relay_id, f"{base_url}/relay?t={dashboard_token(store, settings, relay_id)}", renewed=True)
+    _mail_link(store, settings, config, relay_id, dashboard_url(store, settings, relay_id, base_url), renewed=True)
 
 
 def _mail_link(store: Store, settings: Settings, config: EventConfig, relay_id: str, link: str, *, renewed: bool) -> bool:
@@ -506,7 +510,7 @@ def confirm_email(store: Store, settings: Settings, config: EventConfig, token: 
         return relay_id  # confirmed already: a second click sends nothing more
     store.set_relay_fields(relay_id, email=email, remove=("email_pending",))
     if base_url:  # the relay is on their dashboard already; the mail is a convenience
-        _mail_link(store, settings, config, relay_id, f"{base_url}/relay?t={dashboard_token(store, settings, relay_id)}", renewed=False)
+        _mail_link(store, settings, config, relay_id, dashboard_url(store, settings, relay_id, base_url), renewed=False)
     return relay_id
 
 
