@@ -314,3 +314,25 @@ def test_expire_seals_what_an_end_hands_over(x_sandbox, store, frozen_clock):
     assert expire.end_grant(store, settings, config, x, grant, "the event ended") == "ended"
     assert live_tokens(x_sandbox) == []
     assert store.receipts(connected.relay_id, "x")[0]["confirmed"] is True
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_busy_token_endpoint_is_tried_again_not_a_crash(client, store, x_sandbox, frozen_clock, status):
+    """Found by the journeys property: X's 429 / 5xx on the token endpoint is a problem document, neither a token
+    nor an OAuth error; the connect answered 500, and an end stopped half-way holding its claim."""
+    browser = Browser(client, x_sandbox)
+    callback = browser.consent(browser.start(), "relay_busy")
+    x_sandbox.fail_next("POST", "/2/oauth2/token", status=status)
+    answer = browser.get(callback)
+    assert answer.status_code == 503 and "could not be reached" in answer.body.decode()
+    assert custody_items(store) == [] and live_tokens(x_sandbox) == []
+
+    settings = Settings.from_env()
+    connected = connect(store, settings, "relay_busy", None, x_sandbox)
+    grant = store.grant(connected.relay_id, "x")
+    frozen_clock.advance(hours=3)
+    x_sandbox.fail_next("POST", "/2/oauth2/token", status=status)
+    with pytest.raises(Transient):
+        credentials.access_token(store, settings, settings.event(), x_network(settings), grant)
+    token = credentials.access_token(store, settings, settings.event(), x_network(settings), grant)  # the retry
+    assert x_sandbox.is_token_active(token) and store.grant(connected.relay_id, "x")["status"] == "active"

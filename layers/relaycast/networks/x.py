@@ -59,6 +59,14 @@ def _typed(error: Exception) -> NetworkError:
     return NetworkError(str(error))
 
 
+def _busy_token_endpoint(response: requests.Response) -> requests.Response:
+    """A 429 or 5xx from the token endpoint carries no token and no OAuth error (X answers a problem document):
+    the endpoint is busy, not refusing, so the connect or the refresh is tried again later."""
+    if response.status_code == 429 or response.status_code >= 500:
+        raise Transient(f"token endpoint answered {response.status_code}")
+    return response
+
+
 class XNetwork:
     name = "x"
     mode = "approve-each"  # X forbids automated reposting across accounts that authorised one app
@@ -97,6 +105,8 @@ class XNetwork:
             revocation_endpoint_auth_method="client_secret_basic",
             default_timeout=TIMEOUT,
         )
+        for hook in ("access_token_response", "refresh_token_response"):
+            session.register_compliance_hook(hook, _busy_token_endpoint)
         return session
 
     def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str) -> str:
