@@ -25,7 +25,7 @@ CHROMIUM_STAMP := $(VENV)/.chromium
 PORT ?= 8000
 LAYER_SOURCES := $(shell find layers -name '*.py' -o -name '*.html' -o -name '*.txt' 2>/dev/null)
 
-.PHONY: help setup layer synth test demo serve check check-imports clean bench bench-sweep bench-selection
+.PHONY: help setup layer synth test demo serve check check-imports clean bench bench-sweep bench-selection bench-journeys
 
 help:
 	@echo "make demo    run a whole event locally (moto + sandbox networks, no cloud account)"
@@ -36,6 +36,7 @@ help:
 	@echo "make check-imports  fail on any import cycle in the domain package (layers/relaycast)"
 	@echo "make bench-sweep  measure the end-of-access sweep and the per-grant end cost (GRANTS=$(GRANTS))"
 	@echo "make bench   publishing: calls per relay-post, an event against the budgets, cost per 1,000, a long property run"
+	@echo "make bench-journeys  the relay journeys property, longer (JOURNEYS=$(JOURNEYS), part of make bench)"
 	@echo "make bench-selection  rank the labelled feeds of ../shared/data against baselines; time 10x more candidates"
 
 $(PY_STAMP): pyproject.toml
@@ -105,6 +106,11 @@ BENCH_RELAYS ?= 1000
 PROPERTY_EXAMPLES ?= 1000
 bench: $(PY_STAMP)
 	$(BIN)/python tests/bench/bench_publish.py --relays $(BENCH_RELAYS) --posts 8 --property-examples $(PROPERTY_EXAMPLES)
+	$(BIN)/python tests/bench/bench_publish.py --journeys $(JOURNEYS)
+
+JOURNEYS ?= 2000
+bench-journeys: $(PY_STAMP)
+	$(BIN)/python tests/bench/bench_publish.py --journeys $(JOURNEYS)
 
 bench-selection: $(PY_STAMP)
 	$(BIN)/python tests/bench/bench_selection.py

@@ -550,25 +550,32 @@ def event_profile(event: Event, outcomes: dict[str, Profile]) -> Profile:
 # --- part 4: the property, longer ---------------------------------------------------------------------------------
 
 
-def property_worker(seed: int, examples: int) -> None:
-    """One process's share of the long property run; progress on stderr, the result as JSON on stdout."""
+def property_worker(seed: int, examples: int, kind: str = "schedules") -> None:
+    """One process's share of a long property run (publish schedules, or relay journeys); progress on stderr, the
+    result as JSON on stdout."""
     from hypothesis import Phase, given, seed as seeded, settings
 
-    from publish_schedules import Rig, run, violations
-    from test_publish_exactly_once import schedules
+    if kind == "journeys":
+        from relay_journeys import JourneyRig as Rig, play as run, violations
+        from test_relay_journeys import journeys as examples_of
+    else:
+        from publish_schedules import Rig, run, violations
+        from test_publish_exactly_once import schedules as examples_of
 
-    result: dict[str, Any] = {"examples": 0, "failing": 0, "violations": []}
+    result: dict[str, Any] = {"examples": 0, "failing": 0, "violations": [], "labels": Counter()}
     out = sys.stdout
     with Rig() as rig, redirect_stdout(io.StringIO()):
 
         @seeded(seed)
         @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate])
-        @given(schedules())
-        def check(schedule: Any) -> None:  # never raises: every example runs, every violation is kept
-            found = violations(rig, run(rig, schedule))
+        @given(examples_of())
+        def check(example: Any) -> None:  # never raises: every example runs, every violation is kept
+            played = run(rig, example)
+            found = violations(rig, played)
             result["examples"] += 1
             result["failing"] += bool(found)
-            result["violations"] += [[v, repr(schedule)] for v in found][:1]
+            result["violations"] += [[v, repr(example)] for v in found][:1]
+            result["labels"].update(getattr(played, "labels", ()))
             print(result["examples"], file=sys.stderr, flush=True)
 
         started = time.perf_counter()
@@ -577,13 +584,13 @@ def property_worker(seed: int, examples: int) -> None:
     print(json.dumps(result), file=out)
 
 
-def long_property_run(examples: int, progress: Progress) -> dict[str, Any]:
+def long_property_run(examples: int, progress: Progress, kind: str = "schedules") -> dict[str, Any]:
     workers = max(1, min(2, os.cpu_count() or 1))
     shares = [examples // workers + (i < examples % workers) for i in range(workers)]
-    task = progress.add_task(f"property, {examples} schedules on {workers} processes", total=examples)
+    task = progress.add_task(f"property, {examples} {kind} on {workers} processes", total=examples)
     started = time.perf_counter()
     done, errors = [0] * workers, [[] for _ in range(workers)]
-    procs = [subprocess.Popen([sys.executable, __file__, "--property-worker", str(2026 + i), str(share)],
+    procs = [subprocess.Popen([sys.executable, __file__, "--property-worker", str(2026 + i), str(share), kind],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
              for i, share in enumerate(shares)]
 
@@ -615,6 +622,8 @@ def long_property_run(examples: int, progress: Progress) -> dict[str, Any]:
         "per_process": [r["examples"] / r["seconds"] for r in results],
         "failing": sum(r["failing"] for r in results),
         "violations": [v for r in results for v in r["violations"]],
+        "labels": sum((Counter(r["labels"]) for r in results), Counter()),
+        "kind": kind,
     }
 
 
@@ -646,11 +655,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", type=int, default=40, help="property schedules of the fault-mix measure")
     parser.add_argument("--samples", type=int, default=10, help="deliveries per outcome profile")
     parser.add_argument("--property-examples", type=int, default=2000, help="schedules of the long property run (0: none)")
-    parser.add_argument("--property-worker", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--journeys", type=int, default=0,
+                        help="only a long run of tests/property's relay journeys, this many (the rest is left out)")
+    parser.add_argument("--property-worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.property_worker:
-        property_worker(*args.property_worker)
+        seed, examples, kind = args.property_worker
+        property_worker(int(seed), int(examples), kind)
         return 0
+    if args.journeys:
+        return journeys_only(args.journeys)
 
     console = Console(width=None if sys.stdout.isatty() else 180)
     calls = Calls()
@@ -764,17 +778,32 @@ def cost_table(rows: list[tuple[str, dict[str, float], float]]) -> Table:
     return table
 
 
-def property_table(run: dict[str, Any]) -> Table:
-    table = Table(title="4. Longer property run (tests/property's schedules and checker, hypothesis directly with a seed "
-                        "per process, no shrinking)", title_justify="left", show_header=False)
+def property_table(run: dict[str, Any], title: str = "4. Longer property run (tests/property's schedules and checker, "
+                   "hypothesis directly with a seed per process, no shrinking)") -> Table:
+    table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("what")
     table.add_column("figure")
     rate = run["examples"] / run["wall"]
-    table.add_row("schedules", f"{run['examples']:,} on {run['workers']} processes in {run['wall']:.0f} s "
-                               f"({rate:.2f}/s; per process {', '.join(f'{r:.2f}/s' for r in run['per_process'])})")
-    table.add_row("schedules breaking an invariant", f"{run['failing']}"
+    kind = run.get("kind", "schedules")
+    table.add_row(kind, f"{run['examples']:,} on {run['workers']} processes in {run['wall']:.0f} s "
+                        f"({rate:.2f}/s; per process {', '.join(f'{r:.2f}/s' for r in run['per_process'])})")
+    table.add_row(f"{kind} breaking an invariant", f"{run['failing']}"
                   + "".join(f"\n{v} in {s}" for v, s in run["violations"][:3]))
+    if run.get("labels"):
+        table.add_row("cases met (share of examples)", ", ".join(
+            f"{label} {count / run['examples']:.0%}" for label, count in run["labels"].most_common()))
     return table
+
+
+def journeys_only(examples: int) -> int:
+    """`make bench-journeys`: the relay journeys of tests/property, longer; 1 when any broke an invariant."""
+    console = Console(width=None if sys.stdout.isatty() else 180)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        run = long_property_run(examples, progress, "journeys")
+    console.print(property_table(run, "Relay journeys (tests/property's journeys and checker, hypothesis directly with "
+                                      "a seed per process, no shrinking)"))
+    return 1 if run["failing"] else 0
 
 
 if __name__ == "__main__":

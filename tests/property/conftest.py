@@ -6,9 +6,16 @@ from collections.abc import Iterator
 import pytest
 
 from publish_schedules import Rig
+from relay_journeys import JourneyRig
 
 
 @pytest.fixture(scope="module")
 def rig() -> Iterator[Rig]:
     with Rig() as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def journeys() -> Iterator[JourneyRig]:
+    with JourneyRig() as built:
         yield built
