@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
+from publish_schedules import ALIVE, FrozenClock
 from tests.handlers.handler_support import Browser, create_table, load_function, sqs_event
 
 TABLE = "relaycast-journeys"
@@ -95,28 +96,6 @@ class Step:
 class Journey:
     steps: tuple[Step, ...]
     ending: str = "sweep"  # sweep | ttl_then_sweep | sweep_then_ttl
-
-
-class FrozenClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def epoch(self) -> int:
-        return int(self.at.timestamp())
-
-
-class LambdaContext:
-    function_name = "relaycast-journeys"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-west-3:123456789012:function:relaycast-journeys"
-    aws_request_id = "00000000-0000-0000-0000-000000000043"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
 
 
 class RecordingBrowser(Browser):
@@ -580,7 +559,7 @@ STEPS = {
 def invoke(handler: Any, event: dict[str, Any]) -> bool:
     """One invocation as Lambda runs it; False when it failed (every record of it comes back)."""
     try:
-        return not handler(event, LambdaContext()).get("batchItemFailures")
+        return not handler(event, ALIVE).get("batchItemFailures")
     except Exception:  # noqa: BLE001 — Powertools raises when a whole batch failed; SQS delivers it again
         return False
 
@@ -623,7 +602,7 @@ def end_access(rig: JourneyRig, played: Played) -> None:
             model.reasons.add(EXPIRED)
     for path in order[played.journey.ending]:
         if path == "sweep":
-            rig.expire({"action": "sweep"}, LambdaContext())
+            rig.expire({"action": "sweep"}, ALIVE)
             for _ in range(8):  # the end-grant queue's receives (its budget gives up at the fifth)
                 if not deliver(rig, rig.end_url, rig.expire):
                     break
@@ -651,7 +630,7 @@ def ttl_stream(rig: JourneyRig) -> None:
     for record in records:
         for _ in range(5):  # the stream retries a failed batch
             try:
-                rig.expire({"Records": [record]}, LambdaContext())
+                rig.expire({"Records": [record]}, ALIVE)
                 break
             except Exception:  # noqa: BLE001 — a transient failure: the stream delivers the record again
                 continue
