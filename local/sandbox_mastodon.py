@@ -369,6 +369,14 @@ class SandboxMastodon:
         """Add a mastodon-mock fault rule, e.g. ``{"match": {"path": p}, "effect": {"type": "ratelimit"}, "count": 1}``."""
         return self._call("POST", "/api/v1/_mock/faults", json=rule)["id"]
 
+    def clear_faults(self, ids: list[str]) -> None:
+        """Remove fault rules by id (between examples of a property-based test); one already used up is gone."""
+        for rule_id in ids:
+            try:
+                self._call("DELETE", f"/api/v1/_mock/faults/{rule_id}")
+            except Exception:  # noqa: BLE001 — a rule whose count ran out is deleted by mastodon-mock itself
+                pass
+
     def consent(self, authorize_url: str, username: str, decision: str = "allow") -> dict[str, str]:
         """A scripted relay: open the consent page, answer it, return the redirect's query parameters."""
         page = self._http.get(authorize_url, timeout=10)

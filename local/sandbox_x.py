@@ -998,6 +998,16 @@ class SandboxX:
         """Grants with at least one working token (optionally of one user)."""
         return [g for g in self.grants if g.active and (username is None or g.username.lower() == username.lower())]
 
+    def remove_app(self, username: str) -> int:
+        """The user removes the app in X's settings: every grant of theirs ends, with each token of it (no call
+        of the revocation endpoint, so no fault queued for it applies). Returns how many grants ended."""
+        with self._lock:
+            user = self._users.get(username.lower())
+            ended = [g for g in self._grants.values() if user and g.user_id == user.id and g.revoked_at is None]
+            for grant in ended:
+                grant.revoked_at = clock.now()
+            return len(ended)
+
     def issued_tokens(self) -> list[str]:
         """Every access and refresh token issued so far (oldest first), dead or alive."""
         with self._lock:

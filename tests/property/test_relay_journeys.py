@@ -69,7 +69,7 @@ def first_violation(rig: JourneyRig, needle: str, must: tuple[Step, ...], exampl
     return seen[0]
 
 
-def fault_name(name: str) -> int:
+def fault_index(name: str) -> int:
     return sorted(FAULTS).index(name)
 
 
@@ -126,7 +126,7 @@ def test_fault_6_tokens_dropped_when_a_connect_fails_half_way(journeys, monkeypa
     from relaycast import relays
 
     monkeypatch.setattr(relays, "_discard", lambda store, settings, config, client, grant_id, reason: store.delete_custody(grant_id))
-    must = (Step("fault", 0, value=fault_name("x_me_503")), Step("connect_x", 0))
+    must = (Step("fault", 0, value=fault_index("x_me_503")), Step("connect_x", 0))
     assert "in no custody" in first_violation(journeys, "in no custody", must)
 
 
