@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from relaycast.policy import modes_allowed, policy
 
@@ -34,6 +34,15 @@ _FIXES = {
     "literal_error": "use one of the values listed",
     "too_short": "give at least one value",
 }
+
+
+def _email_address(value: str) -> str:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+        raise ValueError(f"'{value}' is not an e-mail address")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
 
 
 class ConfigProblem(BaseModel):
@@ -87,17 +96,10 @@ class Moderation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    moderator_email: str
+    moderator_email: EmailAddress
     # How long a round waits for the moderator; then `on_timeout` applies.
     timeout_minutes: Annotated[int, Field(ge=5, le=720)] = 60
     on_timeout: Literal["approve-all", "skip-round"] = "skip-round"
-
-    @field_validator("moderator_email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
-            raise ValueError(f"'{value}' is not an e-mail address")
-        return value
 
 
 class EventConfig(BaseModel):
@@ -121,7 +123,7 @@ class EventConfig(BaseModel):
     cap_per_relay: Annotated[int, Field(ge=1, le=50)] = 8
     grace_hours: Annotated[float, Field(ge=0, le=168)] = 2
     poll_interval_minutes: Annotated[int, Field(ge=1, le=60)] = 5
-    notice_sender: str
+    notice_sender: EmailAddress
     languages: Annotated[list[Literal["en", "fr"]], Field(min_length=1)] = ["en"]
     receipt_retention_days: Annotated[int, Field(ge=1, le=400)] = 90
     proposal_ttl_hours: Annotated[float, Field(gt=0, le=72)] = 12
@@ -177,13 +179,6 @@ class EventConfig(BaseModel):
         if len(set(values)) != len(values):
             raise ValueError("a network is listed twice")
         return values
-
-    @field_validator("notice_sender")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
-            raise ValueError(f"'{value}' is not an e-mail address")
-        return value
 
     @model_validator(mode="after")
     def _localise_and_order(self) -> EventConfig:

@@ -87,15 +87,19 @@ class Store:
         item = self.table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
         return plain(item) if item else None
 
-    def put_new(self, item: dict[str, Any]) -> bool:
-        """Write an item that must not exist yet; False when it already did."""
+    def _conditional(self, operation: str, **request: Any) -> dict[str, Any] | None:
+        """Run a conditional write (`put_item`, `update_item`, `delete_item`): its response, or None when the
+        condition refused it (the item was not as expected: a race lost, a state already moved on)."""
         try:
-            self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-            return True
+            return getattr(self.table, operation)(**request)
         except ClientError as error:
             if is_condition_failure(error):
-                return False
+                return None
             raise
+
+    def put_new(self, item: dict[str, Any]) -> bool:
+        """Write an item that must not exist yet; False when it already did."""
+        return self._conditional("put_item", Item=item, ConditionExpression="attribute_not_exists(pk)") is not None
 
     def query(self, pk: str, prefix: str | None = None, filter_expression: Any = None) -> Iterator[dict[str, Any]]:
         condition = Key("pk").eq(pk)
@@ -141,17 +145,11 @@ class Store:
 
     def take_state(self, state: str) -> dict[str, Any] | None:
         """Consume a state: the delete is the single-use check; an expired one is as good as gone."""
-        try:
-            old = self.table.delete_item(
-                Key={"pk": f"STATE#{state}", "sk": "STATE"},
-                ConditionExpression="attribute_exists(pk)",
-                ReturnValues="ALL_OLD",
-            ).get("Attributes")
-        except ClientError as error:
-            if is_condition_failure(error):
-                return None
-            raise
-        item = plain(old)
+        taken = self._conditional("delete_item", Key={"pk": f"STATE#{state}", "sk": "STATE"},
+                                  ConditionExpression="attribute_exists(pk)", ReturnValues="ALL_OLD")
+        if taken is None:
+            return None
+        item = plain(taken["Attributes"])
         return item if item["expires_at"] > clock.epoch() else None
 
     # --- grants ---------------------------------------------------------------------------------
@@ -215,43 +213,34 @@ class Store:
         """Pause, resume, or mark as ending (only the grant `grant_id`, when given); a grant being ended (or gone)
         keeps its state."""
         only = " AND grant_id = :g" if grant_id else ""
-        try:
-            self.table.update_item(
-                Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
-                UpdateExpression="SET #s = :new",
-                ConditionExpression="#s IN (:active, :paused)" + only,
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":new": status, ":active": "active", ":paused": "paused",
-                                           **({":g": grant_id} if grant_id else {})},
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
+        self._conditional(
+            "update_item",
+            Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
+            UpdateExpression="SET #s = :new",
+            ConditionExpression="#s IN (:active, :paused)" + only,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":new": status, ":active": "active", ":paused": "paused",
+                                       **({":g": grant_id} if grant_id else {})},
+        )
 
     def lower_cap(self, relay_id: str, network: str, cap: int) -> None:
         """A relay may only lower their cap: the condition keeps a stale form from raising it."""
-        try:
-            self.table.update_item(
-                Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
-                UpdateExpression="SET cap = :cap",
-                ConditionExpression="attribute_exists(pk) AND cap > :cap",
-                ExpressionAttributeValues={":cap": cap},
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
+        self._conditional(
+            "update_item",
+            Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
+            UpdateExpression="SET cap = :cap",
+            ConditionExpression="attribute_exists(pk) AND cap > :cap",
+            ExpressionAttributeValues={":cap": cap},
+        )
 
     def delete_grant(self, relay_id: str, network: str, grant_id: str | None) -> None:
         """Delete the relay's grant of a network only if it is still this one (a reconnect may have replaced it)."""
-        try:
-            self.table.delete_item(
-                Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
-                ConditionExpression="attribute_not_exists(grant_id) OR grant_id = :g",
-                ExpressionAttributeValues={":g": grant_id or ""},
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
+        self._conditional(
+            "delete_item",
+            Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
+            ConditionExpression="attribute_not_exists(grant_id) OR grant_id = :g",
+            ExpressionAttributeValues={":g": grant_id or ""},
+        )
 
     # --- dashboard links: one generation per relay ---------------------------------------------
     def link_generation(self, relay_id: str) -> int:
@@ -273,19 +262,14 @@ class Store:
     def claim_link_resend(self, relay_id: str, generation: int, expires_at: int) -> bool:
         """One mail of the current link per generation, whoever asks: True for the one caller that may send it."""
         current = "attribute_not_exists(generation)" if generation == 0 else "generation = :g"
-        try:
-            self.table.update_item(
-                Key=link_key(relay_id),
-                UpdateExpression="SET #resent = :g, kind = :kind, expires_at = if_not_exists(expires_at, :expires)",
-                ConditionExpression=f"{current} AND (attribute_not_exists(#resent) OR #resent <> :g)",
-                ExpressionAttributeNames={"#resent": "resent_generation"},
-                ExpressionAttributeValues={":g": generation, ":kind": "link", ":expires": expires_at},
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return self._conditional(
+            "update_item",
+            Key=link_key(relay_id),
+            UpdateExpression="SET #resent = :g, kind = :kind, expires_at = if_not_exists(expires_at, :expires)",
+            ConditionExpression=f"{current} AND (attribute_not_exists(#resent) OR #resent <> :g)",
+            ExpressionAttributeNames={"#resent": "resent_generation"},
+            ExpressionAttributeValues={":g": generation, ":kind": "link", ":expires": expires_at},
+        ) is not None
 
     # --- confirmations: a network account waiting to be linked to a dashboard -------------------
     def put_confirmation(self, confirmation_id: str, attributes: dict[str, Any], expires_at: int) -> None:
@@ -299,14 +283,11 @@ class Store:
 
     def take_confirmation(self, confirmation_id: str) -> dict[str, Any] | None:
         """Consume a confirmation (single use: a concurrent second answer gets None)."""
-        try:
-            old = self.table.delete_item(Key=confirmation_key(confirmation_id), ConditionExpression="attribute_exists(pk)",
-                                         ReturnValues="ALL_OLD").get("Attributes")
-        except ClientError as error:
-            if is_condition_failure(error):
-                return None
-            raise
-        item = plain(old)
+        taken = self._conditional("delete_item", Key=confirmation_key(confirmation_id),
+                                  ConditionExpression="attribute_exists(pk)", ReturnValues="ALL_OLD")
+        if taken is None:
+            return None
+        item = plain(taken["Attributes"])
         return item if int(item["expires_at"]) > clock.epoch() else None
 
     # --- identities: a verified network account names one relay --------------------------------
@@ -355,31 +336,23 @@ class Store:
     def orphan_custody(self, grant_id: str, expires_at: int) -> None:
         """Tokens no grant will name (a failed or replaced connection): they get a TTL of their own, so the stream
         backstop ends them even if every other path failed. A custody a grant names has none: the grant's has."""
-        try:
-            self.table.update_item(
-                Key=custody_key(grant_id), UpdateExpression="SET expires_at = :e", ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":e": expires_at},
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
+        self._conditional(
+            "update_item",
+            Key=custody_key(grant_id), UpdateExpression="SET expires_at = :e", ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":e": expires_at},
+        )
 
     def lock_refresh(self, grant_id: str, seen_expires_at: int, seconds: int) -> bool:
         """Take the grant's refresh lock, only while its tokens are still those the caller saw: one writer refreshes."""
         now = clock.epoch()
-        try:
-            self.table.update_item(
-                Key=custody_key(grant_id),
-                UpdateExpression="SET refresh_lock_until = :until",
-                ConditionExpression="attribute_exists(pk) AND token_expires_at = :seen "
-                                    "AND (attribute_not_exists(refresh_lock_until) OR refresh_lock_until < :now)",
-                ExpressionAttributeValues={":until": now + seconds, ":seen": seen_expires_at, ":now": now},
-            )
-            return True
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
+        return self._conditional(
+            "update_item",
+            Key=custody_key(grant_id),
+            UpdateExpression="SET refresh_lock_until = :until",
+            ConditionExpression="attribute_exists(pk) AND token_expires_at = :seen "
+                                "AND (attribute_not_exists(refresh_lock_until) OR refresh_lock_until < :now)",
+            ExpressionAttributeValues={":until": now + seconds, ":seen": seen_expires_at, ":now": now},
+        ) is not None
 
     def unlock_refresh(self, grant_id: str) -> None:
         self.table.update_item(Key=custody_key(grant_id), UpdateExpression="REMOVE refresh_lock_until")
@@ -387,18 +360,13 @@ class Store:
     def rotate_tokens(self, grant_id: str, blob: bytes, token_expires_at: int, retired: bytes) -> bool:
         """Store the tokens a refresh returned, the ones they replace kept as retired (until the end proves them
         dead), and release the lock. False when the custody is gone (ended meanwhile)."""
-        try:
-            self.table.update_item(
-                Key=custody_key(grant_id),
-                UpdateExpression="SET tokens = :t, token_expires_at = :e, retired = :r REMOVE refresh_lock_until",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":t": blob, ":e": token_expires_at, ":r": retired},
-            )
-            return True
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
+        return self._conditional(
+            "update_item",
+            Key=custody_key(grant_id),
+            UpdateExpression="SET tokens = :t, token_expires_at = :e, retired = :r REMOVE refresh_lock_until",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":t": blob, ":e": token_expires_at, ":r": retired},
+        ) is not None
 
     def delete_custody(self, grant_id: str) -> None:
         self.table.delete_item(Key=custody_key(grant_id))
@@ -440,18 +408,13 @@ class Store:
 
     def mark_selected(self, network: str, post_id: str, round_id: str) -> bool:
         """Claim a candidate for a round; False if another round took it first."""
-        try:
-            self.table.update_item(
-                Key={"pk": "CANDIDATE", "sk": f"{network}#{post_id}"},
-                UpdateExpression="SET selected_round = :r",
-                ConditionExpression="attribute_not_exists(selected_round)",
-                ExpressionAttributeValues={":r": round_id},
-            )
-            return True
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
+        return self._conditional(
+            "update_item",
+            Key={"pk": "CANDIDATE", "sk": f"{network}#{post_id}"},
+            UpdateExpression="SET selected_round = :r",
+            ConditionExpression="attribute_not_exists(selected_round)",
+            ExpressionAttributeValues={":r": round_id},
+        ) is not None
 
     # --- proposals, ledger, receipts ------------------------------------------------------------
     def claim_receipt(self, item: dict[str, Any], lease_seconds: int = 300) -> str:
@@ -516,23 +479,21 @@ class Store:
         platforms count them."""
         now = clock.epoch()
         start = now - now % window_seconds
-        try:
-            self.table.update_item(
-                Key={"pk": f"QUOTA#{key}", "sk": str(start)},
-                UpdateExpression="ADD used :one SET kind = :kind, expires_at = :expires",
-                ConditionExpression="(attribute_not_exists(used) OR used < :calls) "
-                                    "AND (attribute_not_exists(held_until) OR held_until <= :now)",
-                ExpressionAttributeValues={":one": 1, ":calls": calls, ":kind": "quota", ":now": now,
-                                           ":expires": start + window_seconds + 86400},
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
-            window = self.get(f"QUOTA#{key}", str(start)) or {}  # only on the deferring path: why not now
-            if int(window.get("held_until", 0)) > now and int(window.get("used", 0)) < calls:
-                return int(window["held_until"]) - now
-            return start + window_seconds - now
-        return 0
+        taken = self._conditional(
+            "update_item",
+            Key={"pk": f"QUOTA#{key}", "sk": str(start)},
+            UpdateExpression="ADD used :one SET kind = :kind, expires_at = :expires",
+            ConditionExpression="(attribute_not_exists(used) OR used < :calls) "
+                                "AND (attribute_not_exists(held_until) OR held_until <= :now)",
+            ExpressionAttributeValues={":one": 1, ":calls": calls, ":kind": "quota", ":now": now,
+                                       ":expires": start + window_seconds + 86400},
+        )
+        if taken is not None:
+            return 0
+        window = self.get(f"QUOTA#{key}", str(start)) or {}  # only on the deferring path: why not now
+        if int(window.get("held_until", 0)) > now and int(window.get("used", 0)) < calls:
+            return int(window["held_until"]) - now
+        return start + window_seconds - now
 
     def hold_quota(self, key: str, window_seconds: int, until: int) -> None:
         """The platform answered 429 until `until`: nothing more is budgeted under `key` before then (its
@@ -540,46 +501,37 @@ class Store:
         now = clock.epoch()
         start = now - now % window_seconds
         while start < until:
-            try:
-                self.table.update_item(
-                    Key={"pk": f"QUOTA#{key}", "sk": str(start)},
-                    UpdateExpression="SET held_until = :until, kind = :kind, expires_at = :expires",
-                    ConditionExpression="attribute_not_exists(held_until) OR held_until < :until",
-                    ExpressionAttributeValues={":until": until, ":kind": "quota", ":expires": start + window_seconds + 86400},
-                )
-            except ClientError as error:
-                if not is_condition_failure(error):  # a later hold is already there: it stands
-                    raise
+            # A later hold may be there already: it stands.
+            self._conditional(
+                "update_item",
+                Key={"pk": f"QUOTA#{key}", "sk": str(start)},
+                UpdateExpression="SET held_until = :until, kind = :kind, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(held_until) OR held_until < :until",
+                ExpressionAttributeValues={":until": until, ":kind": "quota", ":expires": start + window_seconds + 86400},
+            )
             start += window_seconds
 
     def give_back_quota(self, key: str, window_seconds: int) -> None:
         now = clock.epoch()
-        try:
-            self.table.update_item(
-                Key={"pk": f"QUOTA#{key}", "sk": str(now - now % window_seconds)},
-                UpdateExpression="ADD used :minus",
-                ConditionExpression="used > :zero",
-                ExpressionAttributeValues={":minus": -1, ":zero": 0},
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):  # the window turned meanwhile: nothing to give back
-                raise
+        # The window may have turned meanwhile: then there is nothing to give back.
+        self._conditional(
+            "update_item",
+            Key={"pk": f"QUOTA#{key}", "sk": str(now - now % window_seconds)},
+            UpdateExpression="ADD used :minus",
+            ConditionExpression="used > :zero",
+            ExpressionAttributeValues={":minus": -1, ":zero": 0},
+        )
 
     def claim_once(self, pk: str, sk: str, attribute: str) -> bool:
         """Stamp `attribute` with the time unless it is set already: True for the one caller that stamped it."""
-        try:
-            self.table.update_item(
-                Key={"pk": pk, "sk": sk},
-                UpdateExpression="SET #a = :now",
-                ConditionExpression="attribute_not_exists(#a)",
-                ExpressionAttributeNames={"#a": attribute},
-                ExpressionAttributeValues={":now": clock.now().isoformat()},
-            )
-            return True
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
+        return self._conditional(
+            "update_item",
+            Key={"pk": pk, "sk": sk},
+            UpdateExpression="SET #a = :now",
+            ConditionExpression="attribute_not_exists(#a)",
+            ExpressionAttributeNames={"#a": attribute},
+            ExpressionAttributeValues={":now": clock.now().isoformat()},
+        ) is not None
 
     def unclaim(self, pk: str, sk: str, attribute: str) -> None:
         self.table.update_item(Key={"pk": pk, "sk": sk}, UpdateExpression="REMOVE #a", ExpressionAttributeNames={"#a": attribute})
@@ -589,19 +541,14 @@ class Store:
 
     def decide_proposal(self, relay_id: str, network: str, post_id: str, status: str) -> bool:
         """pending → approved|skipped, once; False when it was not pending (or has expired)."""
-        try:
-            self.table.update_item(
-                Key={"pk": relay_pk(relay_id), "sk": proposal_sk(network, post_id)},
-                UpdateExpression="SET #s = :s, decided_at = :now",
-                ConditionExpression="#s = :pending AND proposal_expires_at > :now",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":s": status, ":pending": "pending", ":now": clock.epoch()},
-            )
-            return True
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
+        return self._conditional(
+            "update_item",
+            Key={"pk": relay_pk(relay_id), "sk": proposal_sk(network, post_id)},
+            UpdateExpression="SET #s = :s, decided_at = :now",
+            ConditionExpression="#s = :pending AND proposal_expires_at > :now",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": status, ":pending": "pending", ":now": clock.epoch()},
+        ) is not None
 
     def reopen_proposal(self, relay_id: str, network: str, post_id: str) -> None:
         self.table.update_item(

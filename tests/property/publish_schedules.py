@@ -190,6 +190,43 @@ class Result:
     counts: dict[str, tuple[int, int, int]] = dataclasses.field(default_factory=dict)
 
 
+def enter_moto(stack: ExitStack, patch: pytest.MonkeyPatch, *, event: dict[str, Any], region: str, frozen: FrozenClock,
+               name: str, quiet_to: str, **env: str) -> Any:
+    """The AWS world a property rig stands in: moto in this process (never an endpoint), `frozen` as relaycast's
+    clock, the settings' caches emptied, and `event`'s config and the app secret stored as the stack stores them
+    (SSM `/relaycast/<name>/config`, Secrets Manager `relaycast/<name>/app`). Returns the parsed config."""
+    import boto3
+    from moto import mock_aws
+
+    from relaycast import clock, settings as settings_module
+    from relaycast.config import parse_event_config
+    from relaycast.observability import logger
+
+    patch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for key, value in {
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "relaycast",
+        **env,
+    }.items():
+        patch.setenv(key, value)
+    stack.callback(logger.setLevel, logger.log_level)
+    logger.setLevel(quiet_to)
+    clock.use(frozen)
+    stack.callback(clock.use, None)
+    stack.enter_context(mock_aws())
+    settings_module.reset_caches()
+    stack.callback(settings_module.reset_caches)
+    config = parse_event_config(event)
+    boto3.client("ssm").put_parameter(Name=f"/relaycast/{name}/config", Value=config.to_json(), Type="String")
+    secret = {"x_client_id": "cid", "x_client_secret": "csecret", "x_bearer_token": "bearer", "signing_key": "k" * 32}
+    boto3.client("secretsmanager").create_secret(Name=f"relaycast/{name}/app", SecretString=json.dumps(secret))
+    return config
+
+
 class Rig:
     """moto + the sandbox X + a frozen clock for many schedules; every environment change is undone on exit."""
 
@@ -204,41 +241,18 @@ class Rig:
 
     def __enter__(self) -> Rig:
         import boto3
-        from moto import mock_aws
 
-        from relaycast import aws, clock, settings as settings_module
-        from relaycast.config import parse_event_config
-        from relaycast.observability import logger
+        from relaycast import aws
         from relaycast.settings import Settings
         from relaycast.storage import Store
         from relaycast_local.sandbox_x import SandboxX
 
         self._patch = patch = self._stack.enter_context(pytest.MonkeyPatch.context())
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        for name, value in {
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "relaycast",
-            "POWERTOOLS_SERVICE_NAME": "publish",
-        }.items():
-            patch.setenv(name, value)
-        self._stack.callback(logger.setLevel, logger.log_level)
-        logger.setLevel("WARNING")  # one line per relay-post otherwise
-        clock.use(self.clock)
-        self._stack.callback(clock.use, None)
-        self._stack.enter_context(mock_aws())
-        settings_module.reset_caches()
-        self._stack.callback(settings_module.reset_caches)
-
+        # One line per relay-post otherwise.
+        self.config = enter_moto(self._stack, patch, event=EVENT, region=self.region, frozen=self.clock, name="property", quiet_to="WARNING",
+                                 POWERTOOLS_SERVICE_NAME="publish")
         self.dynamodb = boto3.client("dynamodb")
         create_table(TABLE)
-        self.config = parse_event_config(EVENT)
-        boto3.client("ssm").put_parameter(Name="/relaycast/property/config", Value=self.config.to_json(), Type="String")
-        secret = {"x_client_id": "cid", "x_client_secret": "csecret", "x_bearer_token": "bearer", "signing_key": "k" * 32}
-        boto3.client("secretsmanager").create_secret(Name="relaycast/property/app", SecretString=json.dumps(secret))
         self.sqs = boto3.client("sqs")
         self.sandbox = self._stack.enter_context(SandboxX(client_id="cid", client_secret="csecret", bearer_token="bearer"))
         for name, value in {

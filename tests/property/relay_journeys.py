@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from publish_schedules import ALIVE, EVENT as SCHEDULES_EVENT, FrozenClock
+from publish_schedules import ALIVE, EVENT as SCHEDULES_EVENT, FrozenClock, enter_moto
 from tests.handlers.handler_support import Browser, create_table, load_function, sqs_event
 
 TABLE = "relaycast-journeys"
@@ -143,42 +143,16 @@ class JourneyRig:
     def __enter__(self) -> JourneyRig:
         import boto3
         from chalice.test import Client
-        from moto import mock_aws
 
-        from relaycast import clock, settings as settings_module
-        from relaycast.config import parse_event_config
-        from relaycast.observability import logger
         from relaycast.storage import Store
         from relaycast_local.sandbox_mastodon import SandboxMastodon
         from relaycast_local.sandbox_x import SandboxX
 
         self._patch = patch = self._stack.enter_context(pytest.MonkeyPatch.context())
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        base_env = {
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "relaycast",
-            "HOSTED_PAGE_URL": f"{HOSTED}/",
-        }
-        for name, value in base_env.items():
-            patch.setenv(name, value)
-        self._stack.callback(logger.setLevel, logger.log_level)
-        logger.setLevel("ERROR")
-        clock.use(self.clock)
-        self._stack.callback(clock.use, None)
-        self._stack.enter_context(mock_aws())
-        settings_module.reset_caches()
-        self._stack.callback(settings_module.reset_caches)
-
+        self.config = enter_moto(self._stack, patch, event=EVENT, region=self.region, frozen=self.clock, name="journeys", quiet_to="ERROR",
+                                 HOSTED_PAGE_URL=f"{HOSTED}/")
         self.dynamodb = boto3.client("dynamodb")
         self.sqs = boto3.client("sqs")
-        self.config = parse_event_config(EVENT)
-        boto3.client("ssm").put_parameter(Name="/relaycast/journeys/config", Value=self.config.to_json(), Type="String")
-        secret = {"x_client_id": "cid", "x_client_secret": "csecret", "x_bearer_token": "bearer", "signing_key": "k" * 32}
-        boto3.client("secretsmanager").create_secret(Name="relaycast/journeys/app", SecretString=json.dumps(secret))
         boto3.client("ses").verify_email_identity(EmailAddress="relaycast@example.org")
         self.x = self._stack.enter_context(SandboxX(client_id="cid", client_secret="csecret", bearer_token="bearer"))
         self.mastodon = self._stack.enter_context(SandboxMastodon(domain=INSTANCE))

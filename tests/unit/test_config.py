@@ -111,6 +111,13 @@ def test_moderation_is_off_by_default_and_checked_when_on():
     assert {"moderation.moderator_email", "moderation.timeout_minutes", "moderation.on_timeout"} <= set(found)
 
 
+@pytest.mark.parametrize("address", ["nobody", "no body@example.org", "a@b", "@example.org"])
+def test_both_addresses_are_checked_the_same_way(address):
+    found = problems(notice_sender=address, moderation={"moderator_email": address})
+    for field in ("notice_sender", "moderation.moderator_email"):
+        assert f"'{address}' is not an e-mail address" in found[field].problem
+
+
 def test_cli_check_exits_non_zero_and_names_the_field(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: X\nslug: bad-event\nhashtags: ['#a']\ntimezone: Europe/Paris\n"

@@ -35,6 +35,7 @@ from mastodon.errors import (
 from relaycast import clock, crypto
 from relaycast.netguard import GuardRefused, NetGuard, parse_instance, protect
 from relaycast.networks.base import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
+from relaycast.networks.oauth import pkce_session
 
 # Granular scopes (Mastodon ≥ 3.x): verify_credentials needs read:accounts (`profile` exists only from 4.3),
 # search with resolve=true needs read:search, reading a status with a token (has_reposted) needs
@@ -213,18 +214,9 @@ class MastodonNetwork:
 
     # --- OAuth ----------------------------------------------------------------------------------
     def _oauth(self, redirect_uri: str | None = None) -> OAuth2Session:
-        session = OAuth2Session(
-            self.client_id,
-            self.client_secret,
-            scope=self.scope,
-            redirect_uri=redirect_uri,
-            code_challenge_method="S256",
-            # Mastodon documents the credentials in the body (client_secret_post) for token and revoke.
-            token_endpoint_auth_method="client_secret_post",
-            revocation_endpoint_auth_method="client_secret_post",
-        )
-        for hook in ("access_token_response", "refresh_token_response"):
-            session.register_compliance_hook(hook, _limits)  # before authlib reads a 429 as an OAuth error
+        # Mastodon documents the credentials in the body (client_secret_post) for token and revoke.
+        session = pkce_session(self.client_id, self.client_secret, scope=self.scope, redirect_uri=redirect_uri,
+                               auth_method="client_secret_post", busy=_limits)
         return protect(session, self._adapter)  # type: ignore[return-value]
 
     def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str) -> str:

@@ -18,6 +18,7 @@ from requests.adapters import HTTPAdapter
 
 from relaycast import clock
 from relaycast.networks.base import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
+from relaycast.networks.oauth import pkce_session
 
 SCOPES = "tweet.read tweet.write users.read offline.access"
 TWEEPY_HOST = "https://api.twitter.com"
@@ -95,19 +96,8 @@ class XNetwork:
 
     # --- OAuth ----------------------------------------------------------------------------------
     def _oauth(self, redirect_uri: str | None = None) -> OAuth2Session:
-        session = OAuth2Session(
-            self.client_id,
-            self.client_secret,
-            scope=self.scope,
-            redirect_uri=redirect_uri,
-            code_challenge_method="S256",
-            token_endpoint_auth_method="client_secret_basic",
-            revocation_endpoint_auth_method="client_secret_basic",
-            default_timeout=TIMEOUT,
-        )
-        for hook in ("access_token_response", "refresh_token_response"):
-            session.register_compliance_hook(hook, _busy_token_endpoint)
-        return session
+        return pkce_session(self.client_id, self.client_secret, scope=self.scope, redirect_uri=redirect_uri,
+                            auth_method="client_secret_basic", busy=_busy_token_endpoint, default_timeout=TIMEOUT)
 
     def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str) -> str:
         url, _ = self._oauth(redirect_uri).create_authorization_url(

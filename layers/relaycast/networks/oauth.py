@@ -1,0 +1,40 @@
+"""The OAuth 2.0 client every network shares: authorization code with PKCE (S256), refresh and revocation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+
+TOKEN_RESPONSE_HOOKS = ("access_token_response", "refresh_token_response")
+
+
+def pkce_session(
+    client_id: str,
+    client_secret: str,
+    *,
+    scope: str,
+    redirect_uri: str | None,
+    auth_method: str,
+    busy: Callable[[requests.Response], requests.Response],
+    **options: object,
+) -> OAuth2Session:
+    """A session that authenticates the app with `auth_method` at the token and revocation endpoints.
+
+    `busy` reads each token answer first: a rate limit or a failing server answers with no token and no OAuth
+    error, which authlib would otherwise misread, so the hook raises the network's own typed error.
+    """
+    session = OAuth2Session(
+        client_id,
+        client_secret,
+        scope=scope,
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
+        token_endpoint_auth_method=auth_method,
+        revocation_endpoint_auth_method=auth_method,
+        **options,
+    )
+    for hook in TOKEN_RESPONSE_HOOKS:
+        session.register_compliance_hook(hook, busy)
+    return session
