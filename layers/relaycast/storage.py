@@ -108,12 +108,7 @@ class Store:
         kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
         if filter_expression is not None:
             kwargs["FilterExpression"] = filter_expression
-        while True:
-            page = self.table.query(**kwargs)
-            yield from (plain(i) for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        yield from self._pages(kwargs)
 
     def of_kind(
         self, kind: str, *, page_size: int | None = None, fields: tuple[str, ...] | None = None, filter_expression: Any = None
@@ -128,12 +123,16 @@ class Store:
         if fields:
             kwargs["ProjectionExpression"] = ", ".join(f"#f{i}" for i in range(len(fields)))
             kwargs["ExpressionAttributeNames"] = {f"#f{i}": name for i, name in enumerate(fields)}
+        yield from self._pages(kwargs)
+
+    def _pages(self, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item a query matches, one page at a time."""
         while True:
             page = self.table.query(**kwargs)
             yield from (plain(i) for i in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
     def delete(self, pk: str, sk: str) -> None:
         self.table.delete_item(Key={"pk": pk, "sk": sk})

@@ -35,7 +35,7 @@ from mastodon.errors import (
 from relaycast import clock, crypto
 from relaycast.netguard import GuardRefused, NetGuard, parse_instance, protect
 from relaycast.networks.base import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
-from relaycast.networks.oauth import pkce_session
+from relaycast.networks.oauth import pkce_session, still_accepted
 
 # Granular scopes (Mastodon ≥ 3.x): verify_credentials needs read:accounts (`profile` exists only from 4.3),
 # search with resolve=true needs read:search, reading a status with a token (has_reposted) needs
@@ -317,11 +317,7 @@ class MastodonNetwork:
 
     def token_works(self, access_token: str) -> bool:
         """Verification after revocation: True while the instance still accepts the token."""
-        try:
-            self.identity(access_token)
-            return True
-        except TokenRejected:
-            return False
+        return still_accepted(self.identity, access_token)
 
     def local_status_id(self, access_token: str, post: str) -> str:
         """The id of a post on the relay's instance: an id as is, a URL of this instance parsed, any other

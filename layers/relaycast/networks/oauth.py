@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
+
+from relaycast.networks.base import TokenRejected
 
 TOKEN_RESPONSE_HOOKS = ("access_token_response", "refresh_token_response")
 
@@ -38,3 +41,12 @@ def pkce_session(
     for hook in TOKEN_RESPONSE_HOOKS:
         session.register_compliance_hook(hook, busy)
     return session
+
+
+def still_accepted(identity: Callable[[str], Any], access_token: str) -> bool:
+    """The end's verification: True while the network still answers `identity` with this token."""
+    try:
+        identity(access_token)
+        return True
+    except TokenRejected:
+        return False

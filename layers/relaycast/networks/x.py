@@ -18,7 +18,7 @@ from requests.adapters import HTTPAdapter
 
 from relaycast import clock
 from relaycast.networks.base import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
-from relaycast.networks.oauth import pkce_session
+from relaycast.networks.oauth import pkce_session, still_accepted
 
 SCOPES = "tweet.read tweet.write users.read offline.access"
 TWEEPY_HOST = "https://api.twitter.com"
@@ -164,11 +164,7 @@ class XNetwork:
 
     def token_works(self, access_token: str) -> bool:
         """Verification after revocation: True while the provider still accepts the token."""
-        try:
-            self.identity(access_token)
-            return True
-        except TokenRejected:
-            return False
+        return still_accepted(self.identity, access_token)
 
     def search(self, query: str, since_id: str | None) -> Iterator[list[Post]]:
         """Recent search newer than since_id, page by page (newest first, as X returns them)."""
