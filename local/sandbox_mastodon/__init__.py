@@ -40,6 +40,10 @@ What is **ours** (routes placed in front of mastodon-mock's, and two middlewares
 
 Point the local runtime at it with ``MASTODON_SANDBOX='{"mastodon.sandbox": "<base_url>"}'``
 (``sandbox.env()``): relaycast's netguard then lets that one host name reach this loopback server.
+
+The package: `records` (the sandbox's own state and the reads of mastodon-mock's database), `oauth` (the
+OAuth views), `routes` (where they go in mastodon-mock's app, the search route and the scope check);
+`SandboxMastodon` here assembles them and holds the helpers that go through the instance's own API.
 """
 
 from __future__ import annotations

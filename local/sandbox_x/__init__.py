@@ -42,6 +42,11 @@ The consent page has stable hooks for browser tests: ``#username`` (text field),
 app", ``decision=allow``) and ``#deny`` ("Cancel", ``decision=deny``); a scripted relay posts the hidden
 fields plus ``username`` (a post without ``decision`` counts as consent). The username is the login: an
 unknown username creates the user (usernames are case-insensitive, as on X).
+
+The package: `records` (what the sandbox stores, and the truth records), `oauth` (the authorization server
+and consent page), `search` (the query compiler and paging tokens), `routes` (the Flask app and the API
+routes), `errors` (X's problem answers) and `faults` (an injected fault's answer); `SandboxX` here assembles
+them. What every network's sandbox shares is `relaycast_local.sandbox_common`.
 """
 
 from __future__ import annotations

@@ -249,7 +249,7 @@ class XRecords:
     # ``users_me``, ``token``, ``revoke``, ``authorize``), injected faults included.
     calls = Snapshot(Counter)
     search_log = Snapshot(list)
-    request_log = Snapshot(list)
+    request_log = Snapshot(list)  # every request: method, path, query, headers, body, status, time
     revocations = Snapshot(list)
     revocation_requests = Snapshot(list)  # every authenticated call of the revocation endpoint (effective or not)
 
