@@ -4,8 +4,8 @@
 about talks (findings with figures, methods, named tools, quotes of speakers), several people live-tweeting
 the same slide with small variations, logistics, promotion, congratulations, social chatter, reply
 fragments, link-only posts and a few native reposts, some of them in French. Every sentence comes from
-the templates below, written for this project; nothing is copied from a real feed. The talks, speakers,
-tools and figures are fictional.
+the package's data files (`data/feed/`: the talks, the people, the post templates), written for this
+project; nothing is copied from a real feed. The talks, speakers, tools and figures are fictional.
 
 Engagement (likes, reposts, replies, quotes) deliberately does not follow insight: social chatter and
 congratulations collect the most likes, as on the real network, so a selector that ranks by likes picks
@@ -19,14 +19,18 @@ slide). The generator is deterministic for a given seed and event span; it never
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
+from importlib import resources
 from typing import Any
+
+import yaml
 
 __all__ = [
     "KINDS",
@@ -182,7 +186,7 @@ class Post:
 
 
 # --------------------------------------------------------------------------------------------------
-# The content: fictional talks, written for this project.
+# The content: fictional talks, people and post templates, written for this project (local/data/feed/).
 # --------------------------------------------------------------------------------------------------
 
 
@@ -202,335 +206,55 @@ class _Talk:
     tags: tuple[str, ...]
 
 
-_TALKS: tuple[_Talk, ...] = (
-    _Talk("carbon-aware batch scheduling", "l'ordonnancement bas carbone", "Tidewater",
-          "moves deferrable batch jobs into low-carbon hours",
-          "décale les traitements différables vers les heures bas carbone",
-          "cut the emissions of nightly ETL by 31% with zero missed deadlines",
-          "a réduit de 31 % les émissions de l'ETL nocturne sans aucune échéance ratée",
-          "forecasting grid carbon intensity a day ahead and scheduling against it",
-          "The greenest query is the one you run at the right hour.",
-          "38% of batch jobs can slide by 6 hours without anyone noticing",
-          "tag every job with a deadline, not a start time", ("greenit", "dataeng")),
-    _Talk("schema evolution without downtime", "l'évolution de schéma sans interruption", "Loam",
-          "diffs schemas and generates reversible migrations",
-          "compare les schémas et génère des migrations réversibles",
-          "took the median migration window from 47 minutes to under 2",
-          "a fait passer la fenêtre médiane de migration de 47 minutes à moins de 2",
-          "expand-and-contract migrations rehearsed in CI against a production snapshot",
-          "Every migration should be boring, reversible and rehearsed.",
-          "1 in 9 schema changes in their audit had no rollback path",
-          "rehearse every migration against yesterday's snapshot", ("databases",)),
-    _Talk("observability budgets", "les budgets d'observabilité", "Driftwatch",
-          "samples traces by error budget instead of at a fixed rate",
-          "échantillonne les traces selon le budget d'erreur plutôt qu'à taux fixe",
-          "kept 99% of error traces while storing 72% less telemetry",
-          "a gardé 99 % des traces d'erreur avec 72 % de télémétrie en moins",
-          "tail-based sampling driven by each service's SLO burn rate",
-          "Telemetry you never query is a tax, not insurance.",
-          "64% of stored spans were never read in 90 days",
-          "sample what you will debug, not what is cheap to keep", ("observability", "sre")),
-    _Talk("healthier on-call", "des astreintes plus saines", "Pagerest",
-          "routes low-urgency alerts to business hours",
-          "renvoie les alertes peu urgentes aux heures ouvrées",
-          "halved night pages over two quarters while MTTR stayed flat",
-          "a divisé par deux les alertes de nuit en deux trimestres, sans dégrader le MTTR",
-          "classifying every alert by customer impact before it can page anyone",
-          "If it can wait until morning, it must wait until morning.",
-          "83% of 3am pages in their sample needed no action",
-          "every page should name the customer harm", ("sre", "oncall")),
-    _Talk("data contracts", "les contrats de données", "Parcelite",
-          "checks data contracts at the producer before anything lands in the lake",
-          "vérifie les contrats de données chez le producteur avant l'arrivée dans le lac",
-          "caught 212 breaking changes in a year before a single dashboard broke",
-          "a intercepté 212 changements cassants en un an avant qu'un tableau de bord ne casse",
-          "versioned contracts enforced in the producer's CI",
-          "A data contract is an API you forgot you published.",
-          "70% of broken dashboards traced back to an upstream rename",
-          "put the contract test in the producer's pipeline", ("dataeng", "dataquality")),
-    _Talk("efficient inference on small hardware", "l'inférence efficace sur petit matériel", "Kestrel",
-          "quantises models to 4 bits with a per-layer error check",
-          "quantifie les modèles sur 4 bits avec un contrôle d'erreur par couche",
-          "served the same model on a 40 W board at 93% of the original accuracy",
-          "a servi le même modèle sur une carte de 40 W à 93 % de la précision d'origine",
-          "per-layer sensitivity analysis before any quantisation",
-          "Most of your model does not need 16 bits; find the part that does.",
-          "3 layers out of 48 account for 80% of the quantisation error",
-          "measure sensitivity per layer before shrinking anything", ("mlops", "edgeai")),
-    _Talk("privacy-preserving analytics", "l'analytique respectueuse de la vie privée", "Quillmap",
-          "adds calibrated noise to aggregate queries",
-          "ajoute un bruit calibré aux requêtes agrégées",
-          "kept the error under 2% for city-level counts with an epsilon of 1",
-          "a maintenu l'erreur sous 2 % pour des comptages par ville avec un epsilon de 1",
-          "differential privacy with a privacy budget per team",
-          "Privacy budgets are budgets: someone has to say no.",
-          "queries about fewer than 50 people are refused outright",
-          "give each team a visible privacy budget", ("privacy",)),
-    _Talk("accessible dashboards", "l'accessibilité des tableaux de bord", "Lumen Audit",
-          "audits dashboards for colour contrast and screen-reader labels",
-          "audite le contraste et les libellés pour lecteurs d'écran des tableaux de bord",
-          "fixed 1,400 accessibility issues across 300 dashboards in six weeks",
-          "a corrigé 1 400 problèmes d'accessibilité sur 300 tableaux de bord en six semaines",
-          "automated checks in code review plus monthly sessions with screen-reader users",
-          "A chart nobody can read is just decoration.",
-          "41% of their charts relied on colour alone",
-          "never encode meaning in colour alone", ("a11y", "dataviz")),
-    _Talk("incident reviews that teach", "des revues d'incident qui font apprendre", "Retrace",
-          "links incident timelines to the code and config changes behind them",
-          "relie la chronologie d'un incident aux changements de code et de configuration",
-          "found that 58% of incidents followed a config change, not a deploy",
-          "a montré que 58 % des incidents suivaient un changement de configuration, pas un déploiement",
-          "blameless reviews built on a fixed timeline template",
-          "Ask how it made sense at the time, not who did it.",
-          "median time from a change to the incident it caused: 19 minutes",
-          "review config changes as carefully as code", ("sre", "postmortem")),
-    _Talk("edge caching for APIs", "le cache en périphérie pour les API", "Canopy",
-          "caches API responses at the edge with per-tenant invalidation",
-          "met en cache les réponses d'API en périphérie avec une invalidation par client",
-          "cut p95 latency from 340 ms to 85 ms for read-heavy tenants",
-          "a fait passer la latence p95 de 340 ms à 85 ms pour les clients surtout en lecture",
-          "surrogate keys per tenant and event-driven purges",
-          "Invalidation is a product decision, not a TTL.",
-          "92% of requests were reads of data older than a minute",
-          "purge on events, not on timers", ("performance", "apis")),
-    _Talk("funding open source", "le financement de l'open source", "Commons Ledger",
-          "maps the open-source packages a company builds on and funds their maintainers",
-          "recense les paquets open source dont dépend une entreprise et finance leurs mainteneurs",
-          "directed funding to 120 maintainers whose packages sit in 80% of their builds",
-          "a orienté des fonds vers 120 mainteneurs présents dans 80 % de leurs builds",
-          "weighting dependencies by build frequency rather than by stars",
-          "Stars measure attention; builds measure dependence.",
-          "14 maintainers hold up half of their critical dependency graph",
-          "fund what your builds depend on, not what is popular", ("opensource",)),
-    _Talk("testing with production traffic", "les tests avec le trafic de production", "Mirrorpond",
-          "replays scrubbed production traffic against release candidates",
-          "rejoue le trafic de production anonymisé sur les versions candidates",
-          "caught 27 regressions in a quarter that unit tests had missed",
-          "a détecté 27 régressions en un trimestre que les tests unitaires avaient manquées",
-          "shadow traffic with response diffing and PII scrubbing",
-          "Your users are the best test suite you will never write.",
-          "1% of replayed traffic found 90% of the regressions",
-          "a small replay sample finds most regressions", ("testing", "devops")),
-    _Talk("cost-aware storage tiering", "le stockage hiérarchisé selon les coûts", "Strata",
-          "moves cold objects to cheaper tiers from access forecasts",
-          "déplace les objets froids vers des niveaux moins chers selon des prévisions d'accès",
-          "saved 44% of storage spend with no retrieval surprises",
-          "a économisé 44 % des dépenses de stockage sans mauvaise surprise à la relecture",
-          "forecasting object access from the last 30 days of reads",
-          "Data has a temperature; bill it accordingly.",
-          "5% of objects receive 95% of reads",
-          "forecast access before choosing a tier", ("finops", "cloud")),
-    _Talk("feature flag hygiene", "l'hygiène des feature flags", "Flagstone",
-          "finds stale feature flags and opens removal pull requests",
-          "repère les feature flags obsolètes et ouvre des pull requests de suppression",
-          "removed 600 dead flags and 18,000 lines of code in a month",
-          "a supprimé 600 flags morts et 18 000 lignes de code en un mois",
-          "static analysis combined with flag evaluation logs",
-          "A flag is a loan; pay it back.",
-          "the average flag outlived its launch by 7 months",
-          "give every flag an expiry date when you create it", ("devops",)),
-    _Talk("a verifiable software supply chain", "une chaîne logicielle vérifiable", "Provenant",
-          "signs build artefacts and verifies their provenance at deploy time",
-          "signe les artefacts de build et vérifie leur provenance au déploiement",
-          "blocked 3 tampered images within seconds during a red-team exercise",
-          "a bloqué en quelques secondes 3 images falsifiées lors d'un exercice red team",
-          "signed provenance attestations checked by the deploy gate",
-          "If you cannot say where a binary came from, do not run it.",
-          "only 12% of surveyed teams verify provenance at deploy",
-          "verify provenance at the deploy gate, not after the fact", ("security", "supplychain")),
-    _Talk("streaming joins at scale", "les jointures en flux à grande échelle", "Riverbend",
-          "joins event streams with bounded state using watermarks",
-          "joint des flux d'événements avec un état borné grâce aux watermarks",
-          "cut state size tenfold while handling 2 million events per second",
-          "a divisé par 10 la taille de l'état à 2 millions d'événements par seconde",
-          "watermark-based state eviction with a side output for late data",
-          "Unbounded state is just a slow outage.",
-          "99.7% of late events arrive within 90 seconds",
-          "size your watermark from measured lateness", ("streaming", "dataeng")),
-    _Talk("evaluating LLM features in production", "l'évaluation des LLM en production", "Gauge",
-          "scores model answers against a labelled set on every release",
-          "note les réponses du modèle sur un jeu étiqueté à chaque version",
-          "exposed a 6-point drop in factuality that the offline benchmark missed",
-          "a révélé une baisse de 6 points de factualité que le benchmark hors ligne avait manquée",
-          "a small, curated, versioned evaluation set refreshed every month",
-          "A benchmark you never refresh slowly turns into a souvenir.",
-          "200 curated examples predicted user ratings better than 20,000 synthetic ones",
-          "curate a small eval set and keep refreshing it", ("llm", "mlops")),
-    _Talk("documentation as a product", "la documentation comme produit", "Docket",
-          "tests the code samples of the docs on every commit",
-          "teste à chaque commit les exemples de code de la documentation",
-          "cut setup-related support tickets by 38%",
-          "a réduit de 38 % les tickets de support liés à l'installation",
-          "executable docs whose samples run in CI",
-          "Docs that are not tested are fiction with syntax highlighting.",
-          "1 in 4 code samples in their old docs no longer ran",
-          "run every doc sample in CI", ("docs", "devex")),
-    _Talk("backpressure in message queues", "la contre-pression dans les files de messages", "Sluice",
-          "applies adaptive backpressure to message queues",
-          "applique une contre-pression adaptative aux files de messages",
-          "kept p99 latency flat through a fivefold traffic spike",
-          "a gardé une latence p99 stable pendant un pic de trafic multiplié par cinq",
-          "concurrency limits tuned from measured latency",
-          "A queue without backpressure is a promise you cannot keep.",
-          "retries made up 60% of the load during their worst outage",
-          "budget retries like any other traffic", ("distributedsystems", "sre")),
-    _Talk("a lighter web frontend", "un frontend web plus sobre", "Featherweight",
-          "measures the energy cost of web pages in CI",
-          "mesure le coût énergétique des pages web en CI",
-          "cut page weight by 58% and client-side energy by a third",
-          "a réduit le poids des pages de 58 % et l'énergie côté client d'un tiers",
-          "an energy budget per page checked on every pull request",
-          "Every kilobyte is shipped a million times.",
-          "third-party scripts were 47% of their page weight",
-          "set a weight budget per page and enforce it", ("webperf", "greenit")),
-)
+_CORPUS = "data/feed"  # under the package: talks.yaml, people.yaml, posts.yaml
 
-_FIRST = (
-    "Amara", "Lucas", "Mei", "Jonas", "Priya", "Mateo", "Ingrid", "Kofi", "Sofia", "Tomasz", "Aiko",
-    "Elena", "Rahul", "Chloé", "Dmitri", "Fatima", "Hugo", "Leila", "Nils", "Oluwaseun", "Paula",
-    "Quentin", "Rosa", "Santiago", "Tanvi", "Ulla", "Victor", "Wen", "Yara", "Zainab", "Bastien",
-    "Camille", "Dario", "Esther", "Farid", "Greta", "Hiro", "Inès", "Joaquim", "Karin", "Léa",
-    "Malik", "Noor", "Oskar", "Pilar", "Rémi", "Selin", "Théo", "Uma", "Vera", "Wiktor", "Ximena",
-)
-_LAST = (
-    "Okafor", "Moreau", "Chen", "Lindqvist", "Raman", "Ortega", "Haugen", "Mensah", "Ricci", "Nowak",
-    "Tanaka", "Petrova", "Iyer", "Lefèvre", "Volkov", "Haddad", "Marchand", "Nasser", "Berg", "Adeyemi",
-    "Duarte", "Girard", "Romero", "Vargas", "Kapoor", "Virtanen", "Dubois", "Zhang", "Salem", "Bakr",
-    "Fontaine", "Rossi", "Klein", "Aziz", "Becker", "Sato", "Roux", "Pereira", "Lund", "Bonnet",
-)
-_FRENCH_FIRST = {"Chloé", "Hugo", "Quentin", "Bastien", "Camille", "Inès", "Léa", "Rémi", "Théo", "Victor"}
 
-_ORGS = (
-    ("org", "Conference team"),
-    ("NimbusStackHQ", "NimbusStack"),
-    ("QuarryDataIO", "Quarry Data"),
-    ("DevWireNews", "DevWire"),
-)
-_PRODUCTS = {"NimbusStackHQ": "NimbusStack Cloud", "QuarryDataIO": "Quarry Lakehouse"}
+@dataclass(frozen=True)
+class _Corpus:
+    """The literal text of the feed, from the package's data files."""
 
-_ROOMS = ("Hall A", "Hall B", "Room 2.14", "the Auditorium", "Room 3.02", "the Loft")
-_ROOMS_FR = ("la salle A", "le hall B", "la salle 2.14", "l'auditorium", "la salle 3.02", "le Loft")
-_EMOJI = ("", "", "", " 🔥", " 👏", " 📊", " 💡", " 🚀")
+    talks: tuple[_Talk, ...]
+    first_names: tuple[str, ...]
+    last_names: tuple[str, ...]
+    french_first_names: frozenset[str]
+    organisations: tuple[tuple[str, str], ...]  # (handle, display name)
+    products: Mapping[str, str]
+    default_product: str
+    templates: Mapping[str, Mapping[str, tuple[str, ...]]]  # kind -> language -> templates
+    pointer_before_talk: frozenset[str]  # pointer templates posted just before their talk
+    rooms: tuple[str, ...]
+    rooms_fr: tuple[str, ...]
+    emoji: tuple[str, ...]
 
-# Insight (2) templates, English. Fields: s (speaker ref), topic, tool, what, finding, method, quote,
-# takeaway, link, tag.
-_INSIGHT_EN = (
-    "{s}: {tool} {what}; in production it {finding}. {tag}",
-    "Key result from {s}'s talk on {topic}: {tool} {finding}. {tag}",
-    "\"{quote}\" — {s} on {topic} {tag}",
-    "{s} explains the method behind {tool}: {method}. Result: it {finding}. {tag}",
-    "Takeaway from the {topic} session: {takeaway}. {s} showed that {tool} {finding}. {tag}",
-    "Learning a lot from {s} on {topic}. {tool} {what}, and it {finding}. Code: {link} {tag}",
-    "{s} on {topic}: \"{quote}\" Their approach: {method}. {tag}",
-    "Notes from {s}'s talk: {tool} {what}. Main lesson: {takeaway}. {tag}",
-)
-_INSIGHT_FR = (
-    "{s} : {tool} {what_fr} ; en production, l'outil {finding_fr}. {tag}",
-    "Résultat marquant de {s} sur {topic_fr} : {tool} {finding_fr}. {tag}",
-    "« {quote} » — {s}, belle intervention sur {topic_fr}. {tag}",
-    "Très bon talk de {s} sur {topic_fr} : {tool} {what_fr}, et {finding_fr}. {tag}",
-)
-_SLIDE = (
-    "{slide} — {s} {tag}",
-    "Wow: {slide} ({s}) {tag}",
-    "{s}: {slide} {tag}{emoji}",
-    "Key slide from {s}: {slide} {tag}",
-    "{slide}!! via {s} {tag}",
-    "This slide from {s}: {slide}. {tag}",
-    "{tag} {s}: {slide}{emoji}",
-)
-# Pointers (1): name something specific without its substance.
-_POINTER_EN = (
-    "Slides for {s}'s talk on {topic}: {link} {tag}",
-    "Up next in {room}: {s} on {topic} {tag}",
-    "Starting now: {topic} with {s} in {room} {tag}",
-    "Recording of the {topic} session is online: {link} {tag}",
-    "Best talk award goes to {s} for the work on {tool}! {tag}",
-    "If you missed {s} on {topic}, the paper is here: {link} {tag}",
-)
-_POINTER_FR = (
-    "Les slides de {s} sur {topic_fr} : {link} {tag}",
-    "Ça commence dans {room_fr} : {s} sur {topic_fr} {tag}",
-)
-_LOGISTICS_EN = (
-    "Coffee is served in hall B until {clock} {tag}",
-    "Reminder: the wifi password is printed on the back of your badge {tag}",
-    "Room change: the {topic} session moves to {room} {tag}",
-    "The registration desk is busy, badges can also be picked up at the info point {tag}",
-    "Lunch is in the atrium, vegetarian options on the left {tag}",
-    "The cloakroom closes at 19:00 tonight {tag}",
-    "Shuttle to the dinner leaves from the main entrance at {clock} {tag}",
-    "Lost and found is at the registration desk {tag}",
-    "Live captions are available for every session in {room} {tag}",
-    "Reminder: the venue doors open at 08:30 every morning {tag}",
-)
-_LOGISTICS_FR = (
-    "Café servi dans le hall B jusqu'à {clock} {tag}",
-    "Rappel : le mot de passe du wifi est au dos du badge {tag}",
-    "Changement de salle : la session sur {topic_fr} passe dans {room_fr} {tag}",
-    "Le vestiaire ferme à 19h ce soir {tag}",
-    "Déjeuner dans l'atrium, options végétariennes à gauche {tag}",
-)
-_PROMOTION = (
-    "Visit us at booth {booth} for a live demo of {product} {tag}",
-    "We're hiring! Come and talk to our engineers at booth {booth} {tag}",
-    "Last chance to grab our stickers and t-shirts at booth {booth} {tag}",
-    "Join our hands-on workshop tomorrow at 14:00 in {room}, seats are limited {tag}",
-    "Free trial of {product} for every attendee, ask us at booth {booth} {tag}",
-    "Our new whitepaper is out, get it at booth {booth} {tag} {link}",
-)
-_PROMOTION_FR = (
-    "Passez au stand {booth} pour une démo de {product} {tag}",
-    "On recrute ! Venez discuter avec nous au stand {booth} {tag}",
-)
-_CONGRATS_EN = (
-    "Congrats {s} on a fantastic talk! {tag}",
-    "Well deserved applause for {s} {tag} 👏",
-    "So proud of {s} today {tag}",
-    "Brilliant session {s}, thank you! {tag}",
-    "Great talk by {s}! {tag}",
-    "Congratulations to all the speakers of the morning {tag} 🎉",
-)
-_CONGRATS_FR = (
-    "Bravo {s} pour ce super talk ! {tag}",
-    "Félicitations {s}, quelle présentation ! {tag} 👏",
-)
-_CHATTER_EN = (
-    "Great to see so many familiar faces at {tag}!",
-    "Day {day} of {tag}, let's go ☕",
-    "Team selfie at {tag} 📸",
-    "Best conference food ever {tag}",
-    "Jet-lagged but so happy to be at {tag}",
-    "Who's coming to the dinner tonight? {tag}",
-    "Already my favourite week of the year {tag} 😍",
-    "Finally met my internet friends IRL {tag}",
-    "The energy in this room! {tag}",
-    "Sneaking out for some fresh air between sessions {tag}",
-    "Note to self: bring a power bank next year {tag}",
-    "Such a friendly crowd this year {tag} ❤️",
-)
-_CHATTER_FR = (
-    "Super ambiance au {tag} ce matin !",
-    "Jour {day} du {tag}, c'est parti ☕",
-    "Ravie de retrouver tout le monde au {tag}",
-    "Petit selfie d'équipe au {tag} 📸",
-)
-_REPLY_EN = (
-    "@{to} agreed!",
-    "@{to} same here, see you at the break",
-    "@{to} which room is that in?",
-    "@{to} great point, is there a link to the paper?",
-    "@{to} +1",
-    "@{to} haha exactly",
-    "@{to} saving a seat for you",
-    "@{to} thanks for sharing! {tag}",
-    "@{to} were the slides shared? {tag}",
-)
-_REPLY_FR = (
-    "@{to} merci !",
-    "@{to} carrément d'accord",
-    "@{to} on se retrouve à la pause ?",
-)
+
+@functools.cache
+def _corpus() -> _Corpus:
+    root = resources.files("relaycast_local").joinpath(_CORPUS)
+
+    def load(name: str) -> dict[str, Any]:
+        return yaml.safe_load(root.joinpath(name).read_text(encoding="utf-8"))
+
+    talks, people, posts = load("talks.yaml"), load("people.yaml"), load("posts.yaml")
+    pointers = {lang: [next(iter(item.items())) for item in items] for lang, items in posts.pop("pointer").items()}
+    templates = {kind: {lang: tuple(items) for lang, items in by_lang.items()}
+                 for kind, by_lang in posts.items() if kind not in ("rooms", "rooms_fr", "emoji")}
+    templates["pointer"] = {lang: tuple(text for _, text in items) for lang, items in pointers.items()}
+    return _Corpus(
+        talks=tuple(_Talk(**{**talk, "tags": tuple(talk["tags"])}) for talk in talks["talks"]),
+        first_names=tuple(people["first_names"]),
+        last_names=tuple(people["last_names"]),
+        french_first_names=frozenset(people["french_first_names"]),
+        organisations=tuple((org["handle"], org["name"]) for org in people["organisations"]),
+        products=people["products"],
+        default_product=people["default_product"],
+        templates=templates,
+        pointer_before_talk=frozenset(text for items in pointers.values() for when, text in items if when == "before"),
+        rooms=tuple(posts["rooms"]),
+        rooms_fr=tuple(posts["rooms_fr"]),
+        emoji=tuple(posts["emoji"]),
+    )
+
+
 _TOPIC_TAG_CHANCE = 0.18
 
 
@@ -666,18 +390,20 @@ def generate_conference_feed(
         raise ValueError("experts must be distinct")
     if n_posts < 40:
         raise ValueError("n_posts must be at least 40")
-    if n_authors < len(experts) + len(_ORGS) + 6:
+    corpus = _corpus()
+    if n_authors < len(experts) + len(corpus.organisations) + 6:
         raise ValueError("n_authors too small for the experts and the organisation accounts")
     tag_body = hashtag.lstrip("#")
     if not tag_body or not re.fullmatch(r"\w*[^\W\d]\w*", tag_body):
         raise ValueError(f"not a hashtag: {hashtag!r}")
     tag = "#" + tag_body
     rng = random.Random(f"relaycast-feed:{seed}")
+    templates = corpus.templates
     windows = _day_windows(start, end, day_hours)
 
     # ---- authors --------------------------------------------------------------------------------
     taken: set[str] = {e.lower() for e in experts}
-    names = [(f, last) for f in _FIRST for last in _LAST]
+    names = [(f, last) for f in corpus.first_names for last in corpus.last_names]
     rng.shuffle(names)
     used_ids: set[str] = set()
 
@@ -692,10 +418,10 @@ def generate_conference_feed(
     name_iter = iter(names)
     for username in experts:
         first, last = next(name_iter)
-        authors.append(_Author(new_user_id(), username, f"{first} {last}", first in _FRENCH_FIRST,
+        authors.append(_Author(new_user_id(), username, f"{first} {last}", first in corpus.french_first_names,
                                popularity=rng.uniform(0.8, 2.2), expert=True))
     orgs: list[_Author] = []
-    for handle, display in _ORGS:
+    for handle, display in corpus.organisations:
         username = f"{tag_body[:11]}_org" if handle == "org" else handle
         display = f"{tag_body} {display}" if handle == "org" else display
         taken.add(username.lower())
@@ -706,7 +432,7 @@ def generate_conference_feed(
         first, last = next(name_iter)
         username = _username_from(first, last, rng, taken)
         authors.append(_Author(new_user_id(), username, f"{first} {last}",
-                               first in _FRENCH_FIRST or rng.random() < 0.08,
+                               first in corpus.french_first_names or rng.random() < 0.08,
                                popularity=math.exp(rng.gauss(0.0, 0.6))))
     people = [a for a in authors if not a.org]
     organiser, sponsors, press = orgs[0], orgs[1:3], orgs[3]
@@ -718,7 +444,7 @@ def generate_conference_feed(
         return rng.choices(pool, weights=weights)[0]
 
     # ---- talks on the programme ---------------------------------------------------------------------
-    talks = list(_TALKS)
+    talks = list(corpus.talks)
     rng.shuffle(talks)
     per_day = max(1, math.ceil(len(talks) / len(windows)))
     speakers: dict[int, tuple[str, str]] = {}  # talk index -> (reference in text, speaker name)
@@ -781,9 +507,9 @@ def generate_conference_feed(
         values.update(more)
         values.setdefault("tag", tagged(extra_tags))
         values.setdefault("link", _link(rng))
-        values.setdefault("emoji", rng.choice(_EMOJI))
-        values.setdefault("room", rng.choice(_ROOMS))
-        values.setdefault("room_fr", rng.choice(_ROOMS_FR))
+        values.setdefault("emoji", rng.choice(corpus.emoji))
+        values.setdefault("room", rng.choice(corpus.rooms))
+        values.setdefault("room_fr", rng.choice(corpus.rooms_fr))
         text = template.format(**values)
         text = re.sub(r"\s+", " ", text).strip()
         if len(text) > 280:
@@ -814,7 +540,7 @@ def generate_conference_feed(
         i = rng.randrange(len(schedule))
         author = pick_person(expert_weight=6.0)
         french = author.french and rng.random() < 0.7
-        template = rng.choice(_INSIGHT_FR if french else _INSIGHT_EN)
+        template = rng.choice(templates["insight"]["fr" if french else "en"])
         add(talk_time(i), author, fill(template, fields(i), schedule[i][0].tags), "fr" if french else "en",
             "insight", 2)
 
@@ -831,9 +557,10 @@ def generate_conference_feed(
         t0 = talk_time(i, before=8, after=0)
         key = f"slide-{cluster_no:02d}"
         writers = rng.sample(people, size)
-        templates = rng.sample(_SLIDE, size) if size <= len(_SLIDE) else [rng.choice(_SLIDE) for _ in range(size)]
+        slides = templates["slide"]["en"]
+        chosen = rng.sample(slides, size) if size <= len(slides) else [rng.choice(slides) for _ in range(size)]
         at = t0
-        for author, template in zip(writers, templates, strict=True):
+        for author, template in zip(writers, chosen, strict=True):
             add(clamp(at, schedule[i][3]), author, fill(template, fields(i), schedule[i][0].tags), "en",
                 "insight", 2, slide=key)
             at += timedelta(seconds=rng.randint(15, 100))
@@ -844,8 +571,8 @@ def generate_conference_feed(
         i = rng.randrange(len(schedule))
         author = rng.choice([organiser, press]) if rng.random() < 0.35 else pick_person(expert_weight=2.0)
         french = author.french and rng.random() < 0.6
-        template = rng.choice(_POINTER_FR if french else _POINTER_EN)
-        if "Up next" in template or "Starting now" in template or "Ça commence" in template:
+        template = rng.choice(templates["pointer"]["fr" if french else "en"])
+        if template in corpus.pointer_before_talk:
             at = clamp(schedule[i][1] - timedelta(minutes=rng.uniform(0, 12)), schedule[i][3])
         else:
             at = clamp(schedule[i][2] + timedelta(minutes=rng.uniform(0, 150)), schedule[i][3])
@@ -858,15 +585,15 @@ def generate_conference_feed(
         later = at.astimezone(start.tzinfo) + timedelta(minutes=rng.choice((20, 30, 45)))
         clock = later.replace(minute=later.minute - later.minute % 15).strftime("%H:%M")
         i = rng.randrange(len(schedule))
-        template = rng.choice(_LOGISTICS_FR if french else _LOGISTICS_EN)
+        template = rng.choice(templates["logistics"]["fr" if french else "en"])
         add(at, author, fill(template, fields(i), clock=clock), "fr" if french else "en", "logistics", 0)
 
     for _ in range(counts["promotion"]):
         author = rng.choice(sponsors) if rng.random() < 0.8 else pick_person()
-        product = _PRODUCTS.get(author.username, "our platform")
+        product = corpus.products.get(author.username, corpus.default_product)
         french = rng.random() < 0.15
         at, _ = uniform_time()
-        template = rng.choice(_PROMOTION_FR if french else _PROMOTION)
+        template = rng.choice(templates["promotion"]["fr" if french else "en"])
         add(at, author, fill(template, {}, product=product, booth=str(rng.randint(3, 48))),
             "fr" if french else "en", "promotion", 0)
 
@@ -875,41 +602,50 @@ def generate_conference_feed(
         author = pick_person(expert_weight=1.5)
         french = author.french and rng.random() < 0.75
         at = clamp(schedule[i][2] + timedelta(minutes=rng.uniform(0, 40)), schedule[i][3])
-        template = rng.choice(_CONGRATS_FR if french else _CONGRATS_EN)
+        template = rng.choice(templates["congrats"]["fr" if french else "en"])
         add(at, author, fill(template, fields(i)), "fr" if french else "en", "congrats", 0)
 
     for _ in range(counts["chatter"]):
         author = pick_person()
         french = author.french and rng.random() < 0.8
         at, day_no = uniform_time()
-        template = rng.choice(_CHATTER_FR if french else _CHATTER_EN)
+        template = rng.choice(templates["chatter"]["fr" if french else "en"])
         add(at, author, fill(template, {}, day=str(day_no + 1)), "fr" if french else "en", "chatter", 0)
 
     for _ in range(counts["link"]):
         author = pick_person()
         at, _ = uniform_time()
-        template = rng.choice(("{link} {tag}", "{tag} {link}", "👀 {link} {tag}"))
+        template = rng.choice(templates["link"]["zxx"])
         # X labels posts without linguistic content "zxx".
         add(at, author, fill(template, {}), "zxx", "link", 0)
 
     originals = list(range(len(drafts)))
 
+    def reaction(min_seconds: int, max_seconds: int,
+                 allowed: Callable[[_Draft], bool] = lambda _: True) -> tuple[int, datetime, _Author] | None:
+        """An earlier post, a time some minutes after it within its day, and someone else reacting to it
+        (None only with absurdly short windows)."""
+        for _attempt in range(50):
+            idx = rng.choice(originals)
+            _, hi = window_of(drafts[idx].at)
+            at = drafts[idx].at + timedelta(seconds=rng.randint(min_seconds, max_seconds))
+            if at <= hi and allowed(drafts[idx]):
+                break
+        else:  # pragma: no cover
+            return None
+        author = pick_person()
+        while author is drafts[idx].author:
+            author = pick_person()
+        return idx, at, author
+
     # Replies: fragments answering an earlier post, a few minutes later, within the same day.
     for _ in range(counts["reply"]):
-        for _attempt in range(50):
-            parent_idx = rng.choice(originals)
-            parent = drafts[parent_idx]
-            lo, hi = window_of(parent.at)
-            at = parent.at + timedelta(seconds=rng.randint(60, 40 * 60))
-            if at <= hi:
-                break
-        else:  # pragma: no cover - only with absurdly short windows
+        if (replying := reaction(60, 40 * 60)) is None:  # pragma: no cover
             continue
-        author = pick_person()
-        while author is parent.author:
-            author = pick_person()
+        parent_idx, at, author = replying
+        parent = drafts[parent_idx]
         french = (author.french or parent.lang == "fr") and rng.random() < 0.6
-        template = rng.choice(_REPLY_FR if french else _REPLY_EN)
+        template = rng.choice(templates["reply"]["fr" if french else "en"])
         text = fill(template, {}, to=parent.author.username)
         if tag.lower() not in text.lower():
             text = f"{text} {_tag_variant(tag, rng)}"
@@ -917,18 +653,10 @@ def generate_conference_feed(
 
     # Native reposts of earlier posts.
     for _ in range(counts["retweet"]):
-        for _attempt in range(50):
-            idx = rng.choice(originals)
-            original = drafts[idx]
-            lo, hi = window_of(original.at)
-            at = original.at + timedelta(seconds=rng.randint(120, 90 * 60))
-            if at <= hi and drafts[idx].kind != "link":
-                break
-        else:  # pragma: no cover
+        if (reposting := reaction(120, 90 * 60, lambda draft: draft.kind != "link")) is None:  # pragma: no cover
             continue
-        author = pick_person()
-        while author is original.author:
-            author = pick_person()
+        idx, at, author = reposting
+        original = drafts[idx]
         text = f"RT @{original.author.username}: {original.text}"
         if len(text) > 280:
             text = text[:279].rstrip() + "…"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import re
+import string
 import statistics
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -12,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from relaycast_local import feed as feed_module
 from relaycast_local.feed import KINDS, Post, generate_conference_feed, snowflake_time
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -171,3 +175,33 @@ def test_round_trip_and_bad_arguments(feed: list[Post]) -> None:
         generate_conference_feed(START, END, "#2026")
     with pytest.raises(ValueError):
         generate_conference_feed(START, END, "#RelayConf26", n_authors=10, experts=[f"e{i}" for i in range(8)])
+
+
+def test_the_same_seed_writes_the_same_posts_to_the_byte(feed: list[Post]) -> None:
+    """The demo's figures rest on its feed: a change to the generator or to its corpus (data/feed/*.yaml) that
+    changes a single post shows here. Update the digest only for a change of the feed that is meant."""
+    assert feed[1].text == "Starting now: a verifiable software supply chain with @ada_ops in Room 2.14 #RelayConf26"
+    assert Counter(p.kind for p in feed) == {"insight": 133, "chatter": 48, "reply": 36, "logistics": 36,
+                                             "congrats": 29, "pointer": 25, "promotion": 25, "link": 14,
+                                             "retweet": 14}
+    written = json.dumps([p.to_dict() for p in feed], ensure_ascii=False, sort_keys=True).encode()
+    assert hashlib.sha256(written).hexdigest() == "721546aadbf40e3377ae10091c9d2294b678a3dd67067369f028e7ca7d8a1a1d"
+
+
+def test_every_template_names_only_fields_the_generator_fills() -> None:
+    corpus = feed_module._corpus()
+    talk_fields = {"s", *(name for name in corpus.talks[0].__dataclass_fields__ if name != "tags")}
+    filled = {"tag", "link", "emoji", "room", "room_fr"}
+    extra = {"logistics": {"clock"}, "promotion": {"product", "booth"}, "chatter": {"day"}, "reply": {"to"}}
+    talk_kinds = {"insight", "slide", "pointer", "logistics", "congrats"}
+    assert set(corpus.templates) == {"insight", "slide", "pointer", "logistics", "promotion", "congrats", "chatter",
+                                     "reply", "link"}
+    for kind, by_language in corpus.templates.items():
+        allowed = filled | extra.get(kind, set()) | (talk_fields if kind in talk_kinds else set())
+        for templates in by_language.values():
+            assert templates
+            for template in templates:
+                names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+                assert names <= allowed, (kind, template, names - allowed)
+    assert corpus.pointer_before_talk <= set(corpus.templates["pointer"]["en"] + corpus.templates["pointer"]["fr"])
+    assert corpus.pointer_before_talk and corpus.french_first_names <= set(corpus.first_names)
