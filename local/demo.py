@@ -7,8 +7,6 @@ report compares it with what relaycast stored.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -16,117 +14,28 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
+from relaycast import credentials, quiet
+from relaycast.config import EventConfigError, load_event_config
 
-from relaycast import credentials, quiet, settings
-from relaycast.config import EventConfig, EventConfigError, load_event_config
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def synth(event_file: str | Path, outdir: Path) -> Path:
-    """Synthesise the event's stack (a subprocess: jsii's Node runtime stays out of this process)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "infra.app", "--event", str(event_file), "--out", str(outdir)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"synth failed:\n{result.stderr[-3000:]}")
-    return outdir
+from .harness import MASTODON_INSTANCE, ROOT, LocalStack, local_stack
+from .simrelay import SimulatedRelay
 
 
 @dataclass
 class LocalEvent:
-    """A running local event: the cloud, the sandbox, the API's URL and the relays."""
+    """A running local event: the deployed stack with its sandboxes, and the simulated relays."""
 
-    config: EventConfig
-    cloud: Any
-    deployed: Any
-    sandbox: Any
-    api_url: str
-    relays: list
-    mastodon: Any = None  # the Mastodon sandbox, when the event offers Mastodon
+    stack: LocalStack
+    relays: list[SimulatedRelay]
     on_mastodon: tuple[str, ...] = ()  # usernames of the relays who also connected Mastodon
     came_back: tuple[str, ...] = ()  # usernames of the relays who revoked X during the event and connected again
     live_at_receipt: int = 0  # confirmed receipts whose tokens the network still accepted when the receipt was made
 
 
-MASTODON_INSTANCE = "mastodon.sandbox"
-
-
-def local_overrides(sandbox: Any, mastodon: Any = None) -> dict[str, str]:
-    """Point the functions at the sandbox networks (the Mastodon sandbox is the one instance allowed on loopback)."""
-    return {
-        "X_API_BASE": sandbox.base_url,
-        "X_AUTHORIZE_URL": f"{sandbox.base_url}/i/oauth2/authorize",
-        **(mastodon.env() if mastodon else {}),
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": os.environ.get("RELAYCAST_LOG_LEVEL", "WARNING"),
-    }
-
-
-def feed_mastodon(config: EventConfig, feed: list[Any], mastodon: Any, cloud: Any) -> int:
-    """The experts who are on the Mastodon sandbox post there what they post on X, at the same event time:
-    the instance's #tag timeline grows with the simulated clock. Returns how many statuses are scheduled."""
-    accounts = {e.handle: e.mastodon.split("@")[0] for e in config.experts
-                if e.mastodon and e.mastodon.endswith(f"@{mastodon.domain}")}
-    statuses = [(post.created_at, accounts[post.username.lower()], post.text) for post in feed if post.username.lower() in accounts]
-    mastodon.schedule(statuses)
-    cloud.add_hook(mastodon.release_until)
-    return len(statuses)
-
-
-def app_secret(sandbox: Any) -> str:
-    return json.dumps(
-        {
-            "x_client_id": sandbox.client_id,
-            "x_client_secret": sandbox.client_secret,
-            "x_bearer_token": sandbox.bearer_token,
-            "signing_key": "local-demo-signing-key-0123456789abcdef",
-        }
-    )
-
-
-def table_scan(table_name: str) -> list[dict[str, Any]]:
-    table = boto3.resource("dynamodb").Table(table_name)
-    items, kwargs = [], {}
-    while True:
-        page = table.scan(**kwargs)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def sent_emails(cloud: Any) -> list[dict[str, Any]]:
-    """What moto's SES actually accepted for delivery (the relays' inboxes, in effect)."""
-    from moto.ses.models import ses_backends
-
-    backend = ses_backends[cloud.account_id][cloud.region]
-    return [
-        {"to": list(m.destinations.get("ToAddresses", [])), "subject": m.subject, "body": m.body}
-        for m in backend.sent_messages
-    ]
-
-
-def queue_depth(url: str) -> int:
-    attrs = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-
-
-def networks_of(event: LocalEvent) -> list[Any]:
-    """The sandboxes that issued relays' tokens."""
-    return [event.sandbox, *([event.mastodon] if event.mastodon else [])]
-
-
 def confirmed_but_live(event: LocalEvent, receipts: list[dict[str, Any]]) -> int:
     """Receipts that say "confirmed" while the network still accepts a token of the grant they name (every token
     of the network's grant, refreshed ones included), or that name no token the network ever issued."""
-    issued = {credentials.fingerprint(t): (net, t) for net in networks_of(event) for t in net.issued_tokens()}
+    issued = {credentials.fingerprint(t): (net, t) for net in event.stack.networks() for t in net.issued_tokens()}
     wrong = 0
     for receipt in receipts:
         if not receipt.get("confirmed") or receipt.get("mode") == "share-link":
@@ -141,7 +50,7 @@ def reconnections(event: LocalEvent) -> tuple[int, int]:
     """From X's own records: relays with more than one grant, and those whose grant was revoked before a later
     one began (revoke now, then back)."""
     grants: dict[str, list[Any]] = {}
-    for grant in event.sandbox.grants:
+    for grant in event.stack.x.grants:
         grants.setdefault(grant.username, []).append(grant)
     relays = {r.username for r in event.relays if r.dashboard_url}
     again = [g for user, g in grants.items() if user in relays and len(g) > 1]
@@ -150,14 +59,13 @@ def reconnections(event: LocalEvent) -> tuple[int, int]:
 
 
 def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]]) -> dict[str, Any]:
-    sandbox, deployed, config = event.sandbox, event.deployed, event.config
-    items = table_scan(deployed.table_name())
+    sandbox, config = event.stack.x, event.stack.config
+    items = event.stack.scan()
     kinds = Counter(i.get("kind") for i in items)
     relay_users = {sandbox.users[r.username].id for r in event.relays if r.dashboard_url}
     per_user = Counter(user for user, _post in sandbox.retweets if user in relay_users)
     revoked_users = {r.user_id for r in sandbox.revocations if r.whole_grant and r.user_id in relay_users}
-    dlq = sum(queue_depth(url) for lid, url in deployed.queue_urls.items() if "Dlq" in lid or "DeadLetter" in lid)
-    reblogs = event.mastodon.reblogs() if event.mastodon else []
+    reblogs = event.stack.mastodon.reblogs() if event.stack.mastodon else []
     receipts = [i for i in items if i.get("kind") == "receipt"]
     reconnected, revoked_then_back = reconnections(event)
     return {
@@ -175,7 +83,7 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "unique_posts_read": sandbox.unique_posts_read,
         "grants_revoked_upstream": len(revoked_users),
         # Every token any sandbox network issued to relaycast, checked at the network.
-        "tokens_still_active": sum(1 for net in networks_of(event) for t in net.issued_tokens() if net.is_token_active(t)),
+        "tokens_still_active": sum(1 for net in event.stack.networks() for t in net.issued_tokens() if net.is_token_active(t)),
         "relays_reconnected": reconnected,
         "relays_revoked_then_reconnected": revoked_then_back,
         "receipts_confirmed_but_live": event.live_at_receipt + confirmed_but_live(event, receipts),
@@ -210,7 +118,7 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         ),
         "grants_left": kinds["grant"],
         "token_material_left": sum(1 for i in items if "tokens" in i or i.get("kind") == "custody"),
-        "dead_letters": dlq,
+        "dead_letters": event.stack.dead_letters(),
         # What relaycast picked and why, in the order it picked them.
         "picks": [
             {"round": i["selected_round"], "network": i["network"], "author": i["author"], "score": float(i["score"]), "reasons": list(i.get("reasons", [])),
@@ -232,35 +140,15 @@ def run_event(
 ) -> dict[str, Any]:
     """Run the event; `prepare(event)` may adjust it once deployed (tests switch a path off), and
     `inspect(event, figures)` may look at everything before the local cloud stops."""
-    from relaycast_local.feed import generate_conference_feed
-    from relaycast_local.runtime import LocalCloud, SimClock
-    from relaycast_local.sandbox_mastodon import SandboxMastodon
-    from relaycast_local.sandbox_x import SandboxX
-    from relaycast_local.simrelay import SimulatedRelay
-
-    config = load_event_config(event_file)
-    # Config and secrets are cached per container in Lambda; here a new stack may reuse their names.
-    settings.reset_caches()
-    cdk_out = synth(event_file, cdk_out or ROOT / "build" / f"cdk.out.{config.slug}")
-    sim = SimClock(config.start_utc - timedelta(hours=1))
-    with SandboxX() as sandbox, SandboxMastodon(domain=MASTODON_INSTANCE) as mastodon, LocalCloud(clock=sim) as cloud:
-        feed = generate_conference_feed(config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts])
-        sandbox.add_posts(feed)
-        if "mastodon" in config.networks:
-            feed_mastodon(config, feed, mastodon, cloud)
-        deployed = cloud.deploy(
-            cdk_out,
-            f"relaycast-{config.slug}",
-            env_overrides=local_overrides(sandbox, mastodon),
-            secret_values={f"relaycast/{config.slug}/app": app_secret(sandbox)},
-        )
-        api_url = cloud.serve_api(deployed)
+    slug = load_event_config(event_file).slug
+    with local_stack(event_file, cdk_out=cdk_out or ROOT / "build" / f"cdk.out.{slug}") as stack:
+        config, cloud, api_url = stack.config, stack.cloud, stack.api_url
         # One relay in five gives no e-mail address: they read their receipt on the dashboard instead.
         people = [
             SimulatedRelay(username=f"relay_{i:02d}", email=None if i % 5 == 4 else f"relay{i:02d}@example.net", seed=i)
             for i in range(relays)
         ]
-        event = LocalEvent(config, cloud, deployed, sandbox, api_url, people, mastodon)
+        event = LocalEvent(stack, people)
         if prepare:
             prepare(event)
         for person in people:
@@ -269,7 +157,7 @@ def run_event(
             event.on_mastodon = tuple(p.username for p in people[::3])
             for person in people[::3]:
                 person.add_mastodon(MASTODON_INSTANCE)
-        inbox = sent_emails(cloud)
+        inbox = stack.sent_emails()
         for person in people:
             if person.email:
                 person.confirm_email(inbox)
@@ -286,12 +174,12 @@ def run_event(
             if comes_back and now >= revoke_at and comes_back.username not in event.came_back:
                 comes_back.revoke("x")
                 event.came_back += (comes_back.username,)
-                mine = [i for i in table_scan(deployed.table_name()) if i.get("kind") == "receipt" and i.get("username") == comes_back.username]
+                mine = [i for i in stack.scan() if i.get("kind") == "receipt" and i.get("username") == comes_back.username]
                 event.live_at_receipt += confirmed_but_live(event, mine)
             elif comes_back and comes_back.username in event.came_back:
                 comes_back.connect(api_url)
                 if comes_back.email:  # their address left with their last grant: they confirm it again
-                    comes_back.confirm_email(sent_emails(cloud))
+                    comes_back.confirm_email(stack.sent_emails())
                 comes_back = None
             for person in people:
                 approvals += person.maybe_review(now)[0]
@@ -304,7 +192,7 @@ def run_event(
             on_tick=between_ticks,
         )
         cloud.pump()
-        figures = report(event, approvals, sent_emails(cloud))
+        figures = report(event, approvals, stack.sent_emails())
         figures["rounds"] = sum(1 for f in run.firings if f.target_arn.split(":")[2] == "states")
         figures["failed_firings"] = [f"{f.schedule} at {f.at:%H:%M}: {f.error} {f.cause}"[:300] for f in run.failures()]
         if inspect:

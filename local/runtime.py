@@ -14,12 +14,9 @@ CloudFormation and fills moto's gaps. `pump` delivers event-source mappings like
 `sweep_ttl` expires items like DynamoDB's TTL (`runtime_events`). `run_until` fires the stack's schedules on the
 simulated clock (`runtime_schedules`). `serve_api` is API Gateway's proxy integration over HTTP (`runtime_api`).
 
-Patches to moto (all checked against PINNED_MOTO_VERSION when a LocalCloud starts, all undone when it closes):
-`LambdaFunction.invoke` (in-process handlers), `settings.moto_server_host` (custom resources answer this
-server), the Step Functions engine's Retry sleep and Wait state (`sfn_wait_scale`), `$$.Execution.StartTime`
-(an ISO string from the simulated clock instead of a datetime moto cannot serialise), SQS's `Message.delay` and
-`Message.delayed` (DelaySeconds on the simulated clock, `runtime_events.delays_on_clock`), and the queue/table
-hooks of moto's own event-source delivery (emptied). Everything else goes through moto's public API or its backends.
+Every patch to moto's internals is in `moto_patches`, with the moto version it is written against: applied
+when a LocalCloud starts, undone when it closes. Everything else goes through moto's public API or its
+backends.
 
 Only one LocalCloud runs in a process at a time: the Lambda patch, the environment and the clock are global.
 moto's backends are process-global too: a `mock_aws` started in the same process while a LocalCloud runs
@@ -43,20 +40,21 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from moto import settings as moto_settings
 from moto.core.config import default_user_config
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from . import runtime_events, runtime_lambda, runtime_schedules
+from . import moto_patches, runtime_lambda
 from .runtime_api import ApiFront
 from .runtime_deploy import DeployedStack, FunctionCode, Resource, deploy
 from .runtime_events import TTL_IDENTITY, Delivery, Pump, PumpReport, matches
-from .runtime_lambda import PINNED_MOTO_VERSION, LambdaHost, check_moto_version
+from .moto_patches import PINNED_MOTO_VERSION
+from .runtime_lambda import LambdaHost
 from .runtime_schedules import Firing, Schedule, SimClock, json_path, scheduled_event
 
 __all__ = [
@@ -139,7 +137,7 @@ class LocalCloud:
         self.account_id = "123456789012"
         self.endpoint_url = ""
         self.lambda_host = LambdaHost()
-        self.pump_: Pump
+        self._pump: Pump
         self.hooks: list[Callable[[datetime], None]] = []
         self.stacks: list[DeployedStack] = []
         self._server: ThreadedMotoServer | None = None
@@ -147,7 +145,7 @@ class LocalCloud:
         self._saved_config: dict[str, Any] = {}
         self._saved_levels: dict[str, int] = {}
         self._saved_filters: list[Any] | None = None
-        self._saved_server_host: Callable[[], str] | None = None
+        self._patched = False
         self._fronts: list[ApiFront] = []
         self._schedule_anchor: datetime | None = None
         self._watermark: datetime | None = None
@@ -164,8 +162,8 @@ class LocalCloud:
         self.close()
 
     def start(self) -> None:
-        check_moto_version()
-        if runtime_lambda.installed_host() is not None:
+        moto_patches.check_moto_version()
+        if moto_patches.active() is not None:
             raise RuntimeError("a LocalCloud is already running in this process (one at a time)")
         try:
             self._start()
@@ -209,16 +207,11 @@ class LocalCloud:
         boto3.DEFAULT_SESSION = None
         self._saved_config = json.loads(json.dumps(default_user_config))
         self._moto_config({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": True}})
-        runtime_lambda.install(self.lambda_host)
-        runtime_schedules.scale_sfn_waits(self.sfn_wait_scale)
-        runtime_schedules.stamp_sfn_start_time()
-        runtime_events.delays_on_clock()
-        # Custom resources' ResponseURL: this server, not a Docker host (moto would probe Docker for one).
-        self._saved_server_host = moto_settings.moto_server_host
-        moto_settings.moto_server_host = lambda: f"http://{host}"
+        moto_patches.apply(moto_patches.Activation(self.lambda_host.run, f"http://{host}", self.sfn_wait_scale))
+        self._patched = True
         self.lambda_host.custom_resource_hook = self._answer_custom_resource
         self.account_id = self.client("sts").get_caller_identity()["Account"]
-        self.pump_ = Pump(self.account_id, self.region, self.client, self.now)
+        self._pump = Pump(self.account_id, self.region, self.client, self.now)
         if self.clock is not None:
             self.clock.install()
         self.timings["start"] = time.monotonic() - started
@@ -245,12 +238,9 @@ class LocalCloud:
         self._fronts.clear()
         if self.clock is not None:
             self.clock.uninstall()
-        runtime_lambda.uninstall()
-        runtime_schedules.restore_sfn_waits()
-        runtime_schedules.restore_sfn_start_time()
-        runtime_events.restore_sqs_delays()
-        if self._saved_server_host is not None:
-            moto_settings.moto_server_host = self._saved_server_host  # type: ignore[assignment]
+        if self._patched:
+            moto_patches.undo()
+            self._patched = False
         self.lambda_host.close()
         if self._server is not None:
             self._server.stop()
@@ -323,6 +313,17 @@ class LocalCloud:
         deployed = deploy(self, cloud_assembly_dir, stack_name, env_overrides, secret_values)
         self.stacks.append(deployed)
         return deployed
+
+    def register_code(self, s3_key: str, folder: Path) -> None:
+        """A deployed asset folder is the code of every function whose `Code.S3Key` is `s3_key`."""
+        self.lambda_host.register_asset(s3_key, folder)
+
+    def code_folder(self, s3_key: str) -> Path | None:
+        return self.lambda_host.asset_folder(s3_key)
+
+    def detach_builtin_delivery(self) -> None:
+        """Leave the runtime's pollers as the one delivery path of every event-source mapping."""
+        self._pump.detach_builtin_delivery()
 
     # -- Lambda -------------------------------------------------------------------------------------------------
 
@@ -400,15 +401,15 @@ class LocalCloud:
 
     def pump(self, max_rounds: int = 200) -> PumpReport:
         """Deliver SQS and DynamoDB-stream mappings until drained of what is due now."""
-        return self.pump_.pump(max_rounds=max_rounds)
+        return self._pump.pump(max_rounds=max_rounds)
 
     def sweep_ttl(self, now: datetime | None = None) -> list[tuple[str, dict[str, Any]]]:
         """Delete items whose TTL is at or before `now` (default: the runtime clock) as the TTL principal."""
-        return self.pump_.sweep_ttl(now or self.now())
+        return self._pump.sweep_ttl(now or self.now())
 
     def in_flight(self) -> dict[str, int]:
         """Failed SQS messages waiting for their visibility timeout on the runtime clock, per queue URL."""
-        return self.pump_.in_flight()
+        return self._pump.in_flight()
 
     # -- schedules ----------------------------------------------------------------------------------------------
 

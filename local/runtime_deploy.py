@@ -29,7 +29,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 from moto.cloudformation.models import cloudformation_backends
@@ -39,8 +39,27 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from .runtime_schedules import Schedule, Target, parse_instant
 
-if TYPE_CHECKING:
-    from .runtime import LocalCloud
+class DeployTarget(Protocol):
+    """The local cloud as deploying and a deployed stack use it: all they touch of it."""
+
+    account_id: str
+    region: str
+
+    def client(self, service: str) -> Any: ...
+
+    def register_code(self, s3_key: str, folder: Path) -> None: ...
+
+    def code_folder(self, s3_key: str) -> Path | None: ...
+
+    def detach_builtin_delivery(self) -> None: ...
+
+    def invoke(self, function: str, event: Any = None) -> tuple[Any, str | None]: ...
+
+    def run_execution(self, state_machine_arn: str, input: Any = None, timeout: float = 60.0) -> dict[str, Any]: ...
+
+    def serve_api(self, deployed: DeployedStack, host: str = "127.0.0.1", port: int = 0,
+                  rest_api: str | None = None, stage: str | None = None) -> str: ...
+
 
 #: The version the bootstrap parameter announces (CDK templates require >= 6).
 BOOTSTRAP_VERSION = "30"
@@ -68,7 +87,7 @@ class FunctionCode:
 class DeployedStack:
     """A stack deployed into the local cloud, with its names resolved."""
 
-    cloud: LocalCloud = field(repr=False)
+    cloud: DeployTarget = field(repr=False)
     stack_name: str
     stack_id: str
     account_id: str
@@ -288,7 +307,7 @@ def generated_secret(props: dict[str, Any]) -> str:
 
 
 def deploy(
-    cloud: LocalCloud,
+    cloud: DeployTarget,
     cloud_assembly_dir: str | os.PathLike[str],
     stack_name: str,
     env_overrides: dict[str, str] | None = None,
@@ -336,7 +355,7 @@ def deploy(
             bucket = _substitute_pseudo(destination["bucketName"], account, region)
             s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
             if source.is_dir():
-                cloud.lambda_host.register_asset(destination["objectKey"], source)
+                cloud.register_code(destination["objectKey"], source)
     timings["assets"] = time.monotonic() - started
 
     # Resources moto's CloudFormation skips: create those relaycast needs, point references at real values.
@@ -460,13 +479,13 @@ def deploy(
         name = resources[lid].physical_id
         config = lambda_client.get_function_configuration(FunctionName=name)
         s3_key = resolve(r["Properties"].get("Code", {})).get("S3Key")
-        folder = cloud.lambda_host._folders_by_s3_key.get(s3_key) if s3_key else None
+        folder = cloud.code_folder(s3_key) if s3_key else None
         functions[lid] = FunctionCode(lid, name, config["FunctionArn"], folder, config.get("Handler", ""), config.get("Runtime", ""))
         if env_overrides:
             variables = {**(config.get("Environment", {}).get("Variables") or {}), **env_overrides}
             lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
 
-    cloud.pump_.detach_builtin_delivery()  # one delivery path: the runtime's pollers
+    cloud.detach_builtin_delivery()  # one delivery path: the runtime's pollers
     gaps.append("moto's own SQS/stream delivery detached from every event-source mapping")
     gaps += [f"schedule {s.logical_id} ({s.expression}) recorded for the simulated clock" for s in schedules]
     if env_overrides:

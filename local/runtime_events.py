@@ -2,8 +2,8 @@
 
 moto delivers to a function itself when a message is sent to a queue, or a stream record is written, that has a
 mapping: synchronously, inside the writer's request, with no visibility timeout, no partial batch failures and
-no FilterCriteria. The runtime switches that off (`detach_builtin_delivery`: the mapping stays, the queue's and
-the table's hooks are emptied) so there is exactly one delivery path: `Pump.pump()`, a poller like Lambda's.
+no FilterCriteria. The runtime switches that off (`moto_patches.detach_builtin_delivery`: the mapping stays, the
+queue's and the table's hooks are emptied) so there is exactly one delivery path: `Pump.pump()`, a poller like Lambda's.
 
 SQS and the clock: the pump receives with the longest visibility timeout (12 h, real time), so moto never
 makes a message visible again on its own; it remembers each failed message with the instant, on the *runtime's*
@@ -38,7 +38,8 @@ from typing import Any
 
 from moto.awslambda.models import lambda_backends
 from moto.dynamodb.models import dynamodb_backends
-from moto.sqs.models import sqs_backends
+
+from . import moto_patches
 
 #: The TTL principal as a Lambda event record carries it ...
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
@@ -196,10 +197,7 @@ class Pump:
 
     def detach_builtin_delivery(self) -> None:
         """Empty moto's queue and table hooks (the mappings themselves stay) and start new stream cursors."""
-        for queue in sqs_backends[self.account_id][self.region].queues.values():
-            queue.lambda_event_source_mappings.clear()
-        for table in dynamodb_backends[self.account_id][self.region].tables.values():
-            table.lambda_event_source_mappings.clear()
+        moto_patches.detach_builtin_delivery(self.account_id, self.region)
         for esm in self.mappings():
             if esm.uuid not in self._cursors and esm.event_source_arn.split(":")[2] == "dynamodb":
                 shard = self._shard(esm.event_source_arn)
@@ -510,43 +508,6 @@ class Pump:
             error = payload.get("errorType", "Unhandled") if isinstance(payload, dict) else "Unhandled"
             return payload, error
         return payload, None
-
-
-_saved_sqs_delay: Any = None
-
-
-def delays_on_clock() -> None:
-    """SQS's DelaySeconds counted on relaycast's clock (the simulated one when installed) instead of the wall
-    clock: a job sent back with a delay (a publish's jitter, a deferral until a budget turns or a relay's
-    quiet hours end) becomes receivable when the event's time has come, not after real minutes. Visibility
-    timeouts stay moto's (the pump manages failed messages itself). Undone by `restore_sqs_delays`."""
-    global _saved_sqs_delay
-    from moto.sqs.models import Message
-
-    from relaycast import clock
-
-    if _saved_sqs_delay is not None:
-        return
-    _saved_sqs_delay = (Message.delay, Message.__dict__["delayed"])
-
-    def delay(self: Any, delay_seconds: int) -> None:
-        self.delayed_until = clock.now().timestamp() * 1000 + int(delay_seconds) * 1000
-
-    def delayed(self: Any) -> bool:
-        return clock.now().timestamp() * 1000 < self.delayed_until
-
-    Message.delay = delay  # type: ignore[method-assign]
-    Message.delayed = property(delayed)  # type: ignore[method-assign,assignment]
-
-
-def restore_sqs_delays() -> None:
-    global _saved_sqs_delay
-    if _saved_sqs_delay is None:
-        return
-    from moto.sqs.models import Message
-
-    Message.delay, Message.delayed = _saved_sqs_delay  # type: ignore[method-assign]
-    _saved_sqs_delay = None
 
 
 def _with_json_body(record: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """In-process Lambda for moto: when moto invokes a function, run its real handler in this process.
 
-moto without Docker cannot run a function (`LambdaFunction._invoke_lambda` starts a container). This module
-replaces one method, `moto.awslambda.models.LambdaFunction.invoke`, for as long as a `LambdaHost` is
-installed. Every path that runs a function goes through that method: the Invoke API (and so Step Functions'
-Lambda tasks, the runtime's pollers, its schedules and its HTTP front), CloudFormation custom resources.
+moto without Docker cannot run a function (`LambdaFunction._invoke_lambda` starts a container). While a
+LocalCloud runs, `moto_patches` hands every invocation (`LambdaFunction.invoke`) to the cloud's `LambdaHost`:
+the Invoke API (and so Step Functions' Lambda tasks, the runtime's pollers, its schedules and its HTTP front)
+and CloudFormation custom resources alike.
 
 The function's code is found on disk, never unzipped from moto: a deployment registers the CDK asset folder of
 each S3 object key (`register_asset`), and the function's `Code.S3Key` leads back to its folder. A function
@@ -23,7 +23,6 @@ error payload `{"errorMessage", "errorType", "requestId", "stackTrace"}` with th
 
 from __future__ import annotations
 
-import base64
 import collections
 import contextlib
 import hashlib
@@ -44,26 +43,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import moto
 from moto.awslambda.models import LambdaFunction
-
-#: The moto release this patch was written against and tested with.
-PINNED_MOTO_VERSION = "5.2.5"
 
 #: Applied over the function's own environment: there is no X-Ray daemon here.
 _TRACE_DISABLED = {"POWERTOOLS_TRACE_DISABLED": "true"}
 #: Invocations run one at a time; one waiting longer than this is reported as a local deadlock.
 LOCK_TIMEOUT = 300.0
-
-
-def check_moto_version() -> None:
-    if moto.__version__ != PINNED_MOTO_VERSION:
-        raise RuntimeError(
-            f"relaycast_local's moto glue was written for moto {PINNED_MOTO_VERSION} and patches its internals "
-            f"(LambdaFunction.invoke, queue/table event-source hooks, stream records, state machine backends); "
-            f"moto {moto.__version__} is installed. Pin moto=={PINNED_MOTO_VERSION} or re-check the glue "
-            f"(local/runtime_*.py) against the new moto and update PINNED_MOTO_VERSION."
-        )
 
 
 @dataclass(frozen=True)
@@ -135,15 +120,6 @@ def restore_environ(saved: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
-def _header(headers: Any, name: str) -> str | None:
-    if not headers:
-        return None
-    for key, value in dict(headers).items():
-        if key.lower() == name:
-            return value
-    return None
-
-
 class LambdaHost:
     """Runs Python handlers in this process on behalf of moto's Lambda."""
 
@@ -163,6 +139,10 @@ class LambdaHost:
     def register_asset(self, s3_key: str, folder: Path) -> None:
         """A CDK asset folder is the code of every function whose `Code.S3Key` is `s3_key`."""
         self._folders_by_s3_key[s3_key] = Path(folder).resolve()
+
+    def asset_folder(self, s3_key: str) -> Path | None:
+        """The asset folder registered for `s3_key`, if any."""
+        return self._folders_by_s3_key.get(s3_key)
 
     def folder_of(self, fn: LambdaFunction) -> Path:
         s3_key = (fn.code or {}).get("S3Key")
@@ -327,47 +307,3 @@ class LambdaHost:
     def close(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)
         self._loaded.clear()
-
-
-# -- the patch ---------------------------------------------------------------------------------------------------
-
-_ORIGINAL_INVOKE = LambdaFunction.invoke
-_HOST: LambdaHost | None = None
-
-
-def _invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
-    """Replacement for moto's `LambdaFunction.invoke` (moto 5.2.5 signature)."""
-    host = _HOST
-    if host is None:
-        return _ORIGINAL_INVOKE(self, body, request_headers, response_headers)
-    invocation_type = _header(request_headers, "x-amz-invocation-type") or "RequestResponse"
-    if invocation_type == "DryRun":
-        return b""
-    event = json.loads(body) if body else {}
-    # "Event" invocations run synchronously too: deterministic, and moto answers 202 all the same.
-    payload, errored = host.run(self, event)
-    if errored:
-        response_headers["x-amz-function-error"] = "Unhandled"
-    if invocation_type == "RequestResponse":
-        response_headers["x-amz-log-result"] = base64.b64encode(b"").decode()
-    return payload
-
-
-def installed_host() -> LambdaHost | None:
-    return _HOST
-
-
-def install(host: LambdaHost) -> None:
-    """Route moto's Lambda invocations to `host` (one host at a time)."""
-    global _HOST
-    check_moto_version()
-    if _HOST is not None and _HOST is not host:
-        raise RuntimeError("another LocalCloud is already running in this process")
-    _HOST = host
-    LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    global _HOST
-    _HOST = None
-    LambdaFunction.invoke = _ORIGINAL_INVOKE  # type: ignore[method-assign]

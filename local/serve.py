@@ -13,7 +13,6 @@ import re
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ from werkzeug.utils import redirect
 
 from relaycast.config import EventConfig, EventConfigError, load_event_config
 
-from .demo import MASTODON_INSTANCE, app_secret, feed_mastodon, local_overrides, sent_emails, synth
+from .harness import MASTODON_INSTANCE, local_stack, sent_emails
 
 ROUND_WALL_SECONDS = 25  # default pace: a person sees a round about every 25 seconds
 TICK_SECONDS = 0.25  # wall time between two moves of the clock (each one pumps the queues)
@@ -216,11 +215,6 @@ def run_clock(cloud: Any, config: EventConfig, speed: float, until: datetime, ho
 
 
 def serve(event: str, host: str = "127.0.0.1", port: int = 8000, speed: float | None = None, ready_file: Path | None = None) -> int:
-    from relaycast_local.feed import generate_conference_feed
-    from relaycast_local.runtime import LocalCloud, SimClock
-    from relaycast_local.sandbox_mastodon import SandboxMastodon
-    from relaycast_local.sandbox_x import SandboxX
-
     try:
         config = load_event_config(event)
     except EventConfigError as error:
@@ -244,29 +238,16 @@ def serve(event: str, host: str = "127.0.0.1", port: int = 8000, speed: float | 
     url = f"http://{shown}:{port}/"
     try:
         print(f"relaycast serve: synthesising and deploying {event} into the local cloud…", flush=True)
-        with tempfile.TemporaryDirectory(prefix="relaycast-serve-") as tmp, SandboxX() as sandbox, \
-                SandboxMastodon(domain=MASTODON_INSTANCE) as mastodon, LocalCloud(clock=SimClock(config.start_utc)) as cloud:
-            # Its own cloud assembly: a demo or another serve may synthesise the same event at the same time.
-            cdk_out = synth(event, Path(tmp) / "cdk.out")
-            feed = generate_conference_feed(config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts])
-            sandbox.add_posts(feed)
-            if "mastodon" in config.networks:  # the experts post on the Mastodon sandbox too, as the clock runs
-                feed_mastodon(config, feed, mastodon, cloud)
-            deployed = cloud.deploy(
-                cdk_out,
-                f"relaycast-{config.slug}",
-                env_overrides=local_overrides(sandbox, mastodon),
-                secret_values={f"relaycast/{config.slug}/app": app_secret(sandbox)},
-            )
-            api_url = cloud.serve_api(deployed)
+        with local_stack(event, lead=timedelta(0)) as stack:
+            cloud, deployed, api_url = stack.cloud, stack.deployed, stack.api_url
             front.start(api_url)
             # The digests' and the moderator's links: this port, on the stage's path, as the relay's pages.
             cloud.link_hosted_page(deployed, f"{url}{api_url.rstrip('/').rsplit('/', 1)[1]}/")
             print(
                 f"\nOpen {url} to play a relay of “{config.name}”.\n"
-                f"X is a local sandbox at {sandbox.base_url}: no real account is involved, and its consent page accepts any username.\n"
-                + (f"Mastodon: type {MASTODON_INSTANCE} as your instance (a local mastodon-mock at {mastodon.base_url}; any username).\n"
-                   if "mastodon" in config.networks else "")
+                f"X is a local sandbox at {stack.x.base_url}: no real account is involved, and its consent page accepts any username.\n"
+                + (f"Mastodon: type {MASTODON_INSTANCE} as your instance (a local mastodon-mock at {stack.mastodon.base_url}; any username).\n"
+                   if stack.mastodon else "")
                 + "E-mails (address confirmations, receipts) are printed here instead of being sent.\n"
                 f"The event runs on a simulated clock at {speed:g}× (a round every {config.poll_interval_minutes * 60 / speed:.3g} s; "
                 f"it waits while someone is at X's consent page) "

@@ -10,31 +10,9 @@ from datetime import timedelta
 
 import pytest
 
-from relaycast import settings
-from relaycast.config import load_event_config
-from relaycast_local.demo import app_secret, local_overrides, sent_emails, synth, table_scan
+from relaycast_local.simrelay import SimulatedRelay
 
 pytestmark = pytest.mark.xdist_group("digest")
-
-EVENT = """\
-name: Digest Test Conference
-slug: e2e-digest
-hashtags: ["#DIG26"]
-timezone: Europe/Paris
-start: 2026-12-08T09:00
-end: 2026-12-08T16:00
-grace_hours: 1
-cap_per_relay: 4
-networks: [x]
-publish_jitter_seconds: 0
-poll_interval_minutes: 60
-notice_sender: relaycast@example.org
-experts:
-  - handle: "@amina_data"
-    weight: 2
-  - handle: "@k_osei"
-  - handle: "@marta_ml"
-"""
 
 APPROVE = re.compile(r"^Approve repost: (\S+)$", re.M)
 SKIP = re.compile(r"^Skip: (\S+)$", re.M)
@@ -57,40 +35,25 @@ def follow(relay, link):
 
 
 @pytest.fixture(scope="module")
-def digest_event(tmp_path_factory):
-    from relaycast_local.feed import generate_conference_feed
-    from relaycast_local.runtime import LocalCloud, SimClock
-    from relaycast_local.sandbox_x import SandboxX
-    from relaycast_local.simrelay import SimulatedRelay
-
-    folder = tmp_path_factory.mktemp("digest")
-    event_file = folder / "event.yaml"
-    event_file.write_text(EVENT)
-    config = load_event_config(event_file)
-    settings.reset_caches()
-    cdk_out = synth(event_file, folder / "cdk.out")
-    seen = {"config": config}
-    with SandboxX() as sandbox, LocalCloud(clock=SimClock(config.start_utc - timedelta(hours=1))) as cloud:
-        sandbox.add_posts(generate_conference_feed(config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts]))
-        deployed = cloud.deploy(cdk_out, "relaycast-e2e-digest", env_overrides=local_overrides(sandbox),
-                                secret_values={"relaycast/e2e-digest/app": app_secret(sandbox)})
-        api = cloud.serve_api(deployed)
-        table = deployed.table_name()
+def digest_event(local_event):
+    with local_event("digest") as stack:
+        config, cloud, sandbox, api, scan = stack.config, stack.cloud, stack.x, stack.api_url, stack.scan
+        seen = {"config": config}
         # relay_a confirms their address; relay_b never opens the confirmation; relay_c gives none.
         relay_a = SimulatedRelay(username="relay_a", email="a@example.net")
         relay_b = SimulatedRelay(username="relay_b", email="b@example.net", seed=1)
         relay_c = SimulatedRelay(username="relay_c", email=None, seed=2)
         for relay in (relay_a, relay_b, relay_c):
             relay.connect(api)
-        assert relay_a.confirm_email(sent_emails(cloud))
+        assert relay_a.confirm_email(stack.sent_emails())
         runs = []
         # Rounds until relay_a's first digest arrives (nobody reviews on the dashboard meanwhile).
-        while not digests(sent_emails(cloud), "a@example.net"):
+        while not digests(stack.sent_emails(), "a@example.net"):
             runs.append(cloud.run_until(cloud.now() + timedelta(hours=1), step=timedelta(hours=1)))
             assert cloud.now() < config.end_utc, "no digest during the event"
-        first = digests(sent_emails(cloud), "a@example.net")[0]
+        first = digests(stack.sent_emails(), "a@example.net")[0]
         seen["first"] = first
-        seen["items_before"] = table_scan(table)
+        seen["items_before"] = scan()
         user_a = sandbox.users["relay_a"].id
         seen["user_a"] = user_a
         # Relay ids are random: the verified account's mapping names relay_a's.
@@ -105,19 +68,19 @@ def digest_event(tmp_path_factory):
         seen["approve_again"] = relay_a.http.post(*seen["approve"][2], allow_redirects=False, timeout=30) if seen["approve"][2] else None
         seen["approve_reopened"] = relay_a.http.get(approve_links[0], timeout=10)
         # The next round's digest: skip its first entry through its link.
-        while len(digests(sent_emails(cloud), "a@example.net")) < 2:
+        while len(digests(stack.sent_emails(), "a@example.net")) < 2:
             runs.append(cloud.run_until(cloud.now() + timedelta(hours=1), step=timedelta(hours=1)))
             assert cloud.now() < config.end_utc, "no second digest during the event"
-        second = digests(sent_emails(cloud), "a@example.net")[1]
+        second = digests(stack.sent_emails(), "a@example.net")[1]
         seen["skip"] = follow(relay_a, SKIP.findall(second["body"])[0])
         cloud.pump()
         seen["repost_log_mid"] = list(sandbox.repost_log)
-        seen["items_mid"] = table_scan(table)
+        seen["items_mid"] = scan()
         # The rest of the event: more rounds, more digests (one per round with new proposals for relay_a).
         runs.append(cloud.run_until(config.end_utc + timedelta(minutes=30), step=timedelta(hours=1)))
         cloud.pump()
-        seen["items_end"] = table_scan(table)
-        seen["emails"] = sent_emails(cloud)
+        seen["items_end"] = scan()
+        seen["emails"] = stack.sent_emails()
         seen["repost_log"] = list(sandbox.repost_log)
         seen["failures"] = [f"{f.schedule} {f.error} {f.cause}"[:300] for run in runs for f in run.failures()]
         seen["round_outputs"] = [(f.status, f.output) for run in runs for f in run.firings if f.target_arn.split(":")[2] == "states"]

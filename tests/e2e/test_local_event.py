@@ -11,48 +11,27 @@ from pathlib import Path
 
 import pytest
 
-from relaycast_local.demo import run_event, table_scan
+from relaycast_local.demo import run_event
 
 pytestmark = pytest.mark.xdist_group("e2e")
 ROOT = Path(__file__).resolve().parents[2]
 
-EVENT = """\
-name: End-to-end Test Conference
-slug: e2e-test
-hashtags: ["#E2E26"]
-timezone: America/New_York
-start: 2026-12-08T09:00
-end: 2026-12-09T18:00
-grace_hours: 1
-cap_per_relay: 3
-networks: [x, mastodon]
-mastodon_source: mastodon.sandbox
-publish_jitter_seconds: 0
-poll_interval_minutes: 60
-notice_sender: relaycast@example.org
-experts:
-  - handle: "@amina_data"
-    weight: 2
-  - handle: "@k_osei"
-"""
-
 
 @pytest.fixture(scope="module")
-def finished_event(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("e2e")
-    event_file = folder / "event.yaml"
-    event_file.write_text(EVENT)
+def finished_event(event_file):
     seen = {}
 
     def inspect(event, figures):
-        seen["items"] = table_scan(event.deployed.table_name())
-        seen["retweets"] = set(event.sandbox.retweets)
-        seen["users"] = {r.username: event.sandbox.users[r.username].id for r in event.relays}
-        seen["tokens"] = [t for t in event.sandbox.issued_tokens() if t != event.sandbox.bearer_token]
-        seen["output"] = "\n".join(line for lines in event.cloud.lambda_host.output.values() for line in lines)
+        x = event.stack.x
+        seen["items"] = event.stack.scan()
+        seen["retweets"] = set(x.retweets)
+        seen["users"] = {r.username: x.users[r.username].id for r in event.relays}
+        seen["tokens"] = [t for t in x.issued_tokens() if t != x.bearer_token]
+        seen["output"] = "\n".join(line for lines in event.stack.cloud.lambda_host.output.values() for line in lines)
         seen["relays"] = event.relays
 
-    figures = run_event(event_file, relays=6, cdk_out=folder / "cdk.out", inspect=inspect)
+    path = event_file("whole-event")
+    figures = run_event(path, relays=6, cdk_out=path.parent / "cdk.out", inspect=inspect)
     return figures, seen
 
 
@@ -123,9 +102,8 @@ def test_every_relay_has_a_confirmed_receipt_and_no_token_was_printed(finished_e
     assert not [t for t in seen["tokens"] if t in seen["output"]]
 
 
-def test_a_bad_event_file_stops_the_demo_before_anything_runs(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(EVENT.replace("cap_per_relay: 3", "cap_per_relay: 0").replace("America/New_York", "Moon/Base"))
+def test_a_bad_event_file_stops_the_demo_before_anything_runs(event_file, tmp_path):
+    bad = event_file("whole-event", {"cap_per_relay: 3": "cap_per_relay: 0", "America/New_York": "Moon/Base"})
     result = subprocess.run(
         [sys.executable, "-m", "relaycast_local.cli", "demo", "--event", str(bad), "--report", str(tmp_path / "r.json")],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
@@ -135,26 +113,22 @@ def test_a_bad_event_file_stops_the_demo_before_anything_runs(tmp_path):
     assert not (tmp_path / "r.json").exists()
 
 
-SHORT_EVENT = EVENT.replace("slug: e2e-test", "slug: e2e-ttl").replace("end: 2026-12-09T18:00", "end: 2026-12-08T15:00")
-
-
-def test_without_the_sweep_the_ttl_stream_ends_every_grant_once(tmp_path):
+def test_without_the_sweep_the_ttl_stream_ends_every_grant_once(event_file):
     """The TTL backstop alone: the sweeper deletes each grant as DynamoDB's TTL would, the stream (filtered on
     the TTL principal) reaches expire, which revokes at X from the old image and mails the receipt."""
-    event_file = tmp_path / "event.yaml"
-    event_file.write_text(SHORT_EVENT)
+    short = event_file("whole-event", {"slug: e2e-test": "slug: e2e-ttl", "end: 2026-12-09T18:00": "end: 2026-12-08T15:00"})
     seen = {}
 
     def no_sweep(event):
-        sweeps = [s for s in event.deployed.schedules if any('"sweep"' in (t.input or "") for t in s.targets)]
+        sweeps = [s for s in event.stack.deployed.schedules if any('"sweep"' in (t.input or "") for t in s.targets)]
         assert len(sweeps) == 1
         sweeps[0].enabled = False
 
     def inspect(event, figures):
-        seen["receipts"] = [i for i in table_scan(event.deployed.table_name()) if i.get("kind") == "receipt"]
-        seen["revocations"] = Counter(r.grant_id for r in event.sandbox.revocations if r.whole_grant)
+        seen["receipts"] = [i for i in event.stack.scan() if i.get("kind") == "receipt"]
+        seen["revocations"] = Counter(r.grant_id for r in event.stack.x.revocations if r.whole_grant)
 
-    figures = run_event(event_file, relays=3, cdk_out=tmp_path / "cdk.out", prepare=no_sweep, inspect=inspect)
+    figures = run_event(short, relays=3, cdk_out=short.parent / "cdk.out", prepare=no_sweep, inspect=inspect)
     assert figures["relays_connected"] == 3 and figures["failed_firings"] == []
     # Three X grants and relay 0's Mastodon grant, each ended by its TTL record — relay_02's second grant too
     # (its first ended when they revoked it: the TTL path does not take that receipt for its own).

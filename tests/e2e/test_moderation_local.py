@@ -10,32 +10,9 @@ from datetime import timedelta
 import pytest
 import requests
 
-from relaycast import settings
-from relaycast.config import load_event_config
-from relaycast_local.demo import app_secret, local_overrides, sent_emails, synth, table_scan
+from relaycast_local.simrelay import SimulatedRelay
 
 pytestmark = pytest.mark.xdist_group("moderation")
-
-EVENT = """
-name: Moderated Summit
-slug: moderated-summit
-hashtags: ["#MOD26"]
-timezone: Europe/Paris
-start: 2026-12-08T09:00
-end: 2026-12-08T18:00
-grace_hours: 1
-cap_per_relay: 8
-poll_interval_minutes: 60
-notice_sender: relaycast@example.org
-moderation:
-  moderator_email: mod@example.org
-  timeout_minutes: 90
-  on_timeout: approve-all
-experts:
-  - handle: "@amina_data"
-    weight: 2
-  - handle: "@k_osei"
-"""
 
 
 def wait_for(condition, what, timeout=30):
@@ -46,29 +23,15 @@ def wait_for(condition, what, timeout=30):
     return value
 
 
-def test_a_moderated_round_waits_for_the_moderator_then_the_time_out_rule_applies(tmp_path):
-    from relaycast_local.feed import generate_conference_feed
-    from relaycast_local.runtime import LocalCloud, SimClock
-    from relaycast_local.sandbox_x import SandboxX
-    from relaycast_local.simrelay import SimulatedRelay
-
-    event_file = tmp_path / "event.yaml"
-    event_file.write_text(EVENT)
-    config = load_event_config(event_file)
-    settings.reset_caches()
-    cdk_out = synth(event_file, tmp_path / "cdk.out")
-    with SandboxX() as sandbox, LocalCloud(clock=SimClock(config.start_utc - timedelta(minutes=5))) as cloud:
-        sandbox.add_posts(generate_conference_feed(config.start, config.end, config.hashtags[0], experts=["amina_data", "k_osei"]))
-        deployed = cloud.deploy(cdk_out, "relaycast-moderated-summit", env_overrides=local_overrides(sandbox),
-                                secret_values={"relaycast/moderated-summit/app": app_secret(sandbox)})
-        api = cloud.serve_api(deployed)
+def test_a_moderated_round_waits_for_the_moderator_then_the_time_out_rule_applies(local_event):
+    with local_event("moderated", lead=timedelta(minutes=5)) as stack:
+        config, cloud, api, scan = stack.config, stack.cloud, stack.api_url, stack.scan
         relay = SimulatedRelay(username="relay_mod", email=None)
         relay.connect(api)
-        table = deployed.table_name()
         runs = []
 
         def items(kind):
-            return [i for i in table_scan(table) if i.get("kind") == kind]
+            return [i for i in scan() if i.get("kind") == kind]
 
         def waiting_round():
             return next((m for m in items("moderation") if m["status"] == "waiting"), None)
@@ -79,7 +42,7 @@ def test_a_moderated_round_waits_for_the_moderator_then_the_time_out_rule_applie
             assert cloud.now() < config.end_utc, "no round with picks"
         first = waiting_round()
         assert items("proposal") == []  # no relay sees anything before the decision
-        mail = next(m for m in sent_emails(cloud) if "mod@example.org" in m["to"])
+        mail = next(m for m in stack.sent_emails() if "mod@example.org" in m["to"])
         assert "to moderate" in mail["subject"] and first["picks"][0]["text"][:30] in mail["body"]
         link = re.search(r"https?://\S+/moderate\?t=\S+", mail["body"]).group(0)
 

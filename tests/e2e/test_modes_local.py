@@ -9,79 +9,35 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from relaycast import settings
-from relaycast.config import load_event_config
-from relaycast_local.demo import MASTODON_INSTANCE, app_secret, feed_mastodon, local_overrides, sent_emails, synth, table_scan
+from relaycast_local.harness import MASTODON_INSTANCE
+from relaycast_local.simrelay import SimulatedRelay
 
 pytestmark = pytest.mark.xdist_group("modes")
-
-EVENT = """\
-name: Modes Test Conference
-slug: e2e-modes
-hashtags: ["#MODES26"]
-timezone: Europe/Paris
-start: 2026-12-08T09:00
-end: 2026-12-08T18:00
-grace_hours: 1
-cap_per_relay: 3
-networks: [x, mastodon]
-modes: {x: share-link, mastodon: auto}
-mastodon_source: mastodon.sandbox
-publish_jitter_seconds: 0
-poll_interval_minutes: 60
-notice_sender: relaycast@example.org
-experts:
-  - handle: "@amina_data"
-    weight: 2
-    mastodon: "@amina_data@mastodon.sandbox"
-  - handle: "@k_osei"
-    mastodon: "@k_osei@mastodon.sandbox"
-  - handle: "@marta_ml"
-"""
 
 SHARE = re.compile(r'href="([^"]*/relay/share\?[^"]+)"')
 NO_TOKEN = "relaycast never held a token for this account: nothing to revoke"
 
 
 @pytest.fixture(scope="module")
-def modes_event(tmp_path_factory):
-    from relaycast_local.feed import generate_conference_feed
-    from relaycast_local.runtime import LocalCloud, SimClock
-    from relaycast_local.sandbox_mastodon import SandboxMastodon
-    from relaycast_local.sandbox_x import SandboxX
-    from relaycast_local.simrelay import SimulatedRelay
-
-    folder = tmp_path_factory.mktemp("modes")
-    event_file = folder / "event.yaml"
-    event_file.write_text(EVENT)
-    config = load_event_config(event_file)
-    assert config.mode("x") == "share-link" and config.mode("mastodon") == "auto"
-    settings.reset_caches()
-    cdk_out = synth(event_file, folder / "cdk.out")
-    seen = {"config": config}
-    with SandboxX() as sandbox, SandboxMastodon(domain=MASTODON_INSTANCE) as mastodon, \
-            LocalCloud(clock=SimClock(config.start_utc - timedelta(hours=1))) as cloud:
-        feed = generate_conference_feed(config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts])
-        sandbox.add_posts(feed)
-        seen["mastodon_scheduled"] = feed_mastodon(config, feed, mastodon, cloud)
-        deployed = cloud.deploy(cdk_out, "relaycast-e2e-modes", env_overrides=local_overrides(sandbox, mastodon),
-                                secret_values={"relaycast/e2e-modes/app": app_secret(sandbox)})
-        api = cloud.serve_api(deployed)
-        table = deployed.table_name()
+def modes_event(local_event):
+    with local_event("modes") as stack:
+        config, cloud, sandbox, mastodon, api, scan = stack.config, stack.cloud, stack.x, stack.mastodon, stack.api_url, stack.scan
+        assert config.mode("x") == "share-link" and config.mode("mastodon") == "auto"
+        seen = {"config": config, "mastodon_scheduled": stack.mastodon_scheduled}
         # Three relays join X with share links over HTTP; two of them add Mastodon (OAuth) from their dashboard.
         relays = [SimulatedRelay(username=f"relay_{i}", email=None if i == 2 else f"relay{i}@example.net", seed=i) for i in range(3)]
         for relay in relays:  # relay_2 claims to be an expert: a share-link name is only their word
             relay.join_share_link(api, "x", username="amina_data" if relay is relays[2] else None)
         seen["tokens_after_join"] = [t for t in sandbox.issued_tokens() if t != sandbox.bearer_token]
-        seen["grants_after_join"] = [i for i in table_scan(table) if i.get("kind") == "grant"]
+        seen["grants_after_join"] = [i for i in scan() if i.get("kind") == "grant"]
         for relay in relays[:2]:
             relay.add_mastodon(MASTODON_INSTANCE)
-        inbox = sent_emails(cloud)
+        inbox = stack.sent_emails()
         seen["confirmed"] = [relay.confirm_email(inbox) for relay in relays if relay.email]
 
         # Half the event: rounds propose X picks (as share links) and boost Mastodon picks at once.
         runs = [cloud.run_until(config.start_utc + timedelta(hours=5), step=timedelta(minutes=60))]
-        seen["items_mid"] = table_scan(table)
+        seen["items_mid"] = scan()
         # Each relay opens their dashboard; relay_0 clicks one share link twice, relay_1 clicks all of theirs.
         seen["dashboards"] = {r.username: r.http.get(r.dashboard_url, timeout=10).text for r in relays}
         seen["clicks"] = []
@@ -91,20 +47,20 @@ def modes_event(tmp_path_factory):
                 for _ in range(2 if relay is relays[0] else 1):
                     answer = relay.http.get(link, allow_redirects=False, timeout=10)
                     seen["clicks"].append((relay.username, link, answer.status_code, answer.headers.get("Location"), answer.text[:300]))
-        seen["items_after_clicks"] = table_scan(table)
+        seen["items_after_clicks"] = scan()
 
         # The rest of the event and its end: the sweep ends every grant.
         runs.append(cloud.run_until(config.access_ends + timedelta(hours=1), step=timedelta(minutes=60)))
         cloud.pump()
         seen["failures"] = [f"{f.schedule} {f.error} {f.cause}"[:300] for run in runs for f in run.failures()]
-        seen["items_end"] = table_scan(table)
+        seen["items_end"] = scan()
         seen["retweets"] = set(sandbox.retweets)
         seen["repost_log"] = list(sandbox.repost_log)
         seen["x_tokens"] = [t for t in sandbox.issued_tokens() if t != sandbox.bearer_token]
         seen["x_revocations"] = list(sandbox.revocations)
         seen["reblogs"] = mastodon.reblogs()
         seen["mastodon_ids"] = {r.username: mastodon.account_id(r.username) for r in relays}
-        seen["emails"] = sent_emails(cloud)
+        seen["emails"] = stack.sent_emails()
         seen["relays"] = relays
         seen["final_dashboards"] = {r.username: r.http.get(r.dashboard_url, timeout=10).text for r in relays}
         yield seen

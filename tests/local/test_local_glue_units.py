@@ -102,3 +102,51 @@ def test_local_cloud_points_boto3_at_moto_and_restores_everything(monkeypatch):
     assert os.environ["AWS_DEFAULT_REGION"] == "us-west-2" and "AWS_ENDPOINT_URL" not in os.environ
     assert LambdaFunction.invoke is original_invoke and settings.moto_server_host is original_host
     assert clock.now() != utc(9)
+
+
+def test_moto_patches_apply_once_per_cloud_and_undo_to_motos_own():
+    from moto.awslambda.models import LambdaFunction
+    from moto.sqs.models import Message
+
+    from relaycast_local import moto_patches
+
+    original_invoke, original_delayed = LambdaFunction.invoke, Message.delayed
+    activation = moto_patches.Activation(run_lambda=lambda fn, event: (b"{}", False), server_host="http://127.0.0.1", sfn_wait_scale=0.0)
+    moto_patches.apply(activation)
+    try:
+        patched_invoke, patched_delayed = LambdaFunction.invoke, Message.delayed
+        moto_patches.apply(activation)  # again for the same cloud: nothing is patched twice
+        assert LambdaFunction.invoke is patched_invoke is not original_invoke
+        assert Message.delayed is patched_delayed is not original_delayed
+        assert moto_patches.active() is activation
+        with pytest.raises(RuntimeError, match="one at a time"):
+            moto_patches.apply(moto_patches.Activation(activation.run_lambda, "http://127.0.0.2", 1.0))
+    finally:
+        moto_patches.undo()
+    moto_patches.undo()  # twice: still moto's own
+    assert LambdaFunction.invoke is original_invoke and Message.delayed is original_delayed
+    assert moto_patches.active() is None
+
+
+def test_deploy_touches_the_cloud_only_through_its_public_interface():
+    """runtime_deploy reads and writes nothing of the cloud but the members DeployTarget names, all public,
+    and LocalCloud has each of them."""
+    import ast
+    import inspect
+
+    from relaycast_local import runtime_deploy
+    from relaycast_local.runtime import LocalCloud
+
+    target = runtime_deploy.DeployTarget
+    methods = {name for name, value in vars(target).items() if callable(value) and not name.startswith("_")}
+    allowed = methods | set(target.__annotations__)
+    used = set()
+    for node in ast.walk(ast.parse(inspect.getsource(runtime_deploy))):
+        base = getattr(node, "value", None)
+        if isinstance(node, ast.Attribute) and (
+            (isinstance(base, ast.Name) and base.id == "cloud") or (isinstance(base, ast.Attribute) and base.attr == "cloud")
+        ):
+            used.add(node.attr)
+    assert {"client", "register_code", "code_folder", "detach_builtin_delivery", "invoke"} <= used
+    assert used <= allowed and not [name for name in allowed if name.startswith("_")]
+    assert all(callable(getattr(LocalCloud, name, None)) for name in methods)

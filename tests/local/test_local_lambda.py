@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from relaycast_local import runtime_lambda
+from relaycast_local import moto_patches
 from relaycast_local.runtime import PINNED_MOTO_VERSION
 
 pytestmark = pytest.mark.xdist_group("relaycast-local")
@@ -112,7 +112,7 @@ def test_the_patch_is_pinned_to_the_moto_version(monkeypatch):
 
     monkeypatch.setattr(moto, "__version__", "9.9.9")
     with pytest.raises(RuntimeError, match=PINNED_MOTO_VERSION):
-        runtime_lambda.check_moto_version()
+        moto_patches.check_moto_version()
 
 
 def _zip(files: dict[str, str]) -> bytes:

@@ -39,31 +39,33 @@ WINDOW_END = "2030-01-01T13:00:00Z"
 ONE_SHOT_LOCAL = "2030-01-01T15:30:00"
 
 
+def _table(scope: Construct, construct_id: str, **options) -> dynamodb.Table:
+    """A pk/sk on-demand table, destroyed with the stack."""
+    return dynamodb.Table(
+        scope,
+        construct_id,
+        partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+        sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        **options,
+    )
+
+
 class FixtureStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
 
         key = kms.Key(self, "TokenKey", removal_policy=cdk.RemovalPolicy.DESTROY)
-        table = dynamodb.Table(
+        table = _table(
             self,
             "Table",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
             encryption_key=key,
             time_to_live_attribute="expires_at",
             stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        log_table = dynamodb.Table(
-            self,
-            "LogTable",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        log_table = _table(self, "LogTable")
         secret = secretsmanager.Secret(
             self,
             "AppSecret",

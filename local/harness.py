@@ -1,0 +1,176 @@
+"""One local event, started the same way by `make demo`, `relaycast serve` and the end-to-end tests.
+
+    with local_stack("events/demo.yaml") as stack:
+        relay.connect(stack.api_url)
+        stack.cloud.run_until(stack.config.end_utc)
+        receipts = [i for i in stack.scan() if i.get("kind") == "receipt"]
+
+`local_stack` synthesises the event's stack, starts the sandbox X (and the Mastodon sandbox when the event
+offers Mastodon) with the demo's conference feed, starts moto (`LocalCloud`) on a simulated clock, deploys the
+stack into it pointed at the sandboxes, and serves the API. Everything stops when the block ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from relaycast import settings
+from relaycast.config import EventConfig, load_event_config
+
+from .feed import Post, generate_conference_feed
+from .runtime import DeployedStack, LocalCloud, SimClock
+from .sandbox_mastodon import SandboxMastodon
+from .sandbox_x import SandboxX
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The Mastodon sandbox's instance name (the one instance relaycast may reach on loopback).
+MASTODON_INSTANCE = "mastodon.sandbox"
+
+
+@dataclass
+class LocalStack:
+    """A deployed event in the local cloud, its sandboxes and its API's URL."""
+
+    config: EventConfig
+    cloud: LocalCloud
+    deployed: DeployedStack
+    x: SandboxX
+    mastodon: SandboxMastodon | None  # when the event offers Mastodon
+    api_url: str
+    overrides: dict[str, str]  # the environment the functions got on top of the stack's
+    feed: list[Post]  # what the experts and the crowd post on X during the event
+    mastodon_scheduled: int = 0  # statuses of the feed the experts also post on Mastodon
+
+    @property
+    def table_name(self) -> str:
+        return self.deployed.table_name()
+
+    def scan(self) -> list[dict[str, Any]]:
+        return table_scan(self.table_name)
+
+    def sent_emails(self) -> list[dict[str, Any]]:
+        return sent_emails(self.cloud)
+
+    def dead_letters(self) -> int:
+        """Messages waiting in the stack's dead-letter queues."""
+        return sum(queue_depth(url) for lid, url in self.deployed.queue_urls.items() if "Dlq" in lid or "DeadLetter" in lid)
+
+    def networks(self) -> list[Any]:
+        """The sandboxes that issue relays' tokens."""
+        return [self.x, *([self.mastodon] if self.mastodon else [])]
+
+
+@contextmanager
+def local_stack(event_file: str | Path, *, cdk_out: Path | None = None, lead: timedelta = timedelta(hours=1)) -> Iterator[LocalStack]:
+    """The event of `event_file`, deployed and served; the simulated clock starts `lead` before the event.
+    `cdk_out`: where to synthesise (default: a temporary folder, as a demo or another serve may synthesise the
+    same event at the same time)."""
+    config = load_event_config(event_file)
+    # Config and secrets are cached per container in Lambda; here a new stack may reuse their names.
+    settings.reset_caches()
+    with ExitStack() as running:
+        if cdk_out is None:
+            cdk_out = Path(running.enter_context(tempfile.TemporaryDirectory(prefix="relaycast-cdk-"))) / "cdk.out"
+        synth(event_file, cdk_out)
+        x = running.enter_context(SandboxX())
+        mastodon = running.enter_context(SandboxMastodon(domain=MASTODON_INSTANCE)) if "mastodon" in config.networks else None
+        cloud = running.enter_context(LocalCloud(clock=SimClock(config.start_utc - lead)))
+        feed = generate_conference_feed(config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts])
+        x.add_posts(feed)
+        scheduled = feed_mastodon(config, feed, mastodon, cloud) if mastodon else 0
+        overrides = local_overrides(x, mastodon)
+        deployed = cloud.deploy(
+            cdk_out,
+            f"relaycast-{config.slug}",
+            env_overrides=overrides,
+            secret_values={f"relaycast/{config.slug}/app": app_secret(x)},
+        )
+        api_url = cloud.serve_api(deployed)
+        yield LocalStack(config, cloud, deployed, x, mastodon, api_url, overrides, feed, scheduled)
+
+
+def synth(event_file: str | Path, outdir: Path) -> Path:
+    """Synthesise the event's stack (a subprocess: jsii's Node runtime stays out of this process)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.app", "--event", str(event_file), "--out", str(outdir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"synth failed:\n{result.stderr[-3000:]}")
+    return outdir
+
+
+def local_overrides(x: SandboxX, mastodon: SandboxMastodon | None = None) -> dict[str, str]:
+    """Point the functions at the sandbox networks (the Mastodon sandbox is the one instance allowed on loopback)."""
+    return {
+        "X_API_BASE": x.base_url,
+        "X_AUTHORIZE_URL": f"{x.base_url}/i/oauth2/authorize",
+        **(mastodon.env() if mastodon else {}),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("RELAYCAST_LOG_LEVEL", "WARNING"),
+    }
+
+
+def feed_mastodon(config: EventConfig, feed: list[Post], mastodon: SandboxMastodon, cloud: LocalCloud) -> int:
+    """The experts who are on the Mastodon sandbox post there what they post on X, at the same event time:
+    the instance's #tag timeline grows with the simulated clock. Returns how many statuses are scheduled."""
+    accounts = {e.handle: e.mastodon.split("@")[0] for e in config.experts
+                if e.mastodon and e.mastodon.endswith(f"@{mastodon.domain}")}
+    statuses = [(post.created_at, accounts[post.username.lower()], post.text) for post in feed if post.username.lower() in accounts]
+    mastodon.schedule(statuses)
+    cloud.add_hook(mastodon.release_until)
+    return len(statuses)
+
+
+def app_secret(x: SandboxX) -> str:
+    return json.dumps(
+        {
+            "x_client_id": x.client_id,
+            "x_client_secret": x.client_secret,
+            "x_bearer_token": x.bearer_token,
+            "signing_key": "local-demo-signing-key-0123456789abcdef",
+        }
+    )
+
+
+def table_scan(table_name: str) -> list[dict[str, Any]]:
+    table = boto3.resource("dynamodb").Table(table_name)
+    items, kwargs = [], {}
+    while True:
+        page = table.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def sent_emails(cloud: LocalCloud) -> list[dict[str, Any]]:
+    """What moto's SES actually accepted for delivery (the relays' inboxes, in effect)."""
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[cloud.account_id][cloud.region]
+    return [
+        {"to": list(m.destinations.get("ToAddresses", [])), "subject": m.subject, "body": m.body}
+        for m in backend.sent_messages
+    ]
+
+
+def queue_depth(url: str) -> int:
+    attrs = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
