@@ -108,6 +108,8 @@ class Schedules(Construct):
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                 batch_size=5,
                 bisect_batch_on_error=True,
+                # A record that fails is retried from itself: the records before it are not ended twice.
+                report_batch_item_failures=True,
                 retry_attempts=3,
                 max_record_age=Duration.days(1),
                 on_failure=event_sources.SqsDlq(self.expire_dlq),
