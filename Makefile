@@ -33,7 +33,7 @@ help:
 	@echo "make test    run the whole test suite (unit, handlers on moto, infra gates, end to end, browser)"
 	@echo "make synth   synthesise the stack of EVENT=$(EVENT) into cdk.out/"
 	@echo "make check   validate EVENT=$(EVENT)"
-	@echo "make check-imports  fail on any import cycle in the domain package (layers/relaycast)"
+	@echo "make check-imports  fail on any import cycle in layers/relaycast, local/ or infra/"
 	@echo "make bench-sweep  measure the end-of-access sweep and the per-grant end cost (GRANTS=$(GRANTS))"
 	@echo "make bench   publishing: calls per relay-post, an event against the budgets, cost per 1,000, a long property run"
 	@echo "make bench-journeys  the relay journeys property, longer (JOURNEYS=$(JOURNEYS), part of make bench)"

@@ -18,12 +18,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from relaycast.config import EventConfig
 
-from infra.function import FUNCTIONS_DIR, LOG_RETENTION, FunctionCommons, RelaycastFunction
-from infra.notices import Notices
+from infra.function import FUNCTIONS_DIR, LOG_RETENTION
+from infra.parts import StackParts
 from infra.pipeline import grant_task_response
-from infra.storage import Storage
 
 OAUTH_APP = FUNCTIONS_DIR / "oauth" / "app.py"
 STAGE_NAME = "live"
@@ -79,30 +77,15 @@ def chalice_routes(app) -> list[Route]:
 class ConnectApi(Construct):
     """The hosted page: REST API (access logs, throttling, tracing) → the `oauth` function."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        config: EventConfig,
-        storage: Storage,
-        notices: Notices,
-        publish_queue: sqs.IQueue,
-        commons: FunctionCommons,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, *, parts: StackParts, publish_queue: sqs.IQueue) -> None:
         super().__init__(scope, id)
+        config, storage, notices = parts.config, parts.storage, parts.notices
         chalice_app = load_chalice_app()
         self.routes = chalice_routes(chalice_app)
 
-        self.oauth = RelaycastFunction(
-            self,
-            "OauthFunction",
-            name="oauth",
-            handler="app.app",
-            commons=commons,
-            description="relaycast: hosted page, connect/callback, relay dashboard, revoke (Chalice)",
-            memory_size=512,
-            timeout=Duration.seconds(20),
+        self.oauth = parts.function(
+            self, "OauthFunction", "oauth", "hosted page, connect/callback, relay dashboard, revoke (Chalice)",
+            handler="app.app", memory_size=512, timeout=Duration.seconds(20),
             extra_environment={"PUBLISH_QUEUE_URL": publish_queue.queue_url},
         )
         fn = self.oauth.function

@@ -14,12 +14,15 @@ from constructs import Construct
 from relaycast.config import EventConfig
 from relaycast.moderation import backstop_seconds
 
-from infra.function import LOG_RETENTION, FunctionCommons, RelaycastFunction
-from infra.notices import Notices
+from infra.function import LOG_RETENTION
+from infra.parts import StackParts
 from infra.storage import Storage
 
 PUBLISH_TIMEOUT = Duration.seconds(30)
 MAX_RECEIVE_COUNT = 5
+# What the fan-out hands each relay's branch: the relay as select named it, and the round's own fields.
+RELAY_FIELDS = ("relay_id", "network", "mode", "delay", "own")
+ROUND_FIELDS = ("round", "proposal_expires_at", "expires_at")
 
 
 def work_queue(scope: Construct, id: str, *, consumer_timeout: Duration, dead_letters: sqs.IQueue) -> sqs.Queue:
@@ -63,48 +66,17 @@ def dead_letter_queue(scope: Construct, id: str) -> sqs.Queue:
 class Pipeline(Construct):
     """Poll → Select → fan-out of proposals (Step Functions); approved jobs → SQS → publish."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        config: EventConfig,
-        storage: Storage,
-        notices: Notices,
-        commons: FunctionCommons,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, *, parts: StackParts) -> None:
         super().__init__(scope, id)
+        config, storage, notices = parts.config, parts.storage, parts.notices
 
-        self.poll = RelaycastFunction(
-            self,
-            "PollFunction",
-            name="poll",
-            handler="handler.handler",
-            commons=commons,
-            description="relaycast: polls the event hashtags into candidates",
-            memory_size=256,
-            timeout=Duration.seconds(60),
-        )
-        self.select = RelaycastFunction(
-            self,
-            "SelectFunction",
-            name="select",
-            handler="handler.handler",
-            commons=commons,
-            description="relaycast: selects the round's most insightful candidates",
-            memory_size=512,
-            timeout=Duration.seconds(60),
-        )
-        self.publish = RelaycastFunction(
-            self,
-            "PublishFunction",
-            name="publish",
-            handler="handler.handler",
-            commons=commons,
-            description="relaycast: publishes an approved job through a relay's account",
-            memory_size=256,
-            timeout=PUBLISH_TIMEOUT,
-        )
+        minute = Duration.seconds(60)
+        self.poll = parts.function(self, "PollFunction", "poll", "polls the event hashtags into candidates",
+                                   memory_size=256, timeout=minute)
+        self.select = parts.function(self, "SelectFunction", "select", "selects the round's most insightful candidates",
+                                     memory_size=512, timeout=minute)
+        self.publish = parts.function(self, "PublishFunction", "publish", "publishes an approved job through a relay's account",
+                                      memory_size=256, timeout=PUBLISH_TIMEOUT)
 
         for fn in (self.poll, self.select, self.publish):
             storage.grant_table_read_write(fn.function)
@@ -242,14 +214,8 @@ class Pipeline(Construct):
             "ProposePicks",
             items_path="$.picks",
             item_selector={
-                "relay_id.$": "$.relay_id",
-                "network.$": "$.network",
-                "mode.$": "$.mode",
-                "delay.$": "$.delay",
-                "own.$": "$.own",
-                "round.$": "$.round",
-                "proposal_expires_at.$": "$.proposal_expires_at",
-                "expires_at.$": "$.expires_at",
+                # Each pick carries down what the fan-out gave its relay's branch.
+                **{f"{field}.$": f"$.{field}" for field in (*RELAY_FIELDS, *ROUND_FIELDS)},
                 "pick.$": "$$.Map.Item.Value",
                 "job": {"relay_id.$": "$.relay_id", "network.$": "$.network", "post_id.$": "$$.Map.Item.Value.post_id"},
             },
@@ -264,14 +230,8 @@ class Pipeline(Construct):
             "FanOut",
             items_path="$.selection.relays",
             item_selector={
-                "relay_id.$": "$$.Map.Item.Value.relay_id",
-                "network.$": "$$.Map.Item.Value.network",
-                "mode.$": "$$.Map.Item.Value.mode",
-                "delay.$": "$$.Map.Item.Value.delay",
-                "own.$": "$$.Map.Item.Value.own",
-                "round.$": "$.selection.round",
-                "proposal_expires_at.$": "$.selection.proposal_expires_at",
-                "expires_at.$": "$.selection.expires_at",
+                **{f"{field}.$": f"$$.Map.Item.Value.{field}" for field in RELAY_FIELDS},
+                **{f"{field}.$": f"$.selection.{field}" for field in ROUND_FIELDS},
                 # With moderation, only what the moderator approved (or the time-out rule let through).
                 "picks.$": "$.moderation.picks" if config.moderation else "$.selection.picks",
             },

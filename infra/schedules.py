@@ -18,10 +18,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from relaycast.config import EventConfig
 
-from infra.function import FunctionCommons, RelaycastFunction
-from infra.notices import Notices
+from infra.parts import StackParts
 from infra.pipeline import dead_letter_queue, work_queue
-from infra.storage import Storage
 
 SWEEP_INPUT = {"action": "sweep"}
 EXPIRE_TIMEOUT = Duration.minutes(5)
@@ -50,34 +48,18 @@ def at_expression(config: EventConfig) -> str:
 class Schedules(Construct):
     """The round's schedule, the sweep's one-shot, and `expire` with its stream backstop."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        config: EventConfig,
-        storage: Storage,
-        notices: Notices,
-        state_machine: sfn.IStateMachine,
-        commons: FunctionCommons,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, *, parts: StackParts, state_machine: sfn.IStateMachine) -> None:
         super().__init__(scope, id)
+        config, storage, notices = parts.config, parts.storage, parts.notices
         # Failed stream batches and failed asynchronous invocations (the sweep) of `expire` land here.
         self.expire_dlq = dead_letter_queue(self, "ExpireDlq")
         # Invocations the Scheduler could not deliver to their target land here.
         self.schedule_dlq = dead_letter_queue(self, "ScheduleDlq")
 
-        self.expire = RelaycastFunction(
-            self,
-            "ExpireFunction",
-            name="expire",
-            handler="handler.handler",
-            commons=commons,
-            description="relaycast: revokes grants upstream at the end of access and sends receipts",
-            memory_size=256,
-            timeout=EXPIRE_TIMEOUT,
-            # The sweep is invoked asynchronously: after Lambda's two retries, the event lands in the DLQ.
-            dead_letter_queue=self.expire_dlq,
+        # The sweep is invoked asynchronously: after Lambda's two retries, the event lands in the DLQ.
+        self.expire = parts.function(
+            self, "ExpireFunction", "expire", "revokes grants upstream at the end of access and sends receipts",
+            memory_size=256, timeout=EXPIRE_TIMEOUT, dead_letter_queue=self.expire_dlq,
         )
         # The sweep's fan-out: one message per grant. After MAX_RECEIVE_COUNT receives a message lands in
         # its DLQ; the handler ends a grant unconfirmed one receive before that (relaycast.expire.RECEIVE_BUDGET).
@@ -108,6 +90,8 @@ class Schedules(Construct):
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                 batch_size=5,
                 bisect_batch_on_error=True,
+                # A record that fails is retried from itself: the records before it are not ended twice.
+                report_batch_item_failures=True,
                 retry_attempts=3,
                 max_record_age=Duration.days(1),
                 on_failure=event_sources.SqsDlq(self.expire_dlq),
@@ -124,30 +108,30 @@ class Schedules(Construct):
             schedule=scheduler.ScheduleExpression.rate(Duration.minutes(config.poll_interval_minutes)),
             start=config.start_utc,
             end=config.end_utc,
-            target=targets.StepFunctionsStartExecution(
-                state_machine,
-                role=self.round_role,
-                input=scheduler.ScheduleTargetInput.from_object(ROUND_INPUT),
-                dead_letter_queue=self.schedule_dlq,
-                retry_attempts=2,
-                # A round delayed by more than one interval is superseded by the next one.
-                max_event_age=Duration.minutes(config.poll_interval_minutes),
-            ),
+            # A round delayed by more than one interval is superseded by the next one.
+            target=targets.StepFunctionsStartExecution(state_machine, **self._delivery(
+                self.round_role, ROUND_INPUT, retry_attempts=2, max_event_age=Duration.minutes(config.poll_interval_minutes)
+            )),
         )
         self.sweep_schedule = scheduler.Schedule(
             self,
             "SweepSchedule",
             description=f"relaycast {config.slug}: revoke every grant when access ends",
             schedule=scheduler.ScheduleExpression.expression(at_expression(config), TimeZone.of("UTC")),
-            target=targets.LambdaInvoke(
-                fn,
-                role=self.sweep_role,
-                input=scheduler.ScheduleTargetInput.from_object(SWEEP_INPUT),
-                dead_letter_queue=self.schedule_dlq,
-                retry_attempts=10,
-                max_event_age=Duration.hours(24),
-            ),
+            target=targets.LambdaInvoke(fn, **self._delivery(
+                self.sweep_role, SWEEP_INPUT, retry_attempts=10, max_event_age=Duration.hours(24)
+            )),
         )
+
+    def _delivery(self, role: iam.IRole, payload: dict, *, retry_attempts: int, max_event_age: Duration) -> dict:
+        """How a schedule reaches its target: as `role`, with `payload`, retried, then to the schedules' DLQ."""
+        return {
+            "role": role,
+            "input": scheduler.ScheduleTargetInput.from_object(payload),
+            "dead_letter_queue": self.schedule_dlq,
+            "retry_attempts": retry_attempts,
+            "max_event_age": max_event_age,
+        }
 
     def _scheduler_role(self, id: str, purpose: str) -> iam.Role:
         """A role only EventBridge Scheduler of this account can assume; the target grants what it needs."""

@@ -11,6 +11,7 @@ from infra.function import FunctionCommons, shared_layer
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
 from infra.notices import Notices
+from infra.parts import StackParts
 from infra.pipeline import Pipeline
 from infra.schedules import Schedules
 from infra.storage import Storage
@@ -44,29 +45,12 @@ class RelaycastStack(Stack):
             environment=self.storage.environment(),
             name_prefix=stack_name(config),
         )
-        self.pipeline = Pipeline(
-            self, "Pipeline", config=config, storage=self.storage, notices=self.notices, commons=commons
-        )
-        self.connect_api = ConnectApi(
-            self,
-            "ConnectApi",
-            config=config,
-            storage=self.storage,
-            notices=self.notices,
-            publish_queue=self.pipeline.publish_queue,
-            commons=commons,
-        )
+        parts = StackParts(config=config, storage=self.storage, notices=self.notices, commons=commons)
+        self.pipeline = Pipeline(self, "Pipeline", parts=parts)
+        self.connect_api = ConnectApi(self, "ConnectApi", parts=parts, publish_queue=self.pipeline.publish_queue)
         # The moderator's link and the relays' proposal digests lead to the hosted app.
         self.pipeline.select.function.add_environment("HOSTED_PAGE_URL", self.connect_api.url)
-        self.schedules = Schedules(
-            self,
-            "Schedules",
-            config=config,
-            storage=self.storage,
-            notices=self.notices,
-            state_machine=self.pipeline.state_machine,
-            commons=commons,
-        )
+        self.schedules = Schedules(self, "Schedules", parts=parts, state_machine=self.pipeline.state_machine)
         self.functions = {
             "oauth": self.connect_api.oauth,
             "poll": self.pipeline.poll,

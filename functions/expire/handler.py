@@ -5,53 +5,46 @@ import base64
 import json
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from relaycast import digest, expire
+from relaycast.entry import lambda_entry
 from relaycast.networks.factory import x_network
-from relaycast.observability import bind_service, logger, metrics, tracer
-from relaycast.settings import Settings
-from relaycast.storage import Store, plain
+from relaycast.observability import logger
+from relaycast.storage import plain
+
+# A batch that fails whole is reported item by item all the same (no function error).
+queue_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+stream_processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event, context):
-    bind_service()
-    settings = Settings.from_env()
-    store = Store(settings.table_name)
+@lambda_entry
+def handler(event, context, settings, store):
     if event.get("action") == "sweep":
         # No round runs after the end: the proposals nobody decided are recorded as expired here.
         expired = digest.expire_proposals(store, settings.event())
         # Raises when grants could not be queued: the scheduler's retry runs the sweep again.
         return {**expire.sweep(store, settings.end_grant_queue_url), "proposals_expired": expired}
     config, x = settings.event(), x_network(settings)
-    records = event.get("Records") or []
-    if records and records[0].get("eventSource") == "aws:sqs":
 
-        def record_handler(record: SQSRecord) -> str:
-            receives = int(record.attributes.approximate_receive_count or 1)
-            outcome = expire.end_queued(store, settings, config, x, json.loads(record.body), receives)
-            logger.info("end-grant message", extra={"outcome": outcome, "receives": receives})
-            return outcome
+    def queued_end(record: SQSRecord) -> str:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        outcome = expire.end_queued(store, settings, config, x, json.loads(record.body), receives)
+        logger.info("end-grant message", extra={"outcome": outcome, "receives": receives})
+        return outcome
 
-        return process_partial_response(
-            event=event,
-            record_handler=record_handler,
-            # A batch that fails whole is reported item by item all the same (no function error).
-            processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-            context=context,
-        )
-    ended = 0
-    for record in DynamoDBStreamEvent(event).records:
+    def ttl_end(record: DynamoDBRecord) -> str:
         item = plain(record.dynamodb.old_image)
         for sealed in ("tokens", "retired"):
             if sealed in item:  # binary attributes arrive as base64 text
                 item[sealed] = base64.b64decode(item[sealed])
-        if item.get("kind") == "custody":  # tokens whose grant is gone or never was: end them from the image
-            ended += expire.end_custody(store, settings, config, x, item, "access expired") == "ended"
-        else:
-            ended += expire.end_grant(store, settings, config, x, item, "access expired") == "ended"
-    return {"ended": ended}
+        # Tokens whose grant is gone or never was are ended from the image.
+        end = expire.end_custody if item.get("kind") == "custody" else expire.end_grant
+        outcome = end(store, settings, config, x, item, "access expired")
+        logger.info("TTL deletion", extra={"kind": item.get("kind"), "outcome": outcome})
+        return outcome
+
+    from_queue = (event.get("Records") or [{}])[0].get("eventSource") == "aws:sqs"
+    return process_partial_response(event=event, record_handler=queued_end if from_queue else ttl_end,
+                                    processor=queue_processor if from_queue else stream_processor, context=context)

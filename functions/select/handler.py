@@ -9,18 +9,13 @@ the round's proposals with signed Approve and Skip links.
 import os
 
 from relaycast import clock, digest, moderation, rounds
-from relaycast.observability import bind_service, logger, metrics, tracer
-from relaycast.settings import Settings
-from relaycast.storage import Store
+from relaycast.entry import lambda_entry
+from relaycast.observability import logger, metrics
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event, context):
-    bind_service()
-    settings = Settings.from_env()
-    store, config = Store(settings.table_name), settings.event()
+@lambda_entry
+def handler(event, context, settings, store):
+    config = settings.event()
     if event.get("action") == "digest":
         mailed = digest.send_round(store, settings, config, event.get("round", ""), os.environ["HOSTED_PAGE_URL"])
         logger.info("round's digests sent", extra={"round": event["round"], "mailed": mailed})

@@ -261,3 +261,26 @@ def relay_of(token):
 
     settings = Settings.from_env()
     return relays.relay_from_token(Store(settings.table_name), settings, settings.event(), token)
+
+
+def ttl_removal(item, sequence="100"):
+    """The stream record of the TTL deleting `item`, as Lambda's JSON event carries it (binary as base64 text)."""
+    import base64
+
+    from boto3.dynamodb.types import Binary, TypeSerializer
+
+    def attribute(value):
+        return {"B": base64.b64encode(bytes(value.value)).decode()} if isinstance(value, Binary) else TypeSerializer().serialize(value)
+
+    return {
+        "eventID": f"ttl-{sequence}",
+        "eventName": "REMOVE",
+        "eventSource": "aws:dynamodb",
+        "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+        "dynamodb": {"OldImage": {k: attribute(v) for k, v in item.items()}, "SequenceNumber": sequence},
+    }
+
+
+def ttl_outcomes(caplog):
+    """What `expire` did with each TTL deletion it was handed, in order ("ended", "already", …)."""
+    return [record.outcome for record in caplog.records if record.getMessage() == "TTL deletion"]

@@ -10,7 +10,7 @@ from datetime import timedelta
 import boto3
 import pytest
 import requests
-from handler_support import connect, deliver, load_function, receipt_of, sent_mail, sqs_event
+from handler_support import connect, deliver, load_function, receipt_of, sent_mail, sqs_event, ttl_outcomes, ttl_removal
 
 from relaycast import expire, relays
 from relaycast.networks.factory import x_network
@@ -111,26 +111,35 @@ def test_revoked_elsewhere_ends_the_grant_with_a_receipt_that_says_so(x_sandbox,
     assert (receipt["status"], receipt["reason"], receipt["confirmed"]) == ("done", "access was revoked at X", True)
 
 
-def test_ttl_stream_record_ends_the_grant_through_the_same_path(x_sandbox, store, frozen_clock, lambda_context):
-    from boto3.dynamodb.types import TypeSerializer
-
+def test_ttl_stream_record_ends_the_grant_through_the_same_path(x_sandbox, store, frozen_clock, lambda_context, caplog):
     settings = Settings.from_env()
     connected = connect(store, settings, "relay_three", "three@example.net", x_sandbox)
     grant_item = store.table.get_item(Key={"pk": f"RELAY#{connected.relay_id}", "sk": "GRANT#x"})["Item"]
     store.delete(f"RELAY#{connected.relay_id}", "GRANT#x")  # as the TTL would
-    # As Lambda's JSON event carries it: binary attributes as base64 text.
-    old_image = {k: TypeSerializer().serialize(v) for k, v in grant_item.items()}
-    record = {
-        "eventName": "REMOVE",
-        "eventSource": "aws:dynamodb",
-        "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
-        "dynamodb": {"OldImage": old_image},
-    }
-    assert load_function("expire").handler({"Records": [record]}, lambda_context) == {"ended": 1}
+    record = ttl_removal(grant_item)
+    assert load_function("expire").handler({"Records": [record]}, lambda_context) == {"batchItemFailures": []}
+    assert ttl_outcomes(caplog) == ["ended"]
     assert not x_sandbox.active_grants("relay_three")
     receipt = receipt_of(store, connected.relay_id)
     assert receipt["status"] == "done" and receipt["reason"] == "access expired"
-    assert load_function("expire").handler({"Records": [record]}, lambda_context) == {"ended": 0}  # once
+    assert load_function("expire").handler({"Records": [record]}, lambda_context) == {"batchItemFailures": []}
+    assert ttl_outcomes(caplog) == ["ended", "already"]  # once
+
+
+def test_a_ttl_record_that_fails_is_a_batch_item_failure_and_the_others_end(
+    x_sandbox, store, frozen_clock, lambda_context, caplog
+):
+    settings = Settings.from_env()
+    connected = connect(store, settings, "relay_four", "four@example.net", x_sandbox)
+    grant_item = store.table.get_item(Key={"pk": f"RELAY#{connected.relay_id}", "sk": "GRANT#x"})["Item"]
+    store.delete(f"RELAY#{connected.relay_id}", "GRANT#x")  # as the TTL would
+    unreadable = ttl_removal({"pk": "RELAY#r-unknown", "sk": "GRANT#x", "kind": "grant"}, sequence="101")
+    records = [unreadable, ttl_removal(grant_item, sequence="102")]
+    assert load_function("expire").handler({"Records": records}, lambda_context) == {
+        "batchItemFailures": [{"itemIdentifier": "101"}]
+    }
+    assert ttl_outcomes(caplog) == ["ended"]
+    assert not x_sandbox.active_grants("relay_four")
 
 
 def test_provider_down_during_the_sweep_is_retried_and_counted_until_it_recovers(

@@ -65,15 +65,11 @@ def test_fan_out_maps_relays_then_picks(asl):
     inner = fan_out["ItemProcessor"]["States"][fan_out["ItemProcessor"]["StartAt"]]
     assert inner["Type"] == "Map"
     assert inner["ItemsPath"] == "$.picks"
+    # Each pick carries down, unchanged, every field the fan-out gave its relay (all but the picks), and itself.
+    handed_down = {name: f"$.{name.removesuffix('.$')}" for name in fan_out["ItemSelector"] if name != "picks.$"}
+    assert len(handed_down) == 8
     assert inner["ItemSelector"] == {
-        "relay_id.$": "$.relay_id",
-        "network.$": "$.network",
-        "mode.$": "$.mode",
-        "delay.$": "$.delay",
-        "own.$": "$.own",
-        "round.$": "$.round",
-        "proposal_expires_at.$": "$.proposal_expires_at",
-        "expires_at.$": "$.expires_at",
+        **handed_down,
         "pick.$": "$$.Map.Item.Value",
         "job": {"relay_id.$": "$.relay_id", "network.$": "$.network", "post_id.$": "$$.Map.Item.Value.post_id"},
     }

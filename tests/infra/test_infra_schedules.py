@@ -75,6 +75,8 @@ def test_expire_reads_the_stream_filtered_to_ttl_deletions_of_grants(synth):
     }
     assert esm["BatchSize"] <= 10
     assert 0 <= esm["MaximumRetryAttempts"] <= 5
+    # expire reports the record that failed: the stream resumes from it, not from the batch's start.
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     dlq = esm["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     assert synth.resources[dlq]["Type"] == "AWS::SQS::Queue"
     # The sweep is asynchronous: its failures land in the same DLQ.

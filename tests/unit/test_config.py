@@ -3,20 +3,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from event_support import GOOD
 
 from relaycast.config import EventConfigError, load_event_config, parse_event_config
 
 ROOT = Path(__file__).resolve().parents[2]
-
-GOOD = {
-    "name": "Test Summit",
-    "slug": "test-summit",
-    "hashtags": ["#TS26"],
-    "timezone": "Europe/Paris",
-    "start": "2026-12-01T09:00",
-    "end": "2026-12-02T18:00",
-    "notice_sender": "relaycast@example.org",
-}
 
 
 def problems(**changes):

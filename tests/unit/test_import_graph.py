@@ -1,4 +1,7 @@
-"""The domain package imports one way: no module reaches back, directly or through others, to one that imports it.
+"""Each package imports one way: no module reaches back, directly or through others, to one that imports it.
+
+Checked for the domain package (`layers/relaycast`), the local runtime (`local/`, importable as
+`relaycast_local`) and the stack (`infra/`).
 
 Every import counts, at module level or inside a function (a deferred import is still a dependency); only
 `if TYPE_CHECKING:` blocks are left out, since they never run.
@@ -11,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "relaycast"
+ROOT = Path(__file__).resolve().parents[2]
+#: Package name → its folder.
+PACKAGES = {"relaycast": ROOT / "layers" / "relaycast", "relaycast_local": ROOT / "local", "infra": ROOT / "infra"}
 
 
-def _module_name(root: Path, path: Path) -> str:
-    parts = path.relative_to(root.parent).with_suffix("").parts
+def _module_name(root: Path, path: Path, package: str) -> str:
+    parts = (package, *path.relative_to(root).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -29,9 +34,11 @@ def _runtime_nodes(tree: ast.AST):
         yield from _runtime_nodes(node)
 
 
-def import_graph(root: Path) -> dict[str, set[str]]:
-    """Module → the package's modules it imports (a `from package import module` names the module)."""
-    modules = {_module_name(root, p): p for p in root.rglob("*.py")}
+def import_graph(root: Path, package: str | None = None) -> dict[str, set[str]]:
+    """Module → the package's modules it imports (a `from package import module` names the module).
+
+    `package` is the name the folder is imported as (the folder's own name unless given)."""
+    modules = {_module_name(root, p, package or root.name): p for p in root.rglob("*.py")}
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
@@ -86,10 +93,17 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_the_domain_package_has_no_import_cycle():
-    graph = import_graph(PACKAGE)
-    assert len(graph) > 20  # the whole package was read
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_the_package_has_no_import_cycle(package):
+    graph = import_graph(PACKAGES[package], package)
+    assert len(graph) >= 10  # the whole package was read
+    assert all(name == package or name.startswith(f"{package}.") for name in graph)
     assert cycles(graph) == []
+
+
+def test_a_folder_is_read_under_the_name_it_is_imported_as(tmp_path):
+    root = _package(tmp_path, {"__init__.py": "", "a.py": "from renamed import b\n", "b.py": "from renamed.a import x\n"})
+    assert cycles(import_graph(root, "renamed")) == [["renamed.a", "renamed.b"]]
 
 
 def _package(tmp_path: Path, files: dict[str, str]) -> Path:

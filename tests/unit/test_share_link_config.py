@@ -1,22 +1,13 @@
 """Share-link mode in the event file, and the network pages its links lead to."""
 
 import pytest
+from event_support import GOOD as MINIMAL
 
 from relaycast.config import EventConfigError, parse_event_config
 from relaycast.relays import RelayError
 from relaycast.share_link import intent_url
 
-GOOD = {
-    "name": "Test Summit",
-    "slug": "test-summit",
-    "hashtags": ["#TS26"],
-    "timezone": "Europe/Paris",
-    "start": "2026-12-01T09:00",
-    "end": "2026-12-02T18:00",
-    "notice_sender": "relaycast@example.org",
-    "networks": ["x", "mastodon"],
-    "mastodon_source": "mastodon.social",
-}
+GOOD = {**MINIMAL, "networks": ["x", "mastodon"], "mastodon_source": "mastodon.social"}
 
 
 def test_share_link_is_accepted_on_x_and_on_mastodon():

@@ -1,0 +1,52 @@
+"""The one way into a Lambda handler: Powertools' logger, tracer and metrics, the function named, its settings
+and its table read; and the Powertools processors a handler keeps for the life of its container."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from relaycast import aws
+from relaycast.observability import bind_service, logger, metrics, tracer
+from relaycast.settings import Settings
+from relaycast.storage import Store
+
+Handler = Callable[[dict, Any, Settings, Store], Any]
+
+
+def lambda_entry(handler: Handler) -> Callable[[dict, Any], Any]:
+    """Turn `handler(event, context, settings, store)` into Lambda's `handler(event, context)`."""
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    @functools.wraps(handler)
+    def entry(event: dict, context: Any) -> Any:
+        bind_service()
+        settings = Settings.from_env()
+        return handler(event, context, settings, Store(settings.table_name))
+
+    return entry
+
+
+def idempotency_store(table_name: str) -> DynamoDBPersistenceLayer:
+    """The idempotency records of `publish`, in the one table under their own partition.
+
+    Built once per table and client: in Lambda that is once per container; the local runtime runs every
+    stack in one process, each with its table and its moto server, so none shares another's."""
+    return _idempotency_store(table_name, aws.client("dynamodb"))
+
+
+@functools.lru_cache(maxsize=8)
+def _idempotency_store(table_name: str, client: Any) -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(
+        table_name=table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value="IDEMPOTENCY#publish",
+        expiry_attr="expires_at",
+        boto3_client=client,
+    )
