@@ -53,11 +53,13 @@ def import_graph(root: Path, package: str | None = None) -> dict[str, set[str]]:
                     base = ".".join([*anchor, *([base] if base else [])])
                 targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
             for target in targets:
-                # Importing a submodule runs its parent packages first: those are dependencies too.
+                # Importing a submodule runs its parent packages first: those are dependencies too, except the
+                # module's own packages, which always run before it (a package re-exporting its submodules).
+                named = True
                 while target:
-                    if target in modules and target != name:
+                    if target in modules and target != name and (named or not name.startswith(f"{target}.")):
                         graph[name].add(target)
-                    target = target.rpartition(".")[0]
+                    target, named = target.rpartition(".")[0], False
     return graph
 
 
@@ -144,3 +146,15 @@ def test_the_checker_leaves_type_checking_imports_and_one_way_imports_alone(tmp_
     assert {"pkg.a", "pkg.b"} <= graph["pkg.c"]
     assert "pkg.b" not in graph["pkg.a"]
     assert cycles(graph) == []
+
+
+def test_a_package_may_re_export_submodules_that_import_their_siblings(tmp_path):
+    # Importing pkg.net.x runs pkg.net first, and pkg.net is what imports x: no module waits on another here.
+    root = _package(tmp_path, {
+        "__init__.py": "",
+        "net/__init__.py": "from pkg.net.x import X\n",
+        "net/x.py": "from pkg.net.base import B\n",
+        "net/base.py": "B = 1\n",
+    })
+    graph = import_graph(root)
+    assert graph["pkg.net.x"] == {"pkg.net.base"} and cycles(graph) == []
