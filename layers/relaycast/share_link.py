@@ -29,17 +29,8 @@ CAP_REACHED = "Your cap of %(cap)s posts is reached: nothing more is recorded in
 NOT_ACTIVE = "Sharing is paused or ended for this network: nothing was recorded."
 
 
-def join(
-    store: Store,
-    settings: Settings,
-    config: EventConfig,
-    *,
-    network: str,
-    form: dict[str, str],
-    lang: str,
-    base_url: str,
-    relay_id: str | None = None,
-) -> Connected:
+def join(store: Store, settings: Settings, config: EventConfig, *, network: str, form: dict[str, str], lang: str, base_url: str,
+         relay_id: str | None = None) -> Connected:
     """Save a grant without any token; every refusal happens before anything is written.
 
     The handle is the relay's word, never checked with the network: it only keeps their own posts from being

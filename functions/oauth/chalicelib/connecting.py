@@ -11,7 +11,7 @@ from relaycast import actions, relays
 from relaycast.errors import RelayError
 from relaycast.networks import NETWORK_NAMES
 from relaycast.observability import logger, metrics
-from relaycast.relays import Started, ToConfirm
+from relaycast.relays import Connected, Started, ToConfirm
 
 blueprint = Blueprint(__name__)
 
@@ -62,7 +62,7 @@ def _refusals_logged(network: str):
         raise
 
 
-def _connected(visit: Visit, network: str, connected):
+def _connected(visit: Visit, network: str, connected: Connected | ToConfirm):
     if isinstance(connected, ToConfirm):  # the binding cookie stays: the answer must come from this browser
         return visit.page("confirm_link.html", here=f"/callback/{network}", waiting=connected)
     metrics.add_metric(name="RelaysConnected", unit="Count", value=1)

@@ -13,6 +13,7 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 
 from relaycast import errors, pages
+from relaycast.config import EventConfig
 from relaycast.errors import RelayError, TooLarge
 from relaycast.i18n import translate
 from relaycast.observability import logger
@@ -81,7 +82,7 @@ def _cookies(request: Request | None) -> dict[str, str]:
     return {k: v.value for k, v in jar.items()}
 
 
-def language(request: Request | None, config, *asked: str | None) -> str:
+def language(request: Request | None, config: EventConfig, *asked: str | None) -> str:
     """The page's language: the `lang` of the address, then what the caller knows, then the remembered switch,
     then the browser's order."""
     return preferred_language(
