@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from relaycast import relays, share_link
+from relaycast import pages, relays, share_link
 from relaycast.config import EventConfig
 from relaycast.relays import Connected, Started
 from relaycast.settings import Settings
@@ -62,7 +62,7 @@ class Back:
 
 def _email(p: Pressed) -> None:
     # The confirmation speaks the relay's language, whatever the browser's.
-    lang = relays.relay_language(p.store.relay_items(p.relay_id, "GRANT#")) or p.lang
+    lang = pages.relay_language(p.store.relay_items(p.relay_id, "GRANT#")) or p.lang
     relays.request_email(p.store, p.settings, p.config, relay_id=p.relay_id, email=p.form.get("email"), lang=lang, base_url=p.base_url)
 
 

@@ -1,8 +1,10 @@
 """HTML and text rendering (jinja2, autoescaped) for the hosted page, the dashboard and e-mails: the pages'
-common context, the language switches, and instants as the relay reads them (the `local_time` filters)."""
+common context, the language switches, the relay's own language, and instants as the relay reads them (the
+`local_time` filters)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
@@ -34,6 +36,11 @@ def local_time(config: EventConfig, instant: datetime, layout: str = MINUTE) -> 
 
 def epoch_time(config: EventConfig, epoch: int | str, layout: str = MINUTE) -> str:
     return local_time(config, datetime.fromtimestamp(int(epoch), UTC), layout)
+
+
+def relay_language(grants: Iterable[dict[str, Any]], receipts: Iterable[dict[str, Any]] = ()) -> str | None:
+    """The language the relay connected in: their grant's, else (their access has ended) their receipt's."""
+    return next((g.get("lang") for g in grants), None) or next((r.get("lang") for r in receipts), None)
 
 
 @pass_context

@@ -6,7 +6,6 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,11 +171,6 @@ def preferred_language(config: EventConfig, *asked: str | None, accept_language:
         if tag in config.languages:
             return tag
     return config.languages[0]
-
-
-def relay_language(grants: Iterable[dict[str, Any]], receipts: Iterable[dict[str, Any]] = ()) -> str | None:
-    """The language the relay connected in: their grant's, else (their access has ended) their receipt's."""
-    return next((g.get("lang") for g in grants), None) or next((r.get("lang") for r in receipts), None)
 
 
 def _checked_network(config: EventConfig, network: str) -> str:

@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 from chalice import Blueprint
 
 from chalicelib.web import FORM, Visit, redirect, route
-from relaycast import actions, relays, share_link
+from relaycast import actions, pages, relays, share_link
 from relaycast.observability import metrics
 
 blueprint = Blueprint(__name__)
@@ -15,7 +15,7 @@ blueprint = Blueprint(__name__)
 def relay_dashboard(visit: Visit):
     token = visit.query().get("t", "")
     view = relays.dashboard(visit.store, visit.config, relays.relay_from_token(visit.store, visit.settings, visit.config, token))
-    visit.speak(relays.relay_language(view["grants"], view["receipts"]))
+    visit.speak(pages.relay_language(view["grants"], view["receipts"]))
     return visit.page("dashboard.html", here="/relay", token=token, link_renewed=visit.params.get("link") == "new", **view)
 
 
@@ -34,7 +34,7 @@ def relay_share(visit: Visit):
     """Record the click (once, under the cap), then open the network's own page."""
     query = visit.query()
     relay_id = relays.relay_from_token(visit.store, visit.settings, visit.config, query.get("t", ""))
-    visit.speak(relays.relay_language(visit.store.relay_items(relay_id, "GRANT#")))
+    visit.speak(pages.relay_language(visit.store.relay_items(relay_id, "GRANT#")))
     where = share_link.share(visit.store, visit.config, relay_id, query.get("network", ""), query.get("post", ""))
     metrics.add_metric(name="SharesOpened", unit="Count", value=1)
     return redirect(where)
