@@ -161,7 +161,7 @@ def test_a_wrong_method_gets_a_405_page_with_the_security_headers(client):
     assert_secured(answer)
 
 
-def test_an_unhandled_error_gets_a_500_page_with_the_security_headers_and_no_trace(oauth, client, store, x_sandbox, monkeypatch):
+def test_an_unhandled_error_gets_a_500_page_with_the_security_headers_and_no_trace(client, store, x_sandbox, monkeypatch):
     token = Browser(client, x_sandbox).connect("relay_boom")
 
     def boom(*args, **kwargs):
