@@ -46,15 +46,21 @@ def load_chalice_app(app_file: Path = OAUTH_APP):
         raise ChaliceRouteError(f"cannot import {app_file}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    # The app's own folder (never `functions/`) is importable, as it is at run time (e.g. `chalicelib`).
-    sys.path.insert(0, str(app_file.parent))
+    # The app's own folder (never `functions/`) is importable, as it is at run time (e.g. `chalicelib`); what
+    # it imports from there is this load's own (a Chalice blueprint registers with one app only).
+    folder = str(app_file.parent)
+    before = set(sys.modules)
+    sys.path.insert(0, folder)
     dont_write = sys.dont_write_bytecode
     sys.dont_write_bytecode = True
     try:
         spec.loader.exec_module(module)
     finally:
         sys.dont_write_bytecode = dont_write
-        sys.path.remove(str(app_file.parent))
+        sys.path.remove(folder)
+        for name in set(sys.modules) - before:
+            if app_file.parent in Path(getattr(sys.modules[name], "__file__", None) or "/").parents:
+                del sys.modules[name]
     return module.app
 
 

@@ -17,11 +17,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from relaycast import clock, notices, relays
+from relaycast import clock, notices, pages, relays
 from relaycast.config import EventConfig
+from relaycast.errors import Conflict, Expired, Forbidden, InvalidRequest, NotFound
 from relaycast.moderation import ROUND
 from relaycast.observability import logger, metrics
-from relaycast.relays import RelayError
 from relaycast.settings import Settings
 from relaycast.storage import Attr, Store, is_condition_failure, proposal_sk, relay_pk
 
@@ -60,16 +60,16 @@ def link_token(settings: Settings, proposal: dict[str, Any], action: str) -> str
 def link_claims(settings: Settings, token: str, action: str) -> Claims:
     """Check a link's signature and shape, and that it was made for this action (403/400 otherwise)."""
     if not token or len(token) > 512:
-        raise RelayError("This link is not valid.", 403)
+        raise Forbidden("This link is not valid.")
     try:
         data = _serializer(settings).loads(token)
     except BadSignature:
-        raise RelayError("This link is not valid.", 403) from None
+        raise Forbidden("This link is not valid.") from None
     fields = ("r", "n", "p", "a")
     if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in fields) or not isinstance(data.get("u"), int):
-        raise RelayError("This link is not valid.", 403)
+        raise Forbidden("This link is not valid.")
     if action not in ACTIONS or data["a"] != action:
-        raise RelayError("This link is not for this action.", 400)
+        raise InvalidRequest("This link is not for this action.")
     return Claims(relay_id=data["r"], network=data["n"], post_id=data["p"], action=data["a"], until=data["u"])
 
 
@@ -84,21 +84,21 @@ def open_proposal(store: Store, config: EventConfig, claims: Claims) -> dict[str
     now = clock.epoch()
     if proposal is None:  # the retention TTL removed it, or it never existed
         if now >= claims.until:
-            raise RelayError(
-                "This proposal expired on %(date)s: nothing was published.", 410, date=relays.local_time(config, claims.until)
+            raise Expired(
+                "This proposal expired on %(date)s: nothing was published.", date=pages.epoch_time(config, claims.until, pages.NAMED)
             )
-        raise RelayError("There is nothing here for this link.", 404)
+        raise NotFound("There is nothing here for this link.")
     if proposal["status"] == "approved":
-        raise RelayError("This proposal was already approved: nothing more was done.", 409)
+        raise Conflict("This proposal was already approved: nothing more was done.")
     if proposal["status"] == "skipped":
-        raise RelayError("This proposal was already skipped: nothing was published.", 409)
+        raise Conflict("This proposal was already skipped: nothing was published.")
     until = min(claims.until, int(proposal.get("proposal_expires_at", 0)))
     if proposal["status"] == "expired" or now >= until:
-        raise RelayError("This proposal expired on %(date)s: nothing was published.", 410, date=relays.local_time(config, until))
+        raise Expired("This proposal expired on %(date)s: nothing was published.", date=pages.epoch_time(config, until, pages.NAMED))
     if proposal["status"] != "pending":
-        raise RelayError("This proposal is no longer open (%(status)s).", 409, status=proposal["status"])
+        raise Conflict("This proposal is no longer open (%(status)s).", status=proposal["status"])
     if store.grant(claims.relay_id, claims.network) is None:  # revoked meanwhile: nothing can be reposted
-        raise RelayError("This network is not connected.", 409)
+        raise Conflict("This network is not connected.")
     return proposal
 
 
@@ -146,7 +146,7 @@ def send_round(store: Store, settings: Settings, config: EventConfig, round_id: 
         until = min(int(p["proposal_expires_at"]) for p in proposals)
         try:
             notices.send_digest(
-                config, lang=lang, email=email, entries=entries, until=relays.local_time(config, until),
+                config, lang=lang, email=email, entries=entries, until=pages.epoch_time(config, until, pages.NAMED),
                 dashboard=relays.dashboard_url(store, settings, relay_id, base_url),
             )
         except Exception:  # noqa: BLE001 — the others still get theirs; this one is retried

@@ -19,8 +19,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from relaycast import aws, clock, notices
 from relaycast.config import EventConfig
+from relaycast.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from relaycast.observability import logger, metrics
-from relaycast.relays import RelayError
 from relaycast.settings import Settings
 from relaycast.storage import Attr, Store, is_condition_failure
 
@@ -83,16 +83,16 @@ def round_from_token(settings: Settings, config: EventConfig, token: str) -> str
     try:
         data = _serializer(settings).loads(token[:512], max_age=backstop_seconds(config))
     except SignatureExpired:
-        raise RelayError("This link has expired.", 403) from None
+        raise Forbidden("This link has expired.") from None
     except BadSignature:
-        raise RelayError("This link is not valid.", 403) from None
+        raise Forbidden("This link is not valid.") from None
     return data["round"]
 
 
 def view(store: Store, round_id: str) -> dict[str, Any]:
     item = store.get(**_key(round_id))
     if item is None:
-        raise RelayError("There is nothing here for this link.", 404)
+        raise NotFound("There is nothing here for this link.")
     return {k: v for k, v in item.items() if k != "task_token"}
 
 
@@ -107,14 +107,26 @@ def _answer(task_token: str, picks: list[dict[str, Any]], **extra: Any) -> bool:
     return True
 
 
+def round_of_link(store: Store, settings: Settings, config: EventConfig, token: str) -> dict[str, Any]:
+    """The round a moderator's link opens."""
+    return view(store, round_from_token(settings, config, token))
+
+
+def decide_form(store: Store, settings: Settings, config: EventConfig, form: dict[str, str]) -> str:
+    """The moderator's form: the round's link (`t`) and a `pick-<post id>` answer for each pick; returns the link."""
+    token = form.get("t", "")
+    decide(store, round_from_token(settings, config, token), {k.removeprefix("pick-"): v for k, v in form.items() if k.startswith("pick-")})
+    return token
+
+
 def decide(store: Store, round_id: str, decisions: dict[str, str]) -> list[dict[str, Any]]:
     """Approve or reject every pick of a waiting round, once; the approved picks go to the relays."""
     item = store.get(**_key(round_id))
     if item is None:
-        raise RelayError("There is nothing here for this link.", 404)
+        raise NotFound("There is nothing here for this link.")
     ids = [p["post_id"] for p in item["picks"]]
     if set(decisions) != set(ids) or not set(decisions.values()) <= {"approve", "reject"}:
-        raise RelayError("Decide every post: approve or reject.", 400)
+        raise InvalidRequest("Decide every post: approve or reject.")
     approved = [p for p in item["picks"] if decisions[p["post_id"]] == "approve"]
     try:
         store.table.update_item(
@@ -127,7 +139,7 @@ def decide(store: Store, round_id: str, decisions: dict[str, str]) -> list[dict[
     except ClientError as error:
         if not is_condition_failure(error):
             raise
-        raise RelayError("This round is already decided (%(status)s).", 409, status=store.get(**_key(round_id))["status"]) from None
+        raise Conflict("This round is already decided (%(status)s).", status=store.get(**_key(round_id))["status"]) from None
     try:
         answered = _answer(item["task_token"], approved)
     except Exception:
@@ -136,7 +148,7 @@ def decide(store: Store, round_id: str, decisions: dict[str, str]) -> list[dict[
     if not answered:
         store.table.update_item(Key=_key(round_id), UpdateExpression="SET #s = :late", ExpressionAttributeNames={"#s": "status"},
                                 ExpressionAttributeValues={":late": "too-late"})
-        raise RelayError("Too late: the round's time-out rule already applied.", 409)
+        raise Conflict("Too late: the round's time-out rule already applied.")
     metrics.add_metric(name="PicksRejectedByModerator", unit="Count", value=len(ids) - len(approved))
     return approved
 

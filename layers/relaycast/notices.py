@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from relaycast import aws
 from relaycast.config import EventConfig
-from relaycast.pages import render
+from relaycast.pages import local_time, render
 
 
 def _send(config: EventConfig, to: str, subject: str, text: str, html: str | None = None) -> str:
@@ -57,7 +56,7 @@ def send_moderation(config: EventConfig, *, picks: list[dict[str, Any]], link: s
     """The moderator's call to action, in the event's first language."""
     assert config.moderation
     lang = config.languages[0]
-    until = deadline.astimezone(ZoneInfo(config.timezone)).strftime("%d/%m/%Y %H:%M")
+    until = local_time(config, deadline)
     subject = (
         f"relaycast : {len(picks)} publication(s) à modérer pour {config.name}"
         if lang == "fr"

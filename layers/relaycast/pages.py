@@ -1,15 +1,65 @@
-"""HTML and text rendering (jinja2, autoescaped) for the hosted page, the dashboard and e-mails."""
+"""HTML and text rendering (jinja2, autoescaped) for the hosted page, the dashboard and e-mails: the pages'
+common context, the language switches, the relay's own language, and instants as the relay reads them (the
+`local_time` filters)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from functools import lru_cache, partial
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from markupsafe import Markup, escape
 
 from relaycast.i18n import CATALOGUES, translate
+from relaycast.networks import NETWORK_NAMES
+
+if TYPE_CHECKING:
+    from jinja2.runtime import Context
+
+    from relaycast.config import EventConfig
+
+LANGUAGE_LABELS = {"en": "English", "fr": "Français"}
+# How a relay reads an instant: the event's time zone, to the minute (NAMED adds the zone's abbreviation).
+DAY = "%d/%m/%Y"
+MINUTE = f"{DAY} %H:%M"
+NAMED = f"{MINUTE} %Z"
+
+
+def local_time(config: EventConfig, instant: datetime, layout: str = MINUTE) -> str:
+    """An instant in the event's time zone (the stored config keeps offsets only; the zone names it)."""
+    return instant.astimezone(ZoneInfo(config.timezone)).strftime(layout)
+
+
+def epoch_time(config: EventConfig, epoch: int | str, layout: str = MINUTE) -> str:
+    return local_time(config, datetime.fromtimestamp(int(epoch), UTC), layout)
+
+
+def relay_language(grants: Iterable[dict[str, Any]], receipts: Iterable[dict[str, Any]] = ()) -> str | None:
+    """The language the relay connected in: their grant's, else (their access has ended) their receipt's."""
+    return next((g.get("lang") for g in grants), None) or next((r.get("lang") for r in receipts), None)
+
+
+@pass_context
+def _iso_filter(context: Context, iso: str | None) -> str:
+    """A stored ISO instant (a receipt's, a ledger's); an absent or unreadable one shows as nothing."""
+    try:
+        return local_time(context["config"], datetime.fromisoformat(iso)) if iso else ""
+    except (TypeError, ValueError):
+        return ""
+
+
+@pass_context
+def _epoch_filter(context: Context, epoch: int | str) -> str:
+    return epoch_time(context["config"], epoch)
+
+
+@pass_context
+def _day_filter(context: Context, epoch: int | str) -> str:
+    return epoch_time(context["config"], epoch, DAY)
 
 
 @lru_cache(maxsize=4)
@@ -29,6 +79,9 @@ def _environment(lang: str) -> Environment:
     environment.filters["tr"] = lambda text: CATALOGUES.get(lang, {}).get(str(text), text)
     environment.filters["https_url"] = https_url
     environment.filters["https_link"] = https_link
+    environment.filters["local_time"] = _iso_filter
+    environment.filters["epoch_time"] = _epoch_filter
+    environment.filters["epoch_day"] = _day_filter
     return environment
 
 
@@ -58,3 +111,24 @@ def https_link(value: Any, label: Any = None) -> Markup:
 
 def render(template: str, lang: str = "en", **context: Any) -> str:
     return _environment(lang).get_template(template).render(lang=lang, **context)
+
+
+def page(template: str, lang: str, *, config: EventConfig, base: str, query: dict[str, str], here: str = "/", **context: Any) -> str:
+    """A page of the hosted app at `here`: the event's dates, and a switch to each of its languages that keeps
+    the page's own query (`base` is the hosted page's public URL)."""
+    kept = {k: v for k, v in query.items() if k != "lang"}
+    switches = [
+        (code, LANGUAGE_LABELS[code], f"{base}{here}?{urlencode({**kept, 'lang': code})}") for code in config.languages
+    ] if len(config.languages) > 1 else []
+    return render(
+        template,
+        lang,
+        config=config,
+        base=base,
+        switches=switches,
+        network_names=NETWORK_NAMES,
+        starts=local_time(config, config.start),
+        ends=local_time(config, config.end),
+        access_ends=local_time(config, config.access_ends, NAMED),
+        **context,
+    )

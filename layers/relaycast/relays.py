@@ -11,9 +11,19 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from relaycast import aws, clock, credentials, expire, notices
+from relaycast import aws, clock, credentials, expire, notices, pages
 from relaycast.config import EventConfig
-from relaycast.i18n import translate
+from relaycast.errors import (
+    Conflict,
+    Expired,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    RelayError,
+    TooLarge,
+    Unavailable,
+    UpstreamFailed,
+)
 from relaycast.networks import NETWORK_NAMES, NetworkError, Transient
 from relaycast.networks.factory import client_for
 from relaycast.observability import logger
@@ -34,20 +44,6 @@ CONFIRM_SECONDS = 900
 CONFIRM_GRACE_SECONDS = 300
 # What each network must grant for relaycast to work; less is refused and revoked at once.
 REQUIRED_SCOPES = {"x": {"tweet.write", "users.read"}, "mastodon": {"write:statuses", "read:accounts", "read:statuses"}}
-
-
-class RelayError(Exception):
-    """A request a relay's browser sent that cannot be honoured; `status` is the HTTP status to answer.
-
-    The message is English with %(name)s parameters; `in_language` renders it for the relay.
-    """
-
-    def __init__(self, message: str, status: int = 400, /, **params: Any):
-        super().__init__(message % params if params else message)
-        self.message, self.params, self.status = message, params, status
-
-    def in_language(self, lang: str) -> str:
-        return translate(lang, self.message, **self.params)
 
 
 @dataclass(frozen=True)
@@ -81,12 +77,12 @@ def _link_max_age(config: EventConfig) -> int:
     return int(config.retention_ends - config.start_utc.timestamp())
 
 
-class LinkReplaced(RelayError):
+class LinkReplaced(Expired):
     """A dashboard link of the relay's, signed for a generation they have since replaced; `token` is that link's,
     with which the relay may still ask for their current link by e-mail."""
 
     def __init__(self, token: str):
-        super().__init__("This dashboard link was replaced by a newer one and no longer opens the dashboard.", 410)
+        super().__init__("This dashboard link was replaced by a newer one and no longer opens the dashboard.")
         self.token = token
 
 
@@ -97,24 +93,29 @@ def dashboard_token(store: Store, settings: Settings, relay_id: str) -> str:
 
 def _signed(settings: Settings, config: EventConfig, salt: str, token: str) -> dict[str, Any]:
     if len(token) > 512:
-        raise RelayError("This link is not valid.", 403)
+        raise Forbidden("This link is not valid.")
     try:
         return _serializer(settings, salt).loads(token, max_age=_link_max_age(config))
     except SignatureExpired:
-        raise RelayError("This link has expired.", 403) from None
+        raise Forbidden("This link has expired.") from None
     except BadSignature:
-        raise RelayError("This link is not valid.", 403) from None
+        raise Forbidden("This link is not valid.") from None
 
 
 def dashboard_url(store: Store, settings: Settings, relay_id: str, base_url: str) -> str:
     return f"{base_url}/relay?t={dashboard_token(store, settings, relay_id)}"
 
 
+def callback_url(base_url: str, network: str) -> str:
+    """Where a network sends the relay back with its answer (the redirect URI registered with it)."""
+    return f"{base_url}/callback/{network}"
+
+
 def _link_claims(settings: Settings, config: EventConfig, token: str) -> tuple[str, int]:
     data = _signed(settings, config, "relay-dashboard", token)
     relay_id, generation = data.get("relay"), data.get("gen")
     if not isinstance(relay_id, str) or not isinstance(generation, int) or isinstance(generation, bool):
-        raise RelayError("This link is not valid.", 403)
+        raise Forbidden("This link is not valid.")
     return relay_id, generation
 
 
@@ -174,16 +175,16 @@ def preferred_language(config: EventConfig, *asked: str | None, accept_language:
 
 def _checked_network(config: EventConfig, network: str) -> str:
     if network not in NETWORK_NAMES:
-        raise RelayError("Unknown network '%(network)s'.", 404, network=network[:20])
+        raise NotFound("Unknown network '%(network)s'.", network=network[:20])
     if network not in config.networks:
-        raise RelayError("This network is not offered for this event.", 404)
+        raise NotFound("This network is not offered for this event.")
     return network
 
 
 def _checked_email(email: str | None) -> str | None:
     email = (email or "").strip() or None
     if email and not EMAIL.match(email):
-        raise RelayError("This e-mail address does not look valid.", 400)
+        raise InvalidRequest("This e-mail address does not look valid.")
     return email
 
 
@@ -191,7 +192,7 @@ def _checked_timezone(value: str | None) -> str | None:
     """The relay's own time zone for their quiet hours; empty means the event's."""
     name = (value or "").strip()
     if name and (len(name) > 64 or not is_zone(name)):
-        raise RelayError("This time zone is not known: choose one from the list.", 400)
+        raise InvalidRequest("This time zone is not known: choose one from the list.")
     return name or None
 
 
@@ -222,9 +223,9 @@ def start_connect(
             instance = parse_instance(form.get("instance", ""))
             client = client_for(settings, store, network, instance=instance, redirect_uri=redirect_uri)
         except InstanceRejected as error:  # a name that does not resolve may be a passing DNS failure
-            raise RelayError(str(error), 503 if error.retryable else 400) from None
+            raise (Unavailable if error.retryable else InvalidRequest)(str(error)) from None
         except NetworkError:
-            raise RelayError("%(network)s could not be reached. Please try again in a minute.", 502, network=instance) from None
+            raise UpstreamFailed("%(network)s could not be reached. Please try again in a minute.", network=instance) from None
     else:
         client = client_for(settings, store, network)
     state, binding = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
@@ -265,25 +266,25 @@ def finish_connect(
     """
     _checked_network(config, network)
     if len(json.dumps(params)) > 4096:
-        raise RelayError("The request is too large.", 413)
+        raise TooLarge("The request is too large.")
     state = params.get("state", "")
     if not STATE.match(state):
-        raise RelayError("The connection request is missing or malformed. Please start again.", 400)
+        raise InvalidRequest("The connection request is missing or malformed. Please start again.")
     pending = store.get(f"STATE#{state}", "STATE")
     if pending is None or int(pending["expires_at"]) <= clock.epoch():
-        raise RelayError("This connection request is unknown, expired or already used. Please start again.", 400)
+        raise InvalidRequest("This connection request is unknown, expired or already used. Please start again.")
     # Checked before the state is consumed: a callback pasted into another browser cannot burn the relay's.
     if not (binding and BINDING.match(binding) and secrets.compare_digest(_binding_hash(binding), pending["binding"])):
-        raise RelayError("This connection was started in another browser. Please start again here.", 400)
+        raise InvalidRequest("This connection was started in another browser. Please start again here.")
     if pending["network"] != network:
-        raise RelayError("This answer belongs to another network. Please start again.", 400)
+        raise InvalidRequest("This answer belongs to another network. Please start again.")
     if "error" in params:  # the state stays until it expires: the relay may go back and allow after all
-        raise RelayError("You declined the connection: nothing was stored.", 403)
+        raise Forbidden("You declined the connection: nothing was stored.")
     code = params.get("code", "")
     if not CODE.match(code):
-        raise RelayError("The connection answer is malformed. Please start again.", 400)
+        raise InvalidRequest("The connection answer is malformed. Please start again.")
     if store.take_state(state) is None:  # single use: a concurrent replay loses here
-        raise RelayError("This connection request is unknown, expired or already used. Please start again.", 400)
+        raise InvalidRequest("This connection request is unknown, expired or already used. Please start again.")
 
     instance = pending.get("instance")
     label = instance or NETWORK_NAMES[network]
@@ -291,9 +292,9 @@ def finish_connect(
         client = client_for(settings, store, network, instance=instance)
         tokens = client.exchange_code(redirect_uri=redirect_uri, code=code, code_verifier=pending["verifier"])
     except Transient:
-        raise RelayError("%(network)s could not be reached. Please try again in a minute.", 503, network=label) from None
+        raise Unavailable("%(network)s could not be reached. Please try again in a minute.", network=label) from None
     except NetworkError:  # a forged or mismatched code, a wrong verifier: the answer itself is bad
-        raise RelayError("%(network)s refused the connection: nothing was stored. Please start again.", 400, network=label) from None
+        raise InvalidRequest("%(network)s refused the connection: nothing was stored. Please start again.", network=label) from None
     # From here relaycast holds tokens: they are in custody first, and any refusal below ends them.
     grant_id = credentials.take_into_custody(store, settings, config, tokens, network=network, instance=instance,
                                              relay_id=pending.get("relay_id", ""))
@@ -303,10 +304,9 @@ def finish_connect(
         _discard(store, settings, config, client, grant_id, "the connection did not complete")
         if isinstance(error, RelayError):
             raise
-        status = 503 if isinstance(error, Transient) else 400
-        message = ("%(network)s could not be reached. Please try again in a minute." if status == 503
-                   else "%(network)s refused the connection: nothing was stored. Please start again.")
-        raise RelayError(message, status, network=label) from None
+        if isinstance(error, Transient):
+            raise Unavailable("%(network)s could not be reached. Please try again in a minute.", network=label) from None
+        raise InvalidRequest("%(network)s refused the connection: nothing was stored. Please start again.", network=label) from None
     if isinstance(saved, ToConfirm):
         return saved
     relay_id, username, replaced = saved
@@ -329,15 +329,15 @@ def confirm_link(store: Store, settings: Settings, config: EventConfig, *, netwo
     tokens at once. Single use, in the browser that started the connection. None when declined."""
     _checked_network(config, network)
     if not CONFIRMATION.match(confirmation_id or ""):
-        raise RelayError("This confirmation is unknown, expired or already answered: nothing was linked.", 400)
+        raise InvalidRequest("This confirmation is unknown, expired or already answered: nothing was linked.")
     waiting = store.confirmation(confirmation_id)
     if waiting is None or waiting["network"] != network:
-        raise RelayError("This confirmation is unknown, expired or already answered: nothing was linked.", 400)
+        raise InvalidRequest("This confirmation is unknown, expired or already answered: nothing was linked.")
     # Checked before it is consumed: a confirmation sent from another browser cannot burn the relay's.
     if not (binding and BINDING.match(binding) and secrets.compare_digest(_binding_hash(binding), waiting["binding"])):
-        raise RelayError("This connection was started in another browser. Please start again here.", 400)
+        raise InvalidRequest("This connection was started in another browser. Please start again here.")
     if store.take_confirmation(confirmation_id) is None:  # a second answer (a double click) loses here
-        raise RelayError("This confirmation is unknown, expired or already answered: nothing was linked.", 400)
+        raise InvalidRequest("This confirmation is unknown, expired or already answered: nothing was linked.")
     instance, grant_id = waiting.get("instance"), waiting["grant_id"]
     label = instance or NETWORK_NAMES[network]
     client = client_for(settings, store, network, instance=instance)
@@ -362,10 +362,10 @@ def _save_connection(store: Store, config: EventConfig, client: Any, tokens: Any
     own, what the relay must confirm first (nothing is mapped or saved until they do)."""
     missing = REQUIRED_SCOPES[network] - set(tokens.scope.split())
     if missing:
-        raise RelayError("The permission %(scopes)s was not granted: nothing was stored.", 403, scopes=", ".join(sorted(missing)))
+        raise Forbidden("The permission %(scopes)s was not granted: nothing was stored.", scopes=", ".join(sorted(missing)))
     identity = client.identity(tokens.access_token)
     if not ACCOUNT_ID.match(identity.user_id or ""):
-        raise RelayError("%(network)s refused the connection: nothing was stored. Please start again.", 400, network=label)
+        raise InvalidRequest("%(network)s refused the connection: nothing was stored. Please start again.", network=label)
     instance = pending.get("instance")
     asked = pending.get("relay_id")  # connecting another network from a dashboard
     if asked:
@@ -408,16 +408,13 @@ def _await_confirmation(store: Store, config: EventConfig, pending: dict[str, An
 
 
 def _elsewhere(label: str) -> RelayError:
-    return RelayError("This %(network)s account is already connected to another relaycast dashboard: nothing was stored.",
-                      409, network=label)
+    return Conflict("This %(network)s account is already connected to another relaycast dashboard: nothing was stored.", network=label)
 
 
 def _conflict(stored: dict[str, Any], label: str) -> RelayError:
     if stored.get("status") == "ending":
-        return RelayError("Your earlier access to %(network)s is still being revoked. Please try again in a minute.",
-                          409, network=label)
-    return RelayError("Another %(network)s account is connected to this dashboard: revoke it first. Nothing was stored.",
-                      409, network=label)
+        return Conflict("Your earlier access to %(network)s is still being revoked. Please try again in a minute.", network=label)
+    return Conflict("Another %(network)s account is connected to this dashboard: revoke it first. Nothing was stored.", network=label)
 
 
 def _attach(store: Store, config: EventConfig, pending: dict[str, Any], *, asked: str | None, network: str, grant_id: str,
@@ -486,7 +483,7 @@ def request_email(
     """Keep the address as pending and send a signed confirmation link; it is used only once confirmed."""
     email = _checked_email(email)
     if not email:
-        raise RelayError("This e-mail address does not look valid.", 400)
+        raise InvalidRequest("This e-mail address does not look valid.")
     store.set_relay_fields(relay_id, email_pending=email)
     token = _serializer(settings, "email-confirm").dumps({"relay": relay_id, "email": email})
     try:
@@ -505,7 +502,7 @@ def confirm_email(store: Store, settings: Settings, config: EventConfig, token: 
     relay_id, email = data["relay"], data["email"]
     grants = store.relay_items(relay_id, "GRANT#")
     if not grants:
-        raise RelayError("There is nothing here for this link.", 404)
+        raise NotFound("There is nothing here for this link.")
     if grants[0].get("email") == email:
         return relay_id  # confirmed already: a second click sends nothing more
     store.set_relay_fields(relay_id, email=email, remove=("email_pending",))
@@ -523,7 +520,7 @@ def dashboard(store: Store, config: EventConfig, relay_id: str) -> dict[str, Any
     proposals = sorted(by_prefix.get("PROPOSAL", []), key=lambda p: p.get("proposed_at", ""), reverse=True)
     ledger = sorted(by_prefix.get("LEDGER", []), key=lambda p: p.get("finished_at", ""), reverse=True)
     if not grants and not receipts and not ledger:
-        raise RelayError("There is nothing here for this link.", 404)
+        raise NotFound("There is nothing here for this link.")
     now, live = clock.epoch(), {g["network"] for g in grants}
     for p in proposals:
         # Past its time, or its network's access has ended (revoked, expired): nothing to approve any more.
@@ -554,16 +551,16 @@ def set_timezone(store: Store, relay_id: str, value: str | None) -> str:
     """The relay's own time zone, on every grant of theirs: their quiet hours follow it."""
     zone = _checked_timezone(value)
     if zone is None:
-        raise RelayError("This time zone is not known: choose one from the list.", 400)
+        raise InvalidRequest("This time zone is not known: choose one from the list.")
     if not store.set_relay_fields(relay_id, timezone=zone):
-        raise RelayError("There is nothing here for this link.", 404)
+        raise NotFound("There is nothing here for this link.")
     return zone
 
 
 def _grant(store: Store, config: EventConfig, relay_id: str, network: str) -> dict[str, Any]:
     grant = store.grant(relay_id, _checked_network(config, network))
     if grant is None:
-        raise RelayError("This network is not connected.", 409)
+        raise Conflict("This network is not connected.")
     return grant
 
 
@@ -578,27 +575,27 @@ def revoke_now(store: Store, settings: Settings, config: EventConfig, relay_id: 
         return expire.end_grant(store, settings, config, client, grant, "you revoked access from your dashboard")
     except NetworkError:
         label = grant.get("instance") or NETWORK_NAMES[network]
-        raise RelayError("%(network)s could not be reached. Please try again in a minute.", 503, network=label) from None
+        raise Unavailable("%(network)s could not be reached. Please try again in a minute.", network=label) from None
 
 
 def undo(store: Store, settings: Settings, config: EventConfig, relay_id: str, network: str, post_id: str) -> str:
     """Delete the repost (unreblog) made in the relay's name; it still counts toward their cap."""
     if not POST_ID.match(post_id):
-        raise RelayError("Unknown post.", 400)
+        raise InvalidRequest("Unknown post.")
     grant = _grant(store, config, relay_id, network)
     item = store.get(f"RELAY#{relay_id}", f"LEDGER#{network}#{post_id}")
     if item is None:
-        raise RelayError("Unknown post.", 404)
+        raise NotFound("Unknown post.")
     if item["status"] == "undone":
         return "undone"  # a double click
     if item["status"] != "published":
-        raise RelayError("Only a published post can be undone.", 409)
+        raise Conflict("Only a published post can be undone.")
     client = client_for(settings, store, network, instance=grant.get("instance"))
     try:
         client.undo_repost(credentials.access_token(store, settings, config, client, grant), grant["user_id"], store.post_ref(network, post_id))
     except NetworkError:
         label = grant.get("instance") or NETWORK_NAMES[network]
-        raise RelayError("%(network)s could not be reached. Please try again in a minute.", 503, network=label) from None
+        raise Unavailable("%(network)s could not be reached. Please try again in a minute.", network=label) from None
     store.finish_ledger(relay_id, network, post_id, status="undone", undone_at=clock.now().isoformat())
     return "undone"
 
@@ -613,39 +610,31 @@ def lower_cap(store: Store, config: EventConfig, relay_id: str, network: str, va
     grant = _grant(store, config, relay_id, network)
     current = int(grant["cap"])
     if not re.fullmatch(r"[0-9]{1,3}", value or "") or int(value) >= current:
-        raise RelayError("The cap must be a whole number from 0 to %(cap)s.", 400, cap=current - 1)
+        raise InvalidRequest("The cap must be a whole number from 0 to %(cap)s.", cap=current - 1)
     store.lower_cap(relay_id, network, int(value))
     return int(value)
-
-
-def local_time(config: EventConfig, epoch: int) -> str:
-    """An instant as the relay reads it: the event's time zone, to the minute, with the zone's name."""
-    from datetime import UTC, datetime
-    from zoneinfo import ZoneInfo
-
-    return datetime.fromtimestamp(epoch, UTC).astimezone(ZoneInfo(config.timezone)).strftime("%d/%m/%Y %H:%M %Z")
 
 
 def decide(store: Store, settings: Settings, config: EventConfig, *, relay_id: str, action: str, network: str, post_id: str) -> str:
     """Approve (enqueue one publish job) or skip a pending proposal; a repeat is harmless."""
     if action not in ("approve", "skip"):
-        raise RelayError("Unknown action.", 404)
+        raise NotFound("Unknown action.")
     _checked_network(config, network)
     if not POST_ID.match(post_id):
-        raise RelayError("Unknown post.", 400)
+        raise InvalidRequest("Unknown post.")
     status = "approved" if action == "approve" else "skipped"
     if status == "approved" and (store.grant(relay_id, network) or {}).get("mode") == "share-link":
-        raise RelayError("Here you share each post yourself: use its share link.", 409)  # no token to publish with
+        raise Conflict("Here you share each post yourself: use its share link.")  # no token to publish with
     if not store.decide_proposal(relay_id, network, post_id, status):
         proposal = store.get(f"RELAY#{relay_id}", f"PROPOSAL#{network}#{post_id}")
         if proposal is None:
-            raise RelayError("Unknown post.", 404)
+            raise NotFound("Unknown post.")
         if proposal["status"] == status:
             return status  # a double click
         if proposal["status"] in ("pending", "expired"):  # pending here means past its time, not yet marked
             until = int(proposal.get("proposal_expires_at", 0))
-            raise RelayError("This proposal expired on %(date)s: nothing was published.", 410, date=local_time(config, until))
-        raise RelayError("This proposal is no longer open (%(status)s).", 409, status=proposal["status"])
+            raise Expired("This proposal expired on %(date)s: nothing was published.", date=pages.epoch_time(config, until, pages.NAMED))
+        raise Conflict("This proposal is no longer open (%(status)s).", status=proposal["status"])
     if status == "approved":
         job = {"relay_id": relay_id, "network": network, "post_id": post_id}
         try:

@@ -13,10 +13,11 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from relaycast import clock
-from relaycast.credentials import new_grant_id
 from relaycast.config import EventConfig
+from relaycast.credentials import new_grant_id
+from relaycast.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from relaycast.netguard import InstanceRejected, parse_instance
-from relaycast.relays import POST_ID, Connected, RelayError, _checked_email, _checked_network, dashboard_token, request_email
+from relaycast.relays import POST_ID, Connected, _checked_email, _checked_network, dashboard_token, request_email
 from relaycast.settings import Settings
 from relaycast.storage import Store, without_none
 
@@ -28,17 +29,8 @@ CAP_REACHED = "Your cap of %(cap)s posts is reached: nothing more is recorded in
 NOT_ACTIVE = "Sharing is paused or ended for this network: nothing was recorded."
 
 
-def join(
-    store: Store,
-    settings: Settings,
-    config: EventConfig,
-    *,
-    network: str,
-    form: dict[str, str],
-    lang: str,
-    base_url: str,
-    relay_id: str | None = None,
-) -> Connected:
+def join(store: Store, settings: Settings, config: EventConfig, *, network: str, form: dict[str, str], lang: str, base_url: str,
+         relay_id: str | None = None) -> Connected:
     """Save a grant without any token; every refusal happens before anything is written.
 
     The handle is the relay's word, never checked with the network: it only keeps their own posts from being
@@ -46,19 +38,19 @@ def join(
     """
     _checked_network(config, network)
     if config.mode(network) != MODE:
-        raise RelayError("This network is not offered in share-link mode for this event.", 404)
+        raise NotFound("This network is not offered in share-link mode for this event.")
     email = _checked_email(form.get("email"))
     username, _, domain = (form.get("username") or "").strip().removeprefix("@").partition("@")
     if username and not HANDLE[network].match(username):
-        raise RelayError("Type only your user name, for example amina_data.", 400)
+        raise InvalidRequest("Type only your user name, for example amina_data.")
     instance = None
     if network == "mastodon":  # the boost opens on the relay's own instance: its name is needed, not a call to it
         try:
             instance = parse_instance(form.get("instance", ""))
         except InstanceRejected as error:
-            raise RelayError(str(error), 400) from None
+            raise InvalidRequest(str(error)) from None
     if domain and domain.lower() != instance:  # "@name@instance" is fine when it names the instance typed
-        raise RelayError("Type only your user name, for example amina_data.", 400)
+        raise InvalidRequest("Type only your user name, for example amina_data.")
     if username and instance:  # Mastodon names authors user@instance, whatever instance reads them
         username = f"{username}@{instance}"
     relay_id = relay_id or f"{network}-link-{secrets.token_hex(8)}"
@@ -94,7 +86,7 @@ def intent_url(grant: dict[str, Any], proposal: dict[str, Any]) -> str:
         return f"https://x.com/intent/retweet?tweet_id={proposal['post_id']}"
     status_url = str(proposal.get("url", ""))
     if urlsplit(status_url).scheme != "https":
-        raise RelayError("Unknown post.", 404)
+        raise NotFound("Unknown post.")
     return f"https://{grant['instance']}/authorize_interaction?uri={quote(status_url, safe='')}"
 
 
@@ -112,15 +104,15 @@ def share(store: Store, config: EventConfig, relay_id: str, network: str, post_i
     """
     _checked_network(config, network)
     if not POST_ID.match(post_id or ""):
-        raise RelayError("Unknown post.", 400)
+        raise InvalidRequest("Unknown post.")
     grant = store.grant(relay_id, network)
     if grant is None:
-        raise RelayError("This network is not connected.", 409)
+        raise Conflict("This network is not connected.")
     if grant.get("mode") != MODE:
-        raise RelayError("This network is not connected in share-link mode.", 409)
+        raise Conflict("This network is not connected in share-link mode.")
     proposal = store.get(f"RELAY#{relay_id}", f"PROPOSAL#{network}#{post_id}")
     if proposal is None:
-        raise RelayError("Unknown post.", 404)
+        raise NotFound("Unknown post.")
     where = intent_url(grant, proposal)
     if proposal["status"] == SHARED:
         ledger = store.get(f"RELAY#{relay_id}", f"LEDGER#{network}#{post_id}") or {}
@@ -129,14 +121,14 @@ def share(store: Store, config: EventConfig, relay_id: str, network: str, post_i
         if ledger.get("status") in (SHARED, "publishing"):
             return where  # a second click: counted once already
     if grant.get("status") != "active":
-        raise RelayError(NOT_ACTIVE, 403)
+        raise Forbidden(NOT_ACTIVE)
     cap = int(grant["cap"])
     if int(grant.get("published_count", 0)) >= cap:
-        raise RelayError(CAP_REACHED, 403, cap=cap)
+        raise Forbidden(CAP_REACHED, cap=cap)
     if not store.decide_proposal(relay_id, network, post_id, SHARED):
         current = store.get(f"RELAY#{relay_id}", f"PROPOSAL#{network}#{post_id}") or proposal
         status = "expired" if current["status"] == "pending" else current["status"]
-        raise RelayError("This proposal is no longer open (%(status)s).", 409, status=status)
+        raise Conflict("This proposal is no longer open (%(status)s).", status=status)
     # The transaction is the real guard: the cap and the one-record-per-post hold against concurrent clicks.
     reservation = store.reserve_publish(relay_id, network, post_id, cap)
     if reservation in ("reserved", "resume"):
@@ -147,9 +139,9 @@ def share(store: Store, config: EventConfig, relay_id: str, network: str, post_i
         return where
     store.reopen_proposal(relay_id, network, post_id)  # nothing recorded: the proposal stays as it was
     if reservation == "cap":
-        raise RelayError(CAP_REACHED, 403, cap=cap)
+        raise Forbidden(CAP_REACHED, cap=cap)
     if reservation == "inactive":
-        raise RelayError(NOT_ACTIVE, 403)
+        raise Forbidden(NOT_ACTIVE)
     # This post already ended otherwise for the relay (skipped): it cannot be shared any more.
     store.decide_proposal(relay_id, network, post_id, "skipped")
-    raise RelayError("This proposal is no longer open (%(status)s).", 409, status=ledger.get("status", "skipped"))
+    raise Conflict("This proposal is no longer open (%(status)s).", status=ledger.get("status", "skipped"))

@@ -17,7 +17,9 @@ EVENT = {
 
 
 def load_function(name: str, module: str = "handler"):
-    """Import a function's module from its own folder, as Lambda does (never `functions/` on sys.path)."""
+    """Import a function's module from its own folder, as Lambda does: that folder (never `functions/`) is on
+    sys.path while it imports, and the modules it brings from there (e.g. `chalicelib`) are its own, fresh at
+    every load and never seen by another function."""
     import importlib.util
     import sys
     from pathlib import Path
@@ -26,8 +28,26 @@ def load_function(name: str, module: str = "handler"):
     spec = importlib.util.spec_from_file_location(f"relaycast_fn_{name}_{module}", folder / f"{module}.py")
     loaded = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = loaded
-    spec.loader.exec_module(loaded)
+    before = set(sys.modules)
+    sys.path.insert(0, str(folder))
+    try:
+        spec.loader.exec_module(loaded)
+    finally:
+        sys.path.remove(str(folder))
+        for taken in set(sys.modules) - before:
+            if (getattr(sys.modules[taken], "__file__", None) or "").startswith(f"{folder}/"):
+                del sys.modules[taken]
     return loaded
+
+
+def refusal_messages(source: str, *also: str) -> set[str]:
+    """The English message of every refusal `source` raises: a RelayError of any kind, or one of the `also` types."""
+    import re
+
+    from relaycast import errors
+
+    kinds = [name for name, value in vars(errors).items() if isinstance(value, type) and issubclass(value, errors.RelayError)]
+    return set(re.findall(rf'\b(?:{"|".join([*kinds, *also])})\(\s*"([^"]+)"', source))
 
 
 REDIRECT = "http://127.0.0.1:9/callback/x"

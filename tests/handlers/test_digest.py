@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import boto3
 import pytest
 from chalice.test import Client
-from handler_support import FORM, connect, load_function, sent_mail, table_snapshot
+from handler_support import FORM, connect, load_function, refusal_messages, sent_mail, table_snapshot
 from relaycast import digest, notices, relays
 from relaycast.settings import Settings
 from relaycast.storage import Store
@@ -315,7 +315,7 @@ def test_every_digest_refusal_and_page_is_translated():
     from relaycast.i18n import FR
 
     layer = Path(digest.__file__).parent
-    refusals = set(re.findall(r'RelayError\(\s*"([^"]+)"', (layer / "digest.py").read_text()))
+    refusals = refusal_messages((layer / "digest.py").read_text())
     assert len(refusals) >= 5 and sorted(m for m in refusals if m not in FR) == []
     page = (layer / "templates" / "proposal.html").read_text()
     messages = set(re.findall(r"_\('([^']+)'", page))

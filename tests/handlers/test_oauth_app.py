@@ -9,7 +9,7 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from handler_support import FORM, Browser, confirm_address, load_function, relay_of, sent_mail, table_snapshot
+from handler_support import FORM, Browser, confirm_address, load_function, refusal_messages, relay_of, sent_mail, table_snapshot
 from relaycast.storage import Store
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_every_catalogued_template_message_has_a_french_translation():
     assert sorted(m for m in messages if m.replace("\\'", "'") not in FR) == []
     # And every refusal the relay can read: the relay errors and the instance checks.
     sources = (folder.parent / "relays.py").read_text() + (folder.parent / "netguard.py").read_text()
-    refusals = set(re.findall(r'(?:RelayError|InstanceRejected)\(\s*"([^"]+)"', sources))
+    refusals = refusal_messages(sources, "InstanceRejected")
     assert len(refusals) > 25
     assert sorted(m for m in refusals if m not in FR) == []
 

@@ -13,7 +13,8 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from handler_support import EVENT, FORM, confirm_address, load_function, receipt_of, sent_mail, sqs_event, table_snapshot, ttl_outcomes, ttl_removal
+from handler_support import (EVENT, FORM, confirm_address, load_function, receipt_of, refusal_messages, sent_mail, sqs_event,
+                             table_snapshot, ttl_outcomes, ttl_removal)
 
 from relaycast import expire
 from relaycast.settings import Settings
@@ -350,7 +351,7 @@ def test_every_share_link_refusal_has_a_french_translation():
     from relaycast.i18n import FR
 
     source = (Path(share_link.__file__)).read_text()
-    refusals = set(re.findall(r'RelayError\(\s*"([^"]+)"', source)) | {share_link.CAP_REACHED, share_link.NOT_ACTIVE}
+    refusals = refusal_messages(source) | {share_link.CAP_REACHED, share_link.NOT_ACTIVE}
     assert len(refusals) >= 6
     assert sorted(m for m in refusals if m not in FR) == []
     assert expire.NO_TOKEN in FR and "shared" in FR

@@ -12,6 +12,8 @@ from chalice.test import Client
 
 from handler_support import FORM, Browser, load_function, relay_of, sent_mail, table_snapshot
 
+from relaycast import relays
+
 
 @pytest.fixture
 def oauth(stack_env):
@@ -159,13 +161,13 @@ def test_a_wrong_method_gets_a_405_page_with_the_security_headers(client):
     assert_secured(answer)
 
 
-def test_an_unhandled_error_gets_a_500_page_with_the_security_headers_and_no_trace(oauth, client, store, x_sandbox, monkeypatch):
+def test_an_unhandled_error_gets_a_500_page_with_the_security_headers_and_no_trace(client, store, x_sandbox, monkeypatch):
     token = Browser(client, x_sandbox).connect("relay_boom")
 
     def boom(*args, **kwargs):
         raise RuntimeError("secret detail of the failure")
 
-    monkeypatch.setattr(oauth, "dashboard", boom)
+    monkeypatch.setattr(relays, "dashboard", boom)
     answer = client.http.get(f"/relay?t={token}")
     assert answer.status_code == 500
     body = answer.body.decode()

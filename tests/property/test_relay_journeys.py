@@ -139,7 +139,7 @@ def test_fault_7_a_cross_site_connect_links_the_victims_account(journeys, monkey
                                             label=network)
         return relay_id, username, replaced
 
-    monkeypatch.setattr(journeys.app_module, "is_cross_site", lambda headers, base: False)
+    monkeypatch.setattr(journeys.app_module.guard, "is_cross_site", lambda headers, base: False)
     monkeypatch.setattr(relays, "_await_confirmation", attach_at_once)
     must = (Step("connect_mastodon", 0), Step("hostile_connect", 0))
     assert "holds the x grant of person" in first_violation(journeys, "holds the x grant", must)
@@ -152,7 +152,6 @@ def test_fault_9_a_replaced_dashboard_link_still_opens_the_dashboard(journeys, m
         return relays._link_claims(settings, config, token)[0]
 
     monkeypatch.setattr(relays, "relay_from_token", any_generation)
-    monkeypatch.setattr(journeys.app_module, "relay_from_token", any_generation)
     must = (Step("connect_x", 2), Step("new_link", 2), Step("stale_link", 2))
     assert "still works" in first_violation(journeys, "replaced dashboard link", must)
 
@@ -164,12 +163,12 @@ def test_fault_9_urls_built_from_the_requests_host(journeys, monkeypatch):
         headers = app_module.app.current_request.headers
         return f"{headers.get('x-forwarded-proto', 'https')}://{headers.get('host', 'localhost')}"
 
-    monkeypatch.setattr(app_module, "_base", from_headers)
+    monkeypatch.setattr(app_module.guard.web, "base_url", from_headers)
     must = (Step("connect_x", 1), Step("forged_host", 1))
     assert "request's headers" in first_violation(journeys, "request's headers", must)
 
 
 def test_fault_9_answers_without_the_security_headers(journeys, monkeypatch):
-    monkeypatch.setattr(journeys.app_module, "SECURITY_HEADERS", {})
+    monkeypatch.setattr(journeys.app_module.guard, "SECURITY_HEADERS", {})
     assert "security headers" in first_violation(journeys, "security headers", (Step("health"),))
 

@@ -1,0 +1,18 @@
+"""The event's page, where a relay starts, and the health check."""
+
+from chalice import Blueprint
+
+from chalicelib.web import Visit, route
+from relaycast import quiet
+
+blueprint = Blueprint(__name__)
+
+
+@route(blueprint, "/", methods=["GET"])
+def index(visit: Visit):
+    return visit.page("index.html", token=None, zones=quiet.zone_choices(visit.config.timezone), quiet_hours=quiet.shown(visit.config))
+
+
+@blueprint.route("/health", methods=["GET"])
+def health():
+    return {"ok": True}
