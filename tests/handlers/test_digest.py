@@ -72,6 +72,15 @@ def relay(store, settings, sandbox, name, email=None, lang="en", confirm=True):
     return connect(store, settings, name, email, sandbox, lang=lang, confirm=confirm).relay_id
 
 
+def digest_links(env, store, sandbox, frozen_clock, name, email, lang="en"):
+    """A relay with a confirmed address, proposed the round's picks and mailed its digest: (relay id, its links)."""
+    relay_id = relay(store, env["settings"], sandbox, name, email, lang=lang)
+    fan_out(store, frozen_clock, [relay_id])
+    env["select"]({"action": "digest", "round": ROUND})
+    (mail,) = sent_mail(email, "approuver" if lang == "fr" else "to approve")
+    return relay_id, links(mail, env["settings"])
+
+
 def test_one_digest_per_relay_and_round_to_confirmed_addresses_only_in_their_language(env, store, x_sandbox, frozen_clock):
     settings = env["settings"]
     en = relay(store, settings, x_sandbox, "relay_en", "en@example.net")
@@ -152,11 +161,7 @@ def test_a_digest_invocation_without_a_round_is_refused(env, store):
 
 def test_the_approve_link_shows_the_post_then_approves_once_and_queues_one_job(env, store, x_sandbox, frozen_clock):
     settings, client = env["settings"], env["client"]
-    relay_id = relay(store, settings, x_sandbox, "relay_clicks", "clicks@example.net")
-    fan_out(store, frozen_clock, [relay_id])
-    env["select"]({"action": "digest", "round": ROUND})
-    (mail,) = sent_mail("clicks@example.net", "to approve")
-    found = links(mail, settings)
+    relay_id, found = digest_links(env, store, x_sandbox, frozen_clock, "relay_clicks", "clicks@example.net")
 
     # Opening the link (or a mail scanner following it) shows the exact post and a button, and changes nothing.
     before = table_snapshot(store)
@@ -189,11 +194,8 @@ def test_the_approve_link_shows_the_post_then_approves_once_and_queues_one_job(e
 
 def test_the_skip_link_skips_and_the_dashboard_says_not_published(env, store, x_sandbox, frozen_clock):
     settings, client = env["settings"], env["client"]
-    relay_id = relay(store, settings, x_sandbox, "relay_skips", "skips@example.net", lang="fr")
-    fan_out(store, frozen_clock, [relay_id])
-    env["select"]({"action": "digest", "round": ROUND})
-    (mail,) = sent_mail("skips@example.net", "approuver")
-    path = links(mail, settings)[("skip", "1000")]
+    relay_id, found = digest_links(env, store, x_sandbox, frozen_clock, "relay_skips", "skips@example.net", lang="fr")
+    path = found[("skip", "1000")]
     shown = client.http.get(path)
     page = html.unescape(shown.body.decode())
     assert shown.status_code == 200 and '<html lang="fr">' in page and "Passer cette publication ?" in page
@@ -209,11 +211,7 @@ def test_the_skip_link_skips_and_the_dashboard_says_not_published(env, store, x_
 
 def test_an_expired_link_answers_410_and_the_next_round_records_the_proposal_as_expired(env, store, x_sandbox, frozen_clock):
     settings, client = env["settings"], env["client"]
-    relay_id = relay(store, settings, x_sandbox, "relay_late", "late@example.net")
-    fan_out(store, frozen_clock, [relay_id])
-    env["select"]({"action": "digest", "round": ROUND})
-    (mail,) = sent_mail("late@example.net", "to approve")
-    found = links(mail, settings)
+    relay_id, found = digest_links(env, store, x_sandbox, frozen_clock, "relay_late", "late@example.net")
     token = unquote(re.search(r"\?p=([^&]+)", found[("approve", "1000")]).group(1))
     dashboard_token = relays.dashboard_token(Store(settings.table_name), settings, relay_id)
     assert client.http.post("/proposal/skip", body=f"p={unquote(found[('skip', '1001')].split('p=')[1].split('&')[0])}",
@@ -282,11 +280,8 @@ def _tampered(token):
 )
 def test_bad_links_get_a_4xx_page_and_change_nothing(env, store, x_sandbox, frozen_clock, make, status, words):
     settings, client = env["settings"], env["client"]
-    relay_id = relay(store, settings, x_sandbox, "relay_target", "target@example.net")
-    fan_out(store, frozen_clock, [relay_id])
-    env["select"]({"action": "digest", "round": ROUND})
-    (mail,) = sent_mail("target@example.net", "to approve")
-    token = unquote(re.search(r"\?p=([^&]+)", links(mail, settings)[("approve", "1000")]).group(1))
+    _, found = digest_links(env, store, x_sandbox, frozen_clock, "relay_target", "target@example.net")
+    token = unquote(re.search(r"\?p=([^&]+)", found[("approve", "1000")]).group(1))
     before = table_snapshot(store)
     method, target = make(token, settings)
     answer = client.http.get(target) if method == "get" else client.http.post("/proposal/approve", body=target, headers=FORM)
@@ -297,11 +292,8 @@ def test_bad_links_get_a_4xx_page_and_change_nothing(env, store, x_sandbox, froz
 
 def test_a_refused_link_speaks_the_relays_language(env, store, x_sandbox, frozen_clock):
     settings, client = env["settings"], env["client"]
-    relay_id = relay(store, settings, x_sandbox, "relay_fr_bad", "frbad@example.net", lang="fr")
-    fan_out(store, frozen_clock, [relay_id])
-    env["select"]({"action": "digest", "round": ROUND})
-    (mail,) = sent_mail("frbad@example.net", "approuver")
-    path = links(mail, settings)[("approve", "1000")]
+    _, found = digest_links(env, store, x_sandbox, frozen_clock, "relay_fr_bad", "frbad@example.net", lang="fr")
+    path = found[("approve", "1000")]
     wrong = client.http.get(path.replace("/proposal/approve", "/proposal/skip"))
     body = html.unescape(wrong.body.decode())
     assert wrong.status_code == 400 and '<html lang="fr">' in body and "n'est pas destiné à cette action" in body
