@@ -17,7 +17,30 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     print(f"{args.event}: valid — {config.name}, {config.start_utc:%Y-%m-%d %H:%M} → {config.end_utc:%Y-%m-%d %H:%M} UTC, "
           f"access ends {config.access_ends:%Y-%m-%d %H:%M} UTC, cap {config.cap_per_relay}")
+    if args.expected_relays is not None:
+        _capacity(config, args.expected_relays)
     return 0
+
+
+def _capacity(config, expected_relays: int) -> None:
+    """Per network: what N relays at the cap would ask, against what the platform's limits allow."""
+    from relaycast.capacity import plan
+
+    print(f"capacity, if all {expected_relays:,} expected relays connect each network (cap {config.cap_per_relay}, "
+          f"publishing from the start to the access end):")
+    for row in plan(config, expected_relays):
+        allowed = "no app-wide limit" if row.allowed is None else f"{row.allowed:,} allowed"
+        print(f"  {row.network} ({row.mode}): {row.asked:,} relay-posts asked, {allowed} — {row.limit}")
+        if row.exceeded:
+            print(f"warning: on {row.network}, {expected_relays:,} relays × cap {config.cap_per_relay} ask more than the "
+                  f"platform allows: about {row.allowed // config.cap_per_relay:,} relays get their whole cap; lower the cap, "
+                  "use share-link there, or expect relay-posts to wait for the next window, or be skipped when access ends", file=sys.stderr)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of relays")
+    return int(text)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -43,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="validate an event file and name every problem with its fix")
     check.add_argument("event")
+    check.add_argument("--expected-relays", type=_count, metavar="N",
+                       help="also report, per network, how many relay-posts the platforms' limits allow for N relays")
     check.set_defaults(run=_check)
     demo = commands.add_parser("demo", help="run a whole event locally: moto + sandbox X, simulated relays")
     demo.add_argument("--event", default="events/demo.yaml")
