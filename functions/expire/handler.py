@@ -4,19 +4,15 @@ queue's messages, and the TTL stream backstop of grants and custody items (the s
 import base64
 import json
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from relaycast import digest, expire
-from relaycast.entry import lambda_entry
+from relaycast.entry import batch_processor, lambda_entry
 from relaycast.networks.factory import x_network
 from relaycast.observability import logger
 from relaycast.storage import plain
-
-# A batch that fails whole is reported item by item all the same (no function error).
-queue_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-stream_processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 @lambda_entry
@@ -45,6 +41,9 @@ def handler(event, context, settings, store):
         logger.info("TTL deletion", extra={"kind": item.get("kind"), "outcome": outcome})
         return outcome
 
-    from_queue = (event.get("Records") or [{}])[0].get("eventSource") == "aws:sqs"
-    return process_partial_response(event=event, record_handler=queued_end if from_queue else ttl_end,
-                                    processor=queue_processor if from_queue else stream_processor, context=context)
+    if (event.get("Records") or [{}])[0].get("eventSource") == "aws:sqs":
+        # A batch that fails whole is reported item by item all the same (no function error).
+        processor = batch_processor(EventType.SQS, raise_on_entire_batch_failure=False)
+        return process_partial_response(event=event, record_handler=queued_end, processor=processor, context=context)
+    processor = batch_processor(EventType.DynamoDBStreams)
+    return process_partial_response(event=event, record_handler=ttl_end, processor=processor, context=context)

@@ -1,15 +1,13 @@
 """publish: one SQS job per approved relay-post; partial batch failures return only what must be retried."""
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
-from relaycast.entry import idempotency_store, lambda_entry
+from relaycast.entry import batch_processor, idempotency_store, lambda_entry
 from relaycast.networks.factory import x_network
 from relaycast.observability import logger, metrics
 from relaycast.publish import Deferred, PublishJob, defer, publish
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @lambda_entry
@@ -36,4 +34,5 @@ def handler(event, context, settings, store):
         logger.info("relay-post", extra={"relay_id": job.relay_id, "post_id": job.post_id, "outcome": outcome})
         return outcome
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=batch_processor(EventType.SQS),
+                                    context=context)

@@ -4,9 +4,11 @@ and its table read; and the Powertools processors a handler keeps for the life o
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from relaycast import aws
@@ -30,6 +32,20 @@ def lambda_entry(handler: Handler) -> Callable[[dict, Any], Any]:
         return handler(event, context, settings, Store(settings.table_name))
 
     return entry
+
+
+_per_thread = threading.local()
+
+
+def batch_processor(event_type: EventType, *, raise_on_entire_batch_failure: bool = True) -> BatchProcessor:
+    """The handler's batch processor, built once per thread: in Lambda that is once per container. A processor
+    holds the batch it is working on, so two invocations at once (the local runtime's and the tests' concurrent
+    deliveries, in one process) must never share one."""
+    processors = _per_thread.__dict__.setdefault("processors", {})
+    key = (event_type, raise_on_entire_batch_failure)
+    if key not in processors:
+        processors[key] = BatchProcessor(event_type=event_type, raise_on_entire_batch_failure=raise_on_entire_batch_failure)
+    return processors[key]
 
 
 def idempotency_store(table_name: str) -> DynamoDBPersistenceLayer:
