@@ -93,6 +93,7 @@ def _acknowledge(stack: RelaycastStack, ack: Ack) -> None:
         "oauth": "API Gateway invokes it synchronously (a proxy integration)",
         "poll": "the round's Step Functions task invokes it synchronously and retries it",
         "select": "the round's Step Functions task invokes it synchronously and retries it",
+        "propose": "an SQS event source invokes it; failed work items return to the queue, whose own DLQ takes them",
         "publish": "an SQS event source invokes it; failed jobs return to the queue, whose own DLQ takes them",
     }
     for name, how in synchronous.items():
@@ -110,25 +111,20 @@ def _acknowledge(stack: RelaycastStack, ack: Ack) -> None:
         "Step Functions log delivery (logs:CreateLogDelivery and related) and X-Ray tracing do not support "
         "resource-level permissions; these are the statements CDK adds for LogLevel ALL and tracing",
     )
-    round_kms = (
-        "round: the PutItem task writes to the KMS-encrypted table; GenerateDataKey*/ReEncrypt* are the action "
-        "families CDK's key grant gives, scoped to the table's key only"
-    )
-    ack(round_role, "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", round_kms)
-    ack(round_role, "AwsSolutions-IAM5[Action::kms:ReEncrypt*]", round_kms)
     for fn in (pipeline.poll, pipeline.select):
         ack(round_role, f"AwsSolutions-IAM5[Resource::{_arn_of(fn.function)}:*]", f"{fn.service_name}: {VERSIONS}")
-    ack(
-        pipeline.publish.function,
-        "Serverless-LambdaEventSourceMappingDestination",
-        "an SQS event source mapping cannot have an on-failure destination; failed jobs go to the publish "
-        "queue's DLQ after 5 receives (redrive policy), which raises an alarm",
-    )
-    ack(
-        pipeline.publish_dlq,
-        "Serverless-SQSRedrivePolicy",
-        "this queue is the publish queue's dead-letter queue (terminal); its depth raises an alarm",
-    )
+    for name, consumer, dlq in (("publish", pipeline.publish, pipeline.publish_dlq), ("propose", pipeline.propose, pipeline.propose_dlq)):
+        ack(
+            consumer.function,
+            "Serverless-LambdaEventSourceMappingDestination",
+            f"an SQS event source mapping cannot have an on-failure destination; failed messages go to the {name} "
+            "queue's DLQ after 5 receives (redrive policy), which raises an alarm",
+        )
+        ack(
+            dlq,
+            "Serverless-SQSRedrivePolicy",
+            f"this queue is the {name} queue's dead-letter queue (terminal); its depth raises an alarm",
+        )
 
     schedules = stack.schedules
     expire_versions = f"AwsSolutions-IAM5[Resource::{_arn_of(schedules.expire.function)}:*]"

@@ -1,4 +1,4 @@
-"""The pipeline: poll, select and publish, the round's state machine and the publish queue."""
+"""The pipeline: poll, select, propose and publish, the round's state machine, the propose and publish queues."""
 
 from __future__ import annotations
 
@@ -16,13 +16,11 @@ from relaycast.moderation import backstop_seconds
 
 from infra.function import LOG_RETENTION
 from infra.parts import StackParts
-from infra.storage import Storage
 
 PUBLISH_TIMEOUT = Duration.seconds(30)
+# A work item is 100 relays: their proposals, auto jobs and digest mails.
+PROPOSE_TIMEOUT = Duration.seconds(120)
 MAX_RECEIVE_COUNT = 5
-# What the fan-out hands each relay's branch: the relay as select named it, and the round's own fields.
-RELAY_FIELDS = ("relay_id", "network", "mode", "delay", "own")
-ROUND_FIELDS = ("round", "proposal_expires_at", "expires_at")
 
 
 def work_queue(scope: Construct, id: str, *, consumer_timeout: Duration, dead_letters: sqs.IQueue) -> sqs.Queue:
@@ -64,7 +62,7 @@ def dead_letter_queue(scope: Construct, id: str) -> sqs.Queue:
 
 
 class Pipeline(Construct):
-    """Poll → Select → fan-out of proposals (Step Functions); approved jobs → SQS → publish."""
+    """Poll → Select (Step Functions) → fan-out: work items → SQS → propose; approved jobs → SQS → publish."""
 
     def __init__(self, scope: Construct, id: str, *, parts: StackParts) -> None:
         super().__init__(scope, id)
@@ -75,10 +73,12 @@ class Pipeline(Construct):
                                    memory_size=256, timeout=minute)
         self.select = parts.function(self, "SelectFunction", "select", "selects the round's most insightful candidates",
                                      memory_size=512, timeout=minute)
+        self.propose = parts.function(self, "ProposeFunction", "propose", "proposes a round's picks to a work item's relays",
+                                      memory_size=256, timeout=PROPOSE_TIMEOUT)
         self.publish = parts.function(self, "PublishFunction", "publish", "publishes an approved job through a relay's account",
                                       memory_size=256, timeout=PUBLISH_TIMEOUT)
 
-        for fn in (self.poll, self.select, self.publish):
+        for fn in (self.poll, self.select, self.propose, self.publish):
             storage.grant_table_read_write(fn.function)
             storage.grant_config_read(fn.function)
         # poll reads the X bearer token; publish refreshes tokens with the app's client credentials.
@@ -88,9 +88,10 @@ class Pipeline(Construct):
         storage.token_key.grant_encrypt_decrypt(self.publish.function)
         # A grant revoked at the network ends where it is found (publish): revocation path and receipt.
         notices.grant_send(self.publish.function)
-        # select mails signed links: each relay's digest of proposals, and the moderator's round.
-        notices.grant_send(self.select.function)
-        storage.grant_app_secret_read(self.select.function)
+        # select mails the moderator's round, propose each relay's digest: both with signed links.
+        for fn in (self.select, self.propose):
+            notices.grant_send(fn.function)
+            storage.grant_app_secret_read(fn.function)
         if config.moderation:  # and applies the time-out rule to rounds left waiting
             grant_task_response(self, config, self.select.function)
 
@@ -112,9 +113,29 @@ class Pipeline(Construct):
             )
         )
 
-        self.state_machine = self._round(config, storage, self.publish_queue)
+        # propose queues the auto mode's jobs, after each relay's own delay.
+        self.propose.function.add_environment("PUBLISH_QUEUE_URL", self.publish_queue.queue_url)
+        self.publish_queue.grant_send_messages(self.propose.function)
 
-    def _round(self, config: EventConfig, storage: Storage, queue: sqs.IQueue) -> sfn.StateMachine:
+        self.propose_dlq = dead_letter_queue(self, "ProposeDlq")
+        self.propose_queue = work_queue(
+            self, "ProposeQueue", consumer_timeout=PROPOSE_TIMEOUT, dead_letters=self.propose_dlq
+        )
+        self.select.function.add_environment("PROPOSE_QUEUE_URL", self.propose_queue.queue_url)
+        self.propose_queue.grant_send_messages(self.select.function)
+        self.propose.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.propose_queue,
+                batch_size=1,
+                report_batch_item_failures=True,
+                # Each item mails up to 100 digests: the concurrency keeps SES's sending rate.
+                max_concurrency=10,
+            )
+        )
+
+        self.state_machine = self._round(config)
+
+    def _round(self, config: EventConfig) -> sfn.StateMachine:
         poll = tasks.LambdaInvoke(
             self,
             "Poll",
@@ -132,132 +153,31 @@ class Pipeline(Construct):
             comment="score the candidates; picks and the relays to propose them to",
         )
 
-        string = sfn.JsonPath.string_at
-        attr = tasks.DynamoAttributeValue.from_string
-        put_proposal = tasks.DynamoPutItem(
-            self,
-            "PutProposal",
-            table=storage.table,
-            item={
-                "pk": attr(sfn.JsonPath.format("RELAY#{}", string("$.relay_id"))),
-                "sk": attr(sfn.JsonPath.format("PROPOSAL#{}#{}", string("$.pick.network"), string("$.pick.post_id"))),
-                "kind": attr("proposal"),
-                "relay_id": attr(string("$.relay_id")),
-                "network": attr(string("$.pick.network")),
-                "post_id": attr(string("$.pick.post_id")),
-                "author": attr(string("$.pick.author")),
-                "text": attr(string("$.pick.text")),
-                "url": attr(string("$.pick.url")),
-                "score": attr(string("$.pick.score")),
-                "reasons": attr(string("$.pick.reasons")),
-                "round": attr(string("$.round")),
-                "status": attr("pending"),
-                "proposed_at": attr(string("$$.Execution.StartTime")),
-                # select computes both instants: until when the relay may approve, and the record's TTL.
-                "proposal_expires_at": tasks.DynamoAttributeValue.number_from_string(string("$.proposal_expires_at")),
-                "expires_at": tasks.DynamoAttributeValue.number_from_string(string("$.expires_at")),
-            },
-            condition_expression="attribute_not_exists(pk)",
-            result_path=sfn.JsonPath.DISCARD,
-            comment="propose one pick to one relay, once",
-        )
-        put_proposal.add_retry(
-            errors=["DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.ThrottlingException"],
-            interval=Duration.seconds(1),
-            max_attempts=4,
-            backoff_rate=2,
-        )
-        put_proposal.add_catch(
-            sfn.Pass(self, "AlreadyProposed", comment="the relay already has this proposal"),
-            errors=["DynamoDB.ConditionalCheckFailedException"],
-            result_path=sfn.JsonPath.DISCARD,
-        )
-
-        # Auto mode (where the network's policy allows it): the relay's consent covers the publish; the job
-        # waits the relay's own delay, and publish keeps the cap, the budgets and the no-duplicate rule.
-        queue_job = tasks.CallAwsService(
-            self,
-            "QueuePublish",
-            service="sqs",
-            action="sendMessage",
-            parameters={
-                "QueueUrl": queue.queue_url,
-                "MessageBody": sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.job")),
-                "DelaySeconds": sfn.JsonPath.number_at("$.delay"),
-            },
-            iam_resources=[queue.queue_arn],
-            iam_action="sqs:SendMessage",
-            result_path=sfn.JsonPath.DISCARD,
-            comment="auto mode: one publish job for this relay and pick",
-        )
-        queue_job.add_retry(errors=["States.TaskFailed"], interval=Duration.seconds(1), max_attempts=4, backoff_rate=2)
-        by_mode = (
-            sfn.Choice(self, "ByMode", comment="auto publishes; approve-each and share-link wait for the relay")
-            .when(sfn.Condition.string_equals("$.mode", "auto"), queue_job)
-            .otherwise(put_proposal)
-        )
-        # A share-link relay's user name is only their word: it keeps their own posts from them, not from everyone.
-        not_their_own = (
-            sfn.Choice(self, "NotTheirOwn", comment="a relay is never proposed the post they say they wrote")
-            .when(sfn.Condition.string_equals_json_path("$.pick.author_key", "$.own"),
-                  sfn.Pass(self, "TheirOwnPost", result_path=sfn.JsonPath.DISCARD))
-            .otherwise(by_mode)
-        )
-        same_network = (
-            sfn.Choice(self, "SameNetwork", comment="a relay gets the picks of the network they connected")
-            .when(sfn.Condition.string_equals_json_path("$.pick.network", "$.network"), not_their_own)
-            .otherwise(sfn.Pass(self, "OtherNetwork", result_path=sfn.JsonPath.DISCARD))
-        )
-
-        per_pick = sfn.Map(
-            self,
-            "ProposePicks",
-            items_path="$.picks",
-            item_selector={
-                # Each pick carries down what the fan-out gave its relay's branch.
-                **{f"{field}.$": f"$.{field}" for field in (*RELAY_FIELDS, *ROUND_FIELDS)},
-                "pick.$": "$$.Map.Item.Value",
-                "job": {"relay_id.$": "$.relay_id", "network.$": "$.network", "post_id.$": "$$.Map.Item.Value.post_id"},
-            },
-            max_concurrency=4,
-            result_path=sfn.JsonPath.DISCARD,
-            comment="one proposal (or auto publish) per pick of the relay's network",
-        )
-        per_pick.item_processor(same_network)
-
-        fan_out = sfn.Map(
+        # The state holds the picks, never the relays: select pages them into the propose queue's work items.
+        picks = "$.moderation.picks" if config.moderation else "$.selection.picks"
+        fan_out = tasks.LambdaInvoke(
             self,
             "FanOut",
-            items_path="$.selection.relays",
-            item_selector={
-                **{f"{field}.$": f"$$.Map.Item.Value.{field}" for field in RELAY_FIELDS},
-                **{f"{field}.$": f"$.selection.{field}" for field in ROUND_FIELDS},
-                # With moderation, only what the moderator approved (or the time-out rule let through).
-                "picks.$": "$.moderation.picks" if config.moderation else "$.selection.picks",
-            },
-            max_concurrency=10,
-            result_path=sfn.JsonPath.DISCARD,
-            comment="the round's picks to every relay with room under their cap",
-        )
-        fan_out.item_processor(per_pick)
-
-        done = sfn.Succeed(self, "Done")
-        digest = tasks.LambdaInvoke(
-            self,
-            "Digest",
             lambda_function=self.select.function,
-            payload=sfn.TaskInput.from_object({"action": "digest", "round": sfn.JsonPath.string_at("$.selection.round")}),
+            payload=sfn.TaskInput.from_object({
+                "action": "fan_out",
+                "selection": {
+                    "round": sfn.JsonPath.string_at("$.selection.round"),
+                    "picks": sfn.JsonPath.object_at(picks),
+                    "proposal_expires_at": sfn.JsonPath.number_at("$.selection.proposal_expires_at"),
+                    "expires_at": sfn.JsonPath.number_at("$.selection.expires_at"),
+                },
+            }),
             payload_response_only=True,
-            result_path=sfn.JsonPath.DISCARD,
-            comment="mail each relay with a confirmed address the round's proposals (signed approve and skip links)",
+            result_path="$.fan_out",
+            comment="page the relays with room into work items for propose (their proposals, auto jobs, digests)",
         )
-        # A retry mails only the relays not yet mailed; a digest that still fails never fails the round (the
-        # proposals are on the dashboards).
-        digest.add_retry(errors=["DigestNotSent", "Lambda.TooManyRequestsException"],
-                         interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
-        digest.add_catch(sfn.Pass(self, "DigestNotSent", comment="some digests were not sent").next(done),
-                         errors=["States.ALL"], result_path="$.digest_error")
-        propose = fan_out.next(digest).next(done)
+        # Queuing a work item twice is harmless: proposals are written once, digests claimed once per relay and
+        # round, and publish never publishes a relay-post twice.
+        fan_out.add_retry(errors=["States.TaskFailed", "Lambda.TooManyRequestsException"],
+                          interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
+        done = sfn.Succeed(self, "Done")
+        propose = fan_out.next(done)
         if config.moderation:
             propose = self._moderation(config, propose, done)
         has_picks = (
@@ -286,8 +206,6 @@ class Pipeline(Construct):
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             comment="one round: poll, select, propose the picks to the relays",
         )
-        # DynamoDB encrypts with the table's key on behalf of the writer.
-        storage.table_key.grant_encrypt_decrypt(state_machine)
         return state_machine
 
     def _moderation(self, config: EventConfig, propose: sfn.IChainable, done: sfn.IChainable) -> sfn.IChainable:

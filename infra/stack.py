@@ -49,17 +49,20 @@ class RelaycastStack(Stack):
         self.pipeline = Pipeline(self, "Pipeline", parts=parts)
         self.connect_api = ConnectApi(self, "ConnectApi", parts=parts, publish_queue=self.pipeline.publish_queue)
         # The moderator's link and the relays' proposal digests lead to the hosted app.
-        self.pipeline.select.function.add_environment("HOSTED_PAGE_URL", self.connect_api.url)
+        for fn in (self.pipeline.select, self.pipeline.propose):
+            fn.function.add_environment("HOSTED_PAGE_URL", self.connect_api.url)
         self.schedules = Schedules(self, "Schedules", parts=parts, state_machine=self.pipeline.state_machine)
         self.functions = {
             "oauth": self.connect_api.oauth,
             "poll": self.pipeline.poll,
             "select": self.pipeline.select,
+            "propose": self.pipeline.propose,
             "publish": self.pipeline.publish,
             "expire": self.schedules.expire,
         }
         self.dead_letter_queues = {
             "publish": self.pipeline.publish_dlq,
+            "propose": self.pipeline.propose_dlq,
             "expire": self.schedules.expire_dlq,
             "schedule": self.schedules.schedule_dlq,
             "end-grant": self.schedules.end_grant_dlq,

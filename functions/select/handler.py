@@ -2,13 +2,13 @@
 
 With moderation on, the round invokes it a second time with a task token (`action: moderate`): the picks
 wait for the moderator. Each round first applies the time-out rule to rounds the moderator left waiting, and
-records as expired the proposals nobody decided in time. After the fan-out, `action: digest` mails each relay
-the round's proposals with signed Approve and Skip links.
+records as expired the proposals nobody decided in time. Then `action: fan_out` pages the relays with room and
+queues the round's work items for `propose` (the round's state never holds the relays).
 """
 
 import os
 
-from relaycast import clock, digest, moderation, rounds
+from relaycast import clock, digest, fanout, moderation, rounds
 from relaycast.entry import lambda_entry
 from relaycast.observability import logger, metrics
 
@@ -16,10 +16,8 @@ from relaycast.observability import logger, metrics
 @lambda_entry
 def handler(event, context, settings, store):
     config = settings.event()
-    if event.get("action") == "digest":
-        mailed = digest.send_round(store, settings, config, event.get("round", ""), os.environ["HOSTED_PAGE_URL"])
-        logger.info("round's digests sent", extra={"round": event["round"], "mailed": mailed})
-        return {"round": event["round"], "mailed": mailed}
+    if event.get("action") == "fan_out":
+        return fanout.fan_out(store, config, event["selection"], settings.propose_queue_url)
     if event.get("action") == "moderate":
         round_id = moderation.open_round(
             store, settings, config, event["selection"], event["task_token"], os.environ["HOSTED_PAGE_URL"]
@@ -31,5 +29,5 @@ def handler(event, context, settings, store):
     round_id = clock.now().strftime("%Y%m%dT%H%M%SZ")
     result = rounds.select(store, config, round_id)
     metrics.add_metric(name="Picks", unit="Count", value=len(result["picks"]))
-    logger.info("round selected", extra={"round": round_id, "picks": len(result["picks"]), "relays": len(result["relays"])})
+    logger.info("round selected", extra={"round": round_id, "picks": len(result["picks"])})
     return result

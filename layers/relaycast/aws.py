@@ -6,7 +6,10 @@ never talk to a stale one; in Lambda the key never changes and each client is bu
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -32,3 +35,35 @@ def _table(name: str, endpoint: str | None, region: str | None) -> Any:
 
 def table(name: str) -> Any:
     return _table(name, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+
+
+SQS_BATCH = 10  # SendMessageBatch's limit
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What `send_batches` did: messages queued, SendMessageBatch calls, and messages SQS kept refusing."""
+
+    queued: int
+    batches: int
+    unqueued: int
+
+
+def send_batches(queue_url: str, entries: Iterable[dict[str, Any]], *, sqs: Any = None) -> Queued:
+    """Queue every entry (`MessageBody`, optionally `DelaySeconds`), ten per SendMessageBatch; entries SQS
+    refuses (throttling, internal errors) are sent again, twice. The caller decides what `unqueued` means."""
+    sqs = sqs or client("sqs")
+    queued = unqueued = batches = 0
+    remaining = iter(entries)
+    while chunk := list(itertools.islice(remaining, SQS_BATCH)):
+        batches += 1
+        pending = [{"Id": str(i), **entry} for i, entry in enumerate(chunk)]
+        for _ in range(3):
+            answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=pending)
+            queued += len(answer.get("Successful", []))
+            failed = {f["Id"] for f in answer.get("Failed", [])}
+            pending = [e for e in pending if e["Id"] in failed]
+            if not pending:
+                break
+        unqueued += len(pending)
+    return Queued(queued=queued, batches=batches, unqueued=unqueued)

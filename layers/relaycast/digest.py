@@ -1,7 +1,7 @@
 """The e-mail digest of a round's proposals, the signed links that decide one of them, and expiry.
 
-After a round's fan-out the state machine invokes `select` with `action: digest`: each relay with a
-confirmed address and pending proposals of that round gets one message listing them, each with its own
+When the propose function has written a work item's proposals (see `relaycast.fanout`), each of its relays
+with a confirmed address and pending proposals of that round gets one message listing them, each with its own
 *Approve* and *Skip* link. A link is signed, bound to relay, network, post and action, and good until the
 proposal's `proposal_expires_at` (the event's clock). Opening it shows the exact post and a button; only
 the POST decides, through `relays.decide`, so a mail scanner that follows links decides nothing and an
@@ -11,6 +11,7 @@ decided it answers "already approved/skipped"; once expired, 410.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,55 +111,61 @@ def decide(store: Store, settings: Settings, config: EventConfig, claims: Claims
     )
 
 
-def send_round(store: Store, settings: Settings, config: EventConfig, round_id: str, base_url: str) -> int:
-    """Mail each relay their pending proposals of this round, once per relay and round; returns how many."""
+def send_digests(store: Store, settings: Settings, config: EventConfig, round_id: str, relay_ids: Iterable[str],
+                 base_url: str) -> int:
+    """Mail each of these relays their pending proposals of this round, once per relay and round; returns how
+    many were mailed. Raises DigestNotSent when some could not be: a retry mails those, and only those."""
     if not ROUND.match(str(round_id)):
-        raise ValueError("digest: the invocation must name its round")
-    now = clock.epoch()
-    pending = store.of_kind(
-        "proposal",
-        filter_expression=Attr("round").eq(round_id) & Attr("status").eq("pending") & Attr("proposal_expires_at").gt(now),
-    )
-    by_relay: dict[str, list[dict[str, Any]]] = {}
-    for proposal in pending:
-        by_relay.setdefault(proposal["relay_id"], []).append(proposal)
+        raise ValueError("digest: the work must name its round")
     base_url = base_url.rstrip("/")
-    mailed, failed = 0, 0
-    for relay_id, proposals in sorted(by_relay.items()):
-        grants = store.relay_items(relay_id, "GRANT#")
-        email = next((g["email"] for g in grants if g.get("email")), None)  # confirmed addresses only
-        # Approve links are for approve-each grants; a share-link grant holds no token to publish with.
-        active = {g["network"] for g in grants if g.get("status") == "active" and g.get("mode", "approve-each") == "approve-each"}
-        proposals = sorted((p for p in proposals if p["network"] in active), key=lambda p: (-float(p.get("score") or 0), p["post_id"]))
-        if not email or not proposals:
-            continue
-        key = {"pk": f"ROUND#{round_id}", "sk": f"DIGEST#{relay_id}"}
-        # The record is the claim: a retried invocation finds it and mails nothing more.
-        if not store.put_new({**key, "kind": KIND, "round": round_id, "relay_id": relay_id,
-                              "posts": [f"{p['network']}#{p['post_id']}" for p in proposals],
-                              "mailed_at": clock.now().isoformat(), "expires_at": config.retention_ends}):
-            continue
-        lang = grants[0].get("lang") or config.languages[0]
-        entries = [
-            {**p, **{action: f"{base_url}/proposal/{action}?p={link_token(settings, p, action)}&lang={lang}" for action in ACTIONS}}
-            for p in proposals
-        ]
-        until = min(int(p["proposal_expires_at"]) for p in proposals)
+    mailed = failed = 0
+    for relay_id in relay_ids:
         try:
-            notices.send_digest(
-                config, lang=lang, email=email, entries=entries, until=pages.epoch_time(config, until, pages.NAMED),
-                dashboard=relays.dashboard_url(store, settings, relay_id, base_url),
-            )
+            mailed += _mail_relay(store, settings, config, round_id, relay_id, base_url)
         except Exception:  # noqa: BLE001 — the others still get theirs; this one is retried
-            store.delete(**key)
             logger.exception("digest not sent", extra={"relay_id": relay_id, "round": round_id})
             failed += 1
-            continue
-        mailed += 1
     metrics.add_metric(name="DigestsSent", unit="Count", value=mailed)
     if failed:
         raise DigestNotSent(f"{failed} digest(s) of round {round_id} not sent")
     return mailed
+
+
+def _mail_relay(store: Store, settings: Settings, config: EventConfig, round_id: str, relay_id: str, base_url: str) -> bool:
+    items = store.relay_items(relay_id)
+    grants = [i for i in items if i["sk"].startswith("GRANT#")]
+    email = next((g["email"] for g in grants if g.get("email")), None)  # confirmed addresses only
+    # Approve links are for approve-each grants; a share-link grant holds no token to publish with.
+    active = {g["network"] for g in grants if g.get("status") == "active" and g.get("mode", "approve-each") == "approve-each"}
+    now = clock.epoch()
+    proposals = sorted(
+        (i for i in items if i["sk"].startswith("PROPOSAL#") and i.get("round") == round_id and i.get("status") == "pending"
+         and int(i.get("proposal_expires_at", 0)) > now and i["network"] in active),
+        key=lambda p: (-float(p.get("score") or 0), p["post_id"]),
+    )
+    if not email or not proposals:
+        return False
+    key = {"pk": f"ROUND#{round_id}", "sk": f"DIGEST#{relay_id}"}
+    # The record is the claim: a retried invocation finds it and mails nothing more.
+    if not store.put_new({**key, "kind": KIND, "round": round_id, "relay_id": relay_id,
+                          "posts": [f"{p['network']}#{p['post_id']}" for p in proposals],
+                          "mailed_at": clock.now().isoformat(), "expires_at": config.retention_ends}):
+        return False
+    lang = grants[0].get("lang") or config.languages[0]
+    entries = [
+        {**p, **{action: f"{base_url}/proposal/{action}?p={link_token(settings, p, action)}&lang={lang}" for action in ACTIONS}}
+        for p in proposals
+    ]
+    until = min(int(p["proposal_expires_at"]) for p in proposals)
+    try:
+        notices.send_digest(
+            config, lang=lang, email=email, entries=entries, until=pages.epoch_time(config, until, pages.NAMED),
+            dashboard=relays.dashboard_url(store, settings, relay_id, base_url),
+        )
+    except Exception:
+        store.delete(**key)
+        raise
+    return True
 
 
 def expire_proposals(store: Store, config: EventConfig) -> int:

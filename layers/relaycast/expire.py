@@ -12,10 +12,11 @@ grant is ended as unconfirmed (tokens deleted anyway, the receipt says how to re
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from relaycast import aws, clock, credentials, notices
@@ -33,7 +34,6 @@ NO_TOKEN = "relaycast never held a token for this account: nothing to revoke"
 # Receives of one end-grant message before its grant is ended as unconfirmed; below the queue's
 # maxReceiveCount (5), so a message reaches the DLQ only when even that fails.
 RECEIVE_BUDGET = 4
-SQS_BATCH = 10  # SendMessageBatch's limit
 SWEEP_PAGE_SIZE = 500
 
 
@@ -295,32 +295,20 @@ def sweep(store: Store, queue_url: str, *, sqs: Any = None, page_size: int = SWE
     """Queue one end message per stored grant (`{"relay_id", "network"}`) and per custody no grant adopted
     (`{"grant_id"}`: the tokens a failed or replaced connection left, if any); ends nothing itself.
 
-    SendMessageBatch, 10 per call. Queuing an end twice (a retried sweep, a grant and its custody) is harmless:
-    the second message finds it gone or its receipt done. Raises when some messages could not be queued, so
+    SendMessageBatch, 10 per call (`aws.send_batches`). Queuing an end twice (a retried sweep, a grant and its
+    custody) is harmless: the second message finds it gone or its receipt done. Raises when some messages could not be queued, so
     the scheduler's retry runs the sweep again.
     """
-    sqs = sqs or aws.client("sqs")
-    queued = unqueued = batches = 0
     messages = itertools.chain(
         ({"relay_id": g["relay_id"], "network": g["network"]} for g in store.grants(page_size=page_size, fields=("relay_id", "network"))),
         ({"grant_id": c["grant_id"]} for c in store.unadopted_custodies(page_size=page_size, fields=("grant_id",))),
     )
-    for chunk in _chunks(messages, SQS_BATCH):
-        batches += 1
-        entries = [{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(chunk)]
-        for _ in range(3):  # entries SQS refused (throttling, internal errors) are sent again
-            answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-            queued += len(answer.get("Successful", []))
-            failed = {f["Id"] for f in answer.get("Failed", [])}
-            entries = [e for e in entries if e["Id"] in failed]
-            if not entries:
-                break
-        unqueued += len(entries)
-    result = {"queued": queued, "batches": batches, "unqueued": unqueued}
-    metrics.add_metric(name="GrantsQueued", unit="Count", value=queued)
+    sent = aws.send_batches(queue_url, ({"MessageBody": json.dumps(m)} for m in messages), sqs=sqs)
+    result = dataclasses.asdict(sent)
+    metrics.add_metric(name="GrantsQueued", unit="Count", value=sent.queued)
     logger.info("sweep queued the grants", extra=result)
-    if unqueued:
-        raise RuntimeError(f"{unqueued} grant(s) could not be queued; the sweep runs again")
+    if sent.unqueued:
+        raise RuntimeError(f"{sent.unqueued} grant(s) could not be queued; the sweep runs again")
     return result
 
 
@@ -339,14 +327,3 @@ def end_queued(
     if grant is None:
         return "already"
     return end_grant(store, settings, config, x, grant, SWEEP_REASON, give_up=give_up)
-
-
-def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

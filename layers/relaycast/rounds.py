@@ -1,4 +1,4 @@
-"""A round: poll the hashtag, score what is new, select the round's picks and name the relays to propose to."""
+"""A round: poll the hashtag, score what is new, select the round's picks (the fan-out names the relays)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from relaycast import clock, selection
-from relaycast.quiet import jitter
 from relaycast.config import EventConfig
 from relaycast.networks import NetworkError, Post
 from relaycast.networks.x import XNetwork
@@ -85,16 +84,15 @@ def paced_cap(cap: int, config: EventConfig, now: datetime) -> int:
 
 
 def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
-    """The round's picks per network (paced over the event, diverse, never a relay's own post) and the relays who
-    still have room under their cap, each with their network's mode: a proposal (approve-each, share-link) or a
-    publish job after the relay's own delay (auto)."""
+    """The round's picks per network (paced over the event, diverse, never a relay's own post). The relays they
+    go to are paged by the fan-out (`relaycast.fanout`), never carried in the round's state."""
     now = clock.now()
     selected = store.candidates(selected=True)
     # Only recent, substantive posts are worth a relay's name; the filter keeps each round's read small.
     fresh = store.candidates(
         selected=False, since=(now - selection.PICK_MAX_AGE).isoformat(), min_score=selection.MIN_SCORE
     )
-    grants = list(store.grants())
+    grants = store.grants(fields=("network", "username", "mode"))
     # A connected relay's own posts are never picked (X: the handle; Mastodon: user@instance) — only names the
     # network verified: a share-link relay's declared name keeps those posts from that relay alone (`own`).
     verified = {(g.get("network"), author_key(g["username"])) for g in grants
@@ -117,25 +115,13 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
             expert_weight=config.expert_weight, event_tags=config.hashtags,
         )
         picks += [_pick(c) for c in chosen if store.mark_selected(c["network"], c["post_id"], round_id)]
-    networks_picked = {p["network"] for p in picks}
-    relays = [
-        {"relay_id": g["relay_id"], "network": g["network"], "mode": config.mode(g["network"]),
-         "own": author_key(g.get("username") or "") if g.get("mode") == "share-link" else "",
-         # An auto publish waits its own delay (the first pick's): relays never act as one burst.
-         "delay": jitter(config, g["relay_id"], next(p["post_id"] for p in picks if p["network"] == g["network"]))}
-        for g in grants
-        if g.get("network") in networks_picked
-        and g.get("status") == "active"
-        and g.get("published_count", 0) < paced_cap(int(g.get("cap", config.cap_per_relay)), config, now)
-    ]
     proposal_expiry = now + timedelta(hours=config.proposal_ttl_hours)
     return {
         "round": round_id,
         "picks": picks,
-        "relays": relays,
-        # Strings: the state machine writes them as DynamoDB numbers without arithmetic.
-        "proposal_expires_at": str(int(min(proposal_expiry, config.access_ends).timestamp())),
-        "expires_at": str(config.retention_ends),
+        # Until when a relay may approve the round's proposals, and their records' TTL.
+        "proposal_expires_at": int(min(proposal_expiry, config.access_ends).timestamp()),
+        "expires_at": int(config.retention_ends),
         "pool": len(fresh),
         "allowed": allowed,
     }

@@ -38,6 +38,7 @@ class Settings(BaseModel):
     event_config_parameter: str
     app_secret_name: str
     publish_queue_url: str | None = None
+    propose_queue_url: str | None = None
     end_grant_queue_url: str | None = None
     x_api_base: str = "https://api.x.com"
     x_authorize_url: str = "https://x.com/i/oauth2/authorize"

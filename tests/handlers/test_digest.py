@@ -1,7 +1,7 @@
 """The e-mail digest of a round's proposals and its signed single-use links, on moto with the sandbox X.
 
-The state machine's fan-out is played by writing PROPOSAL items as its PutProposal state does; then
-`select` is invoked with `action: digest` as the round's last state invokes it.
+The round's fan-out is played by handing the real `propose` handler a work item for the relays (as the
+propose queue does): it writes their proposals, then mails their digests.
 """
 
 import html
@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import boto3
 import pytest
 from chalice.test import Client
-from handler_support import FORM, connect, load_function, refusal_messages, sent_mail, table_snapshot
+from handler_support import FORM, connect, load_function, refusal_messages, sent_mail, sqs_event, table_snapshot
 from relaycast import digest, notices, relays
 from relaycast.settings import Settings
 from relaycast.storage import Store
@@ -30,20 +30,36 @@ PICKS = [
 @pytest.fixture
 def env(x_sandbox, store, frozen_clock, monkeypatch, lambda_context):
     monkeypatch.setenv("HOSTED_PAGE_URL", "https://hosted.example/live/")
-    select = load_function("select").handler
+    select, propose = load_function("select").handler, load_function("propose").handler
     with Client(load_function("oauth", "app").app) as client:
-        yield {"select": lambda event: select(event, lambda_context), "client": client, "settings": Settings.from_env()}
+        yield {"select": lambda event: select(event, lambda_context), "client": client, "settings": Settings.from_env(),
+               "propose": lambda *items: propose(sqs_event(*items), lambda_context)}
 
 
-def fan_out(store, frozen_clock, relay_ids, round_id=ROUND, picks=PICKS, hours=12):
-    """What the round's FanOut writes: one pending proposal per relay and pick."""
+def work_item(relay_ids, at, round_id=ROUND, picks=PICKS, hours=12):
+    """A work item as the round's fan-out queues it: approve-each relays on X, the round's picks."""
+    return {
+        "round": round_id, "picks": [{**p, "author_key": p["author"].lower()} for p in picks],
+        "relays": [{"relay_id": r, "network": "x", "mode": "approve-each", "own": "", "delay": 0} for r in relay_ids],
+        "proposal_expires_at": int((at + timedelta(hours=hours)).timestamp()),
+        "expires_at": int((at + timedelta(days=90)).timestamp()),
+    }
+
+
+def fan_out(env, frozen_clock, relay_ids, **item):
+    """The round's fan-out reaching these relays: propose's answer (no failures) for one work item."""
+    assert env["propose"](work_item(relay_ids, frozen_clock.at, **item)) == {"batchItemFailures": []}
+
+
+def write_proposals(store, frozen_clock, relay_ids, round_id, picks):
+    """Pending proposals an earlier round wrote (and mailed)."""
     at = frozen_clock.at
     for relay_id in relay_ids:
         for pick in picks:
             store.put_new({
                 "pk": f"RELAY#{relay_id}", "sk": f"PROPOSAL#{pick['network']}#{pick['post_id']}", "kind": "proposal",
                 "relay_id": relay_id, **pick, "round": round_id, "status": "pending", "proposed_at": at.isoformat(),
-                "proposal_expires_at": int((at + timedelta(hours=hours)).timestamp()),
+                "proposal_expires_at": int((at + timedelta(hours=12)).timestamp()),
                 "expires_at": int((at + timedelta(days=90)).timestamp()),
             })
 
@@ -75,8 +91,7 @@ def relay(store, settings, sandbox, name, email=None, lang="en", confirm=True):
 def digest_links(env, store, sandbox, frozen_clock, name, email, lang="en"):
     """A relay with a confirmed address, proposed the round's picks and mailed its digest: (relay id, its links)."""
     relay_id = relay(store, env["settings"], sandbox, name, email, lang=lang)
-    fan_out(store, frozen_clock, [relay_id])
-    env["select"]({"action": "digest", "round": ROUND})
+    fan_out(env, frozen_clock, [relay_id])
     (mail,) = sent_mail(email, "approuver" if lang == "fr" else "to approve")
     return relay_id, links(mail, env["settings"])
 
@@ -87,11 +102,9 @@ def test_one_digest_per_relay_and_round_to_confirmed_addresses_only_in_their_lan
     fr = relay(store, settings, x_sandbox, "relay_fr", "fr@example.net", lang="fr")
     unconfirmed = relay(store, settings, x_sandbox, "relay_unconf", "late@example.net", confirm=False)
     silent = relay(store, settings, x_sandbox, "relay_silent")
-    fan_out(store, frozen_clock, [en, fr, unconfirmed, silent])
     earlier = {**PICKS[0], "post_id": "999", "text": "An earlier round's post"}
-    fan_out(store, frozen_clock, [en], round_id="20261201T084000Z", picks=[earlier])
-
-    assert env["select"]({"action": "digest", "round": ROUND}) == {"round": ROUND, "mailed": 2}
+    write_proposals(store, frozen_clock, [en], round_id="20261201T084000Z", picks=[earlier])
+    fan_out(env, frozen_clock, [en, fr, unconfirmed, silent])
 
     (mail,) = sent_mail("en@example.net", "to approve")
     assert "2 post(s) to approve for Handler Test Summit" in mail.subject
@@ -114,8 +127,10 @@ def test_one_digest_per_relay_and_round_to_confirmed_addresses_only_in_their_lan
     digests = [i for i in store.table.scan()["Items"] if i["kind"] == "digest"]
     assert sorted(d["relay_id"] for d in digests) == sorted([en, fr])
 
-    # A retried invocation (Step Functions retries a failed Lambda) mails nobody twice.
-    assert env["select"]({"action": "digest", "round": ROUND}) == {"round": ROUND, "mailed": 0}
+    # The same work item again (SQS delivers at least once) writes and mails nothing more.
+    before = table_snapshot(store)
+    fan_out(env, frozen_clock, [en, fr, unconfirmed, silent])
+    assert table_snapshot(store) == before
     assert len(sent_mail("en@example.net", "to approve")) == 1 and len(sent_mail("fr@example.net", "approuver")) == 1
 
 
@@ -123,7 +138,6 @@ def test_a_failed_send_is_retried_for_that_relay_only(env, store, x_sandbox, fro
     settings = env["settings"]
     one = relay(store, settings, x_sandbox, "relay_a", "a@example.net")
     two = relay(store, settings, x_sandbox, "relay_b", "b@example.net")
-    fan_out(store, frozen_clock, [one, two])
     real = notices.send_digest
 
     def flaky(config, **kwargs):
@@ -132,11 +146,13 @@ def test_a_failed_send_is_retried_for_that_relay_only(env, store, x_sandbox, fro
         return real(config, **kwargs)
 
     monkeypatch.setattr(notices, "send_digest", flaky)
-    with pytest.raises(digest.DigestNotSent):
-        env["select"]({"action": "digest", "round": ROUND})
+    item = work_item([one, two], frozen_clock.at)
+    # The work item fails (SQS delivers it again); the proposals of both are written, a's digest sent.
+    assert env["propose"](item) == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    assert {p["relay_id"] for p in store.table.scan()["Items"] if p["kind"] == "proposal"} == {one, two}
     assert len(sent_mail("a@example.net", "to approve")) == 1 and sent_mail("b@example.net", "to approve") == []
     monkeypatch.setattr(notices, "send_digest", real)
-    assert env["select"]({"action": "digest", "round": ROUND})["mailed"] == 1
+    assert env["propose"](item) == {"batchItemFailures": []}
     assert len(sent_mail("a@example.net", "to approve")) == 1 and len(sent_mail("b@example.net", "to approve")) == 1
 
 
@@ -144,18 +160,28 @@ def test_a_paused_or_share_link_grant_gets_no_approve_links(env, store, x_sandbo
     settings = env["settings"]
     paused = relay(store, settings, x_sandbox, "relay_paused", "paused@example.net")
     sharer = relay(store, settings, x_sandbox, "relay_sharer", "sharer@example.net")
-    fan_out(store, frozen_clock, [paused, sharer])
     relays.set_paused(store, settings.event(), paused, "x", True)
     store.table.update_item(Key={"pk": f"RELAY#{sharer}", "sk": "GRANT#x"}, UpdateExpression="SET #m = :m",
                             ExpressionAttributeNames={"#m": "mode"}, ExpressionAttributeValues={":m": "share-link"})
-    assert env["select"]({"action": "digest", "round": ROUND})["mailed"] == 0
+    fan_out(env, frozen_clock, [paused, sharer])
+    assert [i for i in store.table.scan()["Items"] if i["kind"] == "digest"] == []
     assert sent_mail("paused@example.net", "to approve") == [] and sent_mail("sharer@example.net", "to approve") == []
 
 
-def test_a_digest_invocation_without_a_round_is_refused(env, store):
+@pytest.mark.parametrize("spoil", [
+    lambda item: item.pop("round"),
+    lambda item: item.update(round="yesterday"),
+    lambda item: item["relays"][0].update(relay_id="RELAY#x-1"),
+    lambda item: item["relays"][0].update(delay=901),
+    lambda item: item["picks"][0].update(post_id="1; drop"),
+    lambda item: item.update(relays=item["relays"] * 101),
+    lambda item: item.update(extra="field"),
+])
+def test_a_malformed_work_item_fails_and_writes_nothing(env, store, frozen_clock, spoil):
+    item = work_item(["x-1"], frozen_clock.at)
+    spoil(item)
     before = table_snapshot(store)
-    with pytest.raises(ValueError, match="round"):
-        env["select"]({"action": "digest"})
+    assert env["propose"](item) == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
     assert table_snapshot(store) == before
 
 
@@ -246,7 +272,7 @@ def test_an_expired_link_answers_410_and_the_next_round_records_the_proposal_as_
 def test_a_proposal_decided_before_its_time_is_never_marked_expired(env, store, x_sandbox, frozen_clock):
     settings = env["settings"]
     relay_id = relay(store, settings, x_sandbox, "relay_quick")
-    fan_out(store, frozen_clock, [relay_id])
+    fan_out(env, frozen_clock, [relay_id])
     relays.decide(store, settings, settings.event(), relay_id=relay_id, action="approve", network="x", post_id="1000")
     frozen_clock.advance(hours=13)
     assert digest.expire_proposals(store, settings.event()) == 1

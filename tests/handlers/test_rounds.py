@@ -1,8 +1,12 @@
 from datetime import timedelta
 
+import json
+
+import boto3
 from handler_support import EVENT, load_function
 
 from relaycast.config import parse_event_config
+from relaycast.fanout import Relay, relays_with_room
 from relaycast.networks import Post
 from relaycast.rounds import candidate_item, select
 
@@ -29,7 +33,7 @@ def test_candidates_carry_score_and_reasons(store):
     assert float(item["score"]) > 5 and "expert author (weight 2)" in item["reasons"]
 
 
-def test_select_paces_picks_and_names_relays_with_room(store, frozen_clock):
+def test_select_paces_picks_and_the_fan_out_names_relays_with_room(store, frozen_clock):
     add(store, INSIGHT + CHATTER, at=CONFIG.start_utc + timedelta(hours=1))
     store.save_grant({"relay_id": "x-1", "network": "x", "cap": 3, "status": "active", "user_id": "1", "username": "a"})
     store.save_grant({"relay_id": "x-2", "network": "x", "cap": 3, "status": "broken", "user_id": "2", "username": "b"})
@@ -38,7 +42,9 @@ def test_select_paces_picks_and_names_relays_with_room(store, frozen_clock):
     frozen_clock.at = CONFIG.start_utc + timedelta(hours=2)
     first = select(store, CONFIG, "r1")
     assert len(first["picks"]) == 1  # 2 h of a 33 h event: 1 of the 5 picks (cap 3 + margin)
-    assert first["relays"] == [{"relay_id": "x-1", "network": "x", "mode": "approve-each", "own": "", "delay": 0}]
+    assert "relays" not in first  # the round's state holds the picks only
+    assert list(relays_with_room(store, CONFIG, first["picks"], frozen_clock.at)) == [
+        Relay(relay_id="x-1", network="x", mode="approve-each", own="", delay=0)]
     assert first["picks"][0]["text"] in INSIGHT
     frozen_clock.at = CONFIG.start_utc + timedelta(hours=14)
     assert select(store, CONFIG, "r2")["picks"] == []  # 13 h old: no longer news, even with budget left
@@ -51,15 +57,31 @@ def test_select_paces_picks_and_names_relays_with_room(store, frozen_clock):
     assert len(texts) == 3 and not set(texts) & set(CHATTER)  # so 3, substance only
 
 
-def test_select_handler_returns_what_the_state_machine_maps_over(stack_env, store, frozen_clock, lambda_context):
+def test_select_handler_selects_then_fans_out_work_items_to_the_propose_queue(stack_env, store, frozen_clock, lambda_context,
+                                                                           monkeypatch):
     add(store, INSIGHT, at=CONFIG.end_utc - timedelta(hours=1))
-    store.save_grant({"relay_id": "x-1", "network": "x", "cap": 3, "status": "active", "user_id": "1", "username": "a"})
+    for i in range(1, 5):
+        store.save_grant({"relay_id": f"x-{i}", "network": "x", "cap": 3, "status": "active", "user_id": str(i), "username": f"u{i}"})
+    store.save_grant({"relay_id": "x-9", "network": "x", "cap": 3, "status": "paused", "user_id": "9", "username": "p"})
     frozen_clock.at = CONFIG.end_utc
-    result = load_function("select").handler({}, lambda_context)
-    assert [r["relay_id"] for r in result["relays"]] == ["x-1"] and len(result["picks"]) >= 1
+    select = load_function("select").handler
+    result = select({}, lambda_context)
+    assert len(result["picks"]) >= 1 and "relays" not in result
     pick = result["picks"][0]
     assert all(isinstance(pick[k], str) for k in ("network", "post_id", "author", "text", "url", "score", "reasons"))
-    assert int(result["proposal_expires_at"]) <= int(CONFIG.access_ends.timestamp())
+    assert result["proposal_expires_at"] <= int(CONFIG.access_ends.timestamp())
+
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="propose")["QueueUrl"]
+    monkeypatch.setenv("PROPOSE_QUEUE_URL", queue)
+    monkeypatch.setattr("relaycast.fanout.RELAYS_PER_ITEM", 3)
+    fields = ("round", "picks", "proposal_expires_at", "expires_at")
+    answer = select({"action": "fan_out", "selection": {k: result[k] for k in fields}}, lambda_context)
+    assert answer == {"round": result["round"], "relays": 4, "items": 2, "batches": 1}
+    items = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]]
+    assert sorted(r["relay_id"] for item in items for r in item["relays"]) == ["x-1", "x-2", "x-3", "x-4"]  # not the paused
+    assert sorted(len(item["relays"]) for item in items) == [1, 3]
+    assert all(item["picks"] == [{k: p[k] for k in item["picks"][0]} for p in result["picks"]] for item in items)
 
 
 def test_only_verified_names_keep_posts_out_of_the_picks(store, frozen_clock):
@@ -71,7 +93,8 @@ def test_only_verified_names_keep_posts_out_of_the_picks(store, frozen_clock):
     frozen_clock.at = CONFIG.end_utc
     result = select(store, CONFIG, "r1")
     assert result["picks"] and all(p["author_key"] == "amina_data" for p in result["picks"])
-    assert {r["relay_id"]: r["own"] for r in result["relays"]} == {"x-link-1": "amina_data", "x-2": ""}
+    reached = relays_with_room(store, CONFIG, result["picks"], frozen_clock.at)
+    assert {r.relay_id: r.own for r in reached} == {"x-link-1": "amina_data", "x-2": ""}
     # A verified relay's own posts are never picked at all.
     store.save_grant({"relay_id": "x-3", "network": "x", "cap": 3, "status": "active", "user_id": "3", "username": "@amina_data"})
     add(store, [t + " again" for t in INSIGHT], start_id=300, author="amina_data", at=CONFIG.end_utc - timedelta(minutes=30))

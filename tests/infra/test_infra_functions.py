@@ -1,4 +1,4 @@
-"""The five functions: run time, layer, assets, environment, logs, tracing."""
+"""The six functions: run time, layer, assets, environment, logs, tracing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 pytestmark = pytest.mark.xdist_group("infra")
 
-NAMES = {"oauth", "poll", "select", "publish", "expire"}
+NAMES = {"oauth", "poll", "select", "propose", "publish", "expire"}
 CONTRACT_ENV = {
     "TABLE_NAME",
     "TOKEN_KEY_ID",
@@ -28,7 +28,7 @@ def _asset_dir(synth, s3_key: str):
     return synth.outdir / manifest["files"][asset_hash]["source"]["path"]
 
 
-def test_five_functions(synth):
+def test_six_functions(synth):
     assert set(synth.functions()) == NAMES
 
 
@@ -47,6 +47,7 @@ def test_handlers(synth):
         "oauth": "app.app",
         "poll": "handler.handler",
         "select": "handler.handler",
+        "propose": "handler.handler",
         "publish": "handler.handler",
         "expire": "handler.handler",
     }
@@ -77,7 +78,8 @@ def test_environment_is_the_contract_table(synth):
     for name, (_, props) in synth.functions().items():
         env = props["Environment"]["Variables"]
         extra = {"oauth": {"PUBLISH_QUEUE_URL", "HOSTED_PAGE_URL"}, "publish": {"PUBLISH_QUEUE_URL"}, "expire": {"END_GRANT_QUEUE_URL"},
-                 "select": {"HOSTED_PAGE_URL"}}.get(name, set())
+                 "select": {"HOSTED_PAGE_URL", "PROPOSE_QUEUE_URL"},
+                 "propose": {"HOSTED_PAGE_URL", "PUBLISH_QUEUE_URL"}}.get(name, set())
         expected = CONTRACT_ENV | extra
         assert set(env) == expected, name
         assert env["POWERTOOLS_SERVICE_NAME"] == name
@@ -99,7 +101,7 @@ def test_every_function_logs_to_its_own_log_group_with_retention(synth):
         assert group["Type"] == "AWS::Logs::LogGroup", name
         assert group["Properties"]["RetentionInDays"] == 30, name
         groups.add(group_id)
-    assert len(groups) == 5
+    assert len(groups) == 6
 
 
 def test_every_log_group_has_a_retention(synth):

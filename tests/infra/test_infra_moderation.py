@@ -40,7 +40,7 @@ def test_picks_wait_for_the_moderator_before_the_fan_out(moderated_synth, asl):
     assert moderate["Catch"] == [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.moderation_error", "Next": "ModerationTimedOut"}]
     assert states["ModerationTimedOut"]["Parameters"] == {"picks": []} and states["ModerationTimedOut"]["Next"] == "AnyApproved"
     assert states["AnyApproved"]["Choices"] == [{"Variable": "$.moderation.picks[0]", "IsPresent": True, "Next": "FanOut"}]
-    assert states["FanOut"]["ItemSelector"]["picks.$"] == "$.moderation.picks"
+    assert states["FanOut"]["Parameters"]["selection"]["picks.$"] == "$.moderation.picks"
     # The execution outlives the wait.
     assert asl["TimeoutSeconds"] > moderate["TimeoutSeconds"]
 

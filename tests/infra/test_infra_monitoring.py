@@ -25,7 +25,7 @@ def test_an_alarm_on_every_dead_letter_queue(synth):
             dlqs.add(target["Fn::GetAtt"][0])
     for schedule in synth.of_type("AWS::Scheduler::Schedule").values():
         dlqs.add(schedule["Properties"]["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
-    assert len(dlqs) == 4  # publish's, expire's, the schedules', the end-grant queue's
+    assert len(dlqs) == 5  # publish's, propose's, expire's, the schedules', the end-grant queue's
     alarmed = set()
     for alarm in _alarms(synth):
         if alarm["MetricName"] == "ApproximateNumberOfMessagesVisible":

@@ -66,11 +66,13 @@ def table() -> Iterator[object]:
 
 
 def picks_of(round_: Round, *, names: bool, number: int) -> dict[str, object]:
-    """The round's selection on a fresh table: the candidates, the relays, the clock at the event's end."""
+    """The round's selection on a fresh table (and the relays its fan-out reaches): the candidates, the relays, the
+    clock at the event's end."""
     import boto3
 
     from relaycast import clock
     from relaycast.config import parse_event_config
+    from relaycast.fanout import relays_with_room
     from relaycast.networks import Post
     from relaycast.rounds import candidate_item, select
     from relaycast.storage import Store
@@ -93,6 +95,7 @@ def picks_of(round_: Round, *, names: bool, number: int) -> dict[str, object]:
         store.save_grant({"relay_id": f"m-{i}", "network": "mastodon", "cap": 3, "status": "active", "user_id": str(i + 1),
                           "username": f"{AUTHORS[i]}@mastodon.example", "instance": "mastodon.example"})
     result = select(store, config, "r1")
+    result["relays"] = [r.model_dump() for r in relays_with_room(store, config, result["picks"], clock.now())]
     boto3.client("dynamodb").delete_table(TableName=name)
     return result
 
