@@ -27,11 +27,12 @@ from relaycast.storage import Store, proposal_sk, relay_pk
 
 # 100 relays and a round's picks stay well under 64 KB (one billed SQS request) and a few seconds of work.
 RELAYS_PER_ITEM = 100
-GRANT_FIELDS = ("relay_id", "network", "status", "published_count", "cap", "username", "mode")
+GRANT_FIELDS = ("relay_id", "network", "status", "published_count", "cap", "username", "mode", "email")
 
 
 class Relay(BaseModel):
-    """One relay's grant as the round sees it: its network's mode, the name it declared (share-link), its delay."""
+    """One relay's grant as the round sees it: its network's mode, the name it declared (share-link), its delay,
+    and whether it has a confirmed address (only those are read again for a digest)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -40,6 +41,7 @@ class Relay(BaseModel):
     mode: str
     own: str = ""
     delay: int = Field(ge=0, le=900)
+    mail: bool = False
 
 
 class Pick(BaseModel):
@@ -85,6 +87,7 @@ def relays_with_room(store: Store, config: EventConfig, picks: list[dict[str, An
             own=author_key(grant.get("username") or "") if grant.get("mode") == "share-link" else "",
             # An auto publish waits its own delay (the first pick's): relays never act as one burst.
             delay=jitter(config, grant["relay_id"], first_pick[network]),
+            mail=bool(grant.get("email")),
         )
 
 
@@ -131,7 +134,7 @@ def fan_out(store: Store, config: EventConfig, selection: dict[str, Any], queue_
 
 def propose(store: Store, item: WorkItem, publish_queue_url: str, proposed_at: str | None = None) -> dict[str, Any]:
     """One work item: a proposal per relay and pick of their network (auto: a publish job), never a relay's
-    declared own post. Returns the counts and the relays who may have proposals to mail."""
+    declared own post. Returns the counts and the relays with a confirmed address who may have proposals to mail."""
     proposed_at = proposed_at or clock.now().isoformat()
     jobs: list[dict[str, Any]] = []
     counts = {"proposed": 0, "already": 0, "jobs": 0, "own": 0}
@@ -147,7 +150,7 @@ def propose(store: Store, item: WorkItem, publish_queue_url: str, proposed_at: s
                 counts["proposed"] += 1
             else:
                 counts["already"] += 1
-        if relay.mode != "auto" and relay.relay_id not in to_mail:
+        if relay.mode != "auto" and relay.mail and relay.relay_id not in to_mail:
             to_mail.append(relay.relay_id)
     sent = aws.send_batches(publish_queue_url, jobs)
     counts["jobs"] = sent.queued

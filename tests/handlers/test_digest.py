@@ -40,7 +40,8 @@ def work_item(relay_ids, at, round_id=ROUND, picks=PICKS, hours=12):
     """A work item as the round's fan-out queues it: approve-each relays on X, the round's picks."""
     return {
         "round": round_id, "picks": [{**p, "author_key": p["author"].lower()} for p in picks],
-        "relays": [{"relay_id": r, "network": "x", "mode": "approve-each", "own": "", "delay": 0} for r in relay_ids],
+        "relays": [{"relay_id": r, "network": "x", "mode": "approve-each", "own": "", "delay": 0, "mail": True}
+                   for r in relay_ids],
         "proposal_expires_at": int((at + timedelta(hours=hours)).timestamp()),
         "expires_at": int((at + timedelta(days=90)).timestamp()),
     }

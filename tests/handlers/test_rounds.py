@@ -44,7 +44,7 @@ def test_select_paces_picks_and_the_fan_out_names_relays_with_room(store, frozen
     assert len(first["picks"]) == 1  # 2 h of a 33 h event: 1 of the 5 picks (cap 3 + margin)
     assert "relays" not in first  # the round's state holds the picks only
     assert list(relays_with_room(store, CONFIG, first["picks"], frozen_clock.at)) == [
-        Relay(relay_id="x-1", network="x", mode="approve-each", own="", delay=0)]
+        Relay(relay_id="x-1", network="x", mode="approve-each", own="", delay=0, mail=False)]
     assert first["picks"][0]["text"] in INSIGHT
     frozen_clock.at = CONFIG.start_utc + timedelta(hours=14)
     assert select(store, CONFIG, "r2")["picks"] == []  # 13 h old: no longer news, even with budget left
@@ -61,7 +61,8 @@ def test_select_handler_selects_then_fans_out_work_items_to_the_propose_queue(st
                                                                            monkeypatch):
     add(store, INSIGHT, at=CONFIG.end_utc - timedelta(hours=1))
     for i in range(1, 5):
-        store.save_grant({"relay_id": f"x-{i}", "network": "x", "cap": 3, "status": "active", "user_id": str(i), "username": f"u{i}"})
+        store.save_grant({"relay_id": f"x-{i}", "network": "x", "cap": 3, "status": "active", "user_id": str(i), "username": f"u{i}",
+                          **({"email": "two@example.net"} if i == 2 else {})})
     store.save_grant({"relay_id": "x-9", "network": "x", "cap": 3, "status": "paused", "user_id": "9", "username": "p"})
     frozen_clock.at = CONFIG.end_utc
     select = load_function("select").handler
@@ -81,6 +82,8 @@ def test_select_handler_selects_then_fans_out_work_items_to_the_propose_queue(st
     items = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]]
     assert sorted(r["relay_id"] for item in items for r in item["relays"]) == ["x-1", "x-2", "x-3", "x-4"]  # not the paused
     assert sorted(len(item["relays"]) for item in items) == [1, 3]
+    # Only a relay with a confirmed address is read again for a digest.
+    assert {r["relay_id"]: r["mail"] for item in items for r in item["relays"]} == {"x-1": False, "x-2": True, "x-3": False, "x-4": False}
     assert all(item["picks"] == [{k: p[k] for k in item["picks"][0]} for p in result["picks"]] for item in items)
 
 
