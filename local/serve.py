@@ -143,7 +143,8 @@ def _describe(config: EventConfig, firing: Any) -> str:
         selection = output["selection"]
         picks = selection.get("picks", [])
         authors = ", ".join(f"@{p['author']}" for p in picks)
-        to = f" → proposed to {len(selection.get('relays', []))} connected relay(s)" if picks else ""
+        reached = output.get("fan_out", {}).get("relays", 0)  # a moderated round waiting has not fanned out yet
+        to = f" → proposed to {reached} connected relay(s)" if picks else ""
         return f"{when}  round: {len(picks)} pick(s){' (' + authors + ')' if picks else ''}{to}"
     if "queued" in output:
         return f"{when}  access ended: {output['queued']} grant(s) queued for revocation"

@@ -137,21 +137,23 @@ def propose(store: Store, item: WorkItem, publish_queue_url: str, proposed_at: s
     declared own post. Returns the counts and the relays with a confirmed address who may have proposals to mail."""
     proposed_at = proposed_at or clock.now().isoformat()
     jobs: list[dict[str, Any]] = []
-    counts = {"proposed": 0, "already": 0, "jobs": 0, "own": 0}
+    proposals: list[dict[str, Any]] = []
+    own = 0
     to_mail: list[str] = []
     for relay in item.relays:
         for pick in (p for p in item.picks if p.network == relay.network):
             if relay.own and pick.author_key == relay.own:
-                counts["own"] += 1
+                own += 1
             elif relay.mode == "auto":
                 job = {"relay_id": relay.relay_id, "network": relay.network, "post_id": pick.post_id}
                 jobs.append({"MessageBody": json.dumps(job), "DelaySeconds": relay.delay})
-            elif store.put_new(proposal_item(item, relay, pick, proposed_at)):
-                counts["proposed"] += 1
             else:
-                counts["already"] += 1
+                proposals.append(proposal_item(item, relay, pick, proposed_at))
         if relay.mode != "auto" and relay.mail and relay.relay_id not in to_mail:
             to_mail.append(relay.relay_id)
+    # One conditional put each: a transaction of 100 would save round trips but bills 2 units per item.
+    proposed = sum(store.put_new(proposal) for proposal in proposals)
+    counts = {"proposed": proposed, "already": len(proposals) - proposed, "jobs": 0, "own": own}
     sent = aws.send_batches(publish_queue_url, jobs)
     counts["jobs"] = sent.queued
     if sent.unqueued:  # the item is retried: its proposals are found written, its jobs sent again

@@ -65,9 +65,6 @@ PUBLISH_MEMORY_GB = 256 / 1024  # infra/pipeline.py
 # Duration is modelled, not measured (in process, moto and the sandbox answer in microseconds): per invocation,
 # a base plus a typical latency per call made from Lambda. X's is the one that matters.
 LATENCY_MS = {"base": 20, "dynamodb": 6, "kms": 8, "sqs": 15, "secretsmanager": 15, "ssm": 10, "ses": 30, "x": 250}
-# The proposal that precedes an approval (Step Functions fan-out, one DynamoDB PutItem per relay and pick): the
-# inner Map's iteration and its PutItem task, modelled from infra/pipeline.py.
-PROPOSAL_TRANSITIONS = 2  # one pick per round: ProposePicks + PutProposal (fewer per proposal with more picks)
 WINDOW = 15 * 60  # the longest delay SQS gives a message; longer waits are chains of deferrals
 
 
@@ -516,18 +513,17 @@ def dollars(figures: dict[str, float]) -> dict[str, float]:
     }
 
 
-def per_thousand(publish: Profile, approve: Profile, *, extra: dict[str, float] | None = None) -> dict[str, float]:
+def per_thousand(publish: Profile, approve: Profile, proposal: dict[str, float]) -> dict[str, float]:
     """Figures for 1,000 approved relay-posts: publish's deliveries, the approvals' writes and messages, the
-    proposals before them, and the event source's receive + delete per invocation."""
+    proposals before them (the round's fan-out and propose, measured by bench_fanout), and the event source's
+    receive + delete per invocation."""
     figures = Counter(publish.scaled(1000))
     figures["esm_sqs"] = 2 * figures["invocations"]
     for key, value in approve.scaled(1000).items():
         if key in ("WRU", "RRU", "sqs", "dynamodb"):
             figures[key] += value
-    figures["transitions"] += 1000 * PROPOSAL_TRANSITIONS
-    figures["WRU"] += 1000  # the proposal's PutItem
-    for key, value in (extra or {}).items():
-        figures[key] += value
+    for key, value in proposal.items():
+        figures[key] += 1000 * value
     return dict(figures)
 
 
@@ -657,6 +653,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--property-examples", type=int, default=2000, help="schedules of the long property run (0: none)")
     parser.add_argument("--journeys", type=int, default=0,
                         help="only a long run of tests/property's relay journeys, this many (the rest is left out)")
+    parser.add_argument("--fanout-relays", type=int, nargs="+", default=[10_000, 100_000],
+                        help="relays of the fan-out runs (bench_fanout); the first also costs the proposals")
+    parser.add_argument("--report", type=Path, help="write the figures the issue's goals name to this JSON file")
     parser.add_argument("--property-worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.property_worker:
@@ -671,7 +670,12 @@ def main(argv: list[str] | None = None) -> int:
     calls.install()  # before any boto3 session exists
     from publish_schedules import Rig, Schedule
 
+    import bench_fanout
+
     started = time.perf_counter()
+    console.print(f"fan-out: a round over {', '.join(f'{n:,}' for n in args.fanout_relays)} relays (moto in-process)…")
+    fanout = bench_fanout.measure(tuple(args.fanout_relays), mailed=1000)
+    proposal = bench_fanout.proposal_figures(fanout["runs"][0])
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Rig() as rig, Progress(*columns, console=console, transient=True) as progress:
         step = progress.add_task("calls per relay-post (happy path, fault mix, outcomes)", total=3)
@@ -708,19 +712,47 @@ def main(argv: list[str] | None = None) -> int:
     console.print(event_table(event, "2. Simulated event, X counting each window from its first request (the sandbox's rule)"))
     console.print(event_table(aligned, f"   Same event at 1/10 scale (app limit {10_000 * tenth // args.relays:,}/24 h), X counting UTC days like relaycast"))
 
+    bench_fanout.print_figures(fanout)
     cost_rows = [
-        ("happy path", per_thousand(happy_publish, happy_approve), 1000 * happy_published / happy_publish.n),
-        ("fault mix", per_thousand(mix_publish, mix_approve), 1000 * mix_published / max(mix_publish.n, 1)),
+        ("happy path", per_thousand(happy_publish, happy_approve, proposal), 1000 * happy_published / happy_publish.n),
+        ("fault mix", per_thousand(mix_publish, mix_approve, proposal), 1000 * mix_published / max(mix_publish.n, 1)),
     ]
     for label, ev in (("event, X from first request", event), ("event at 1/10, X on UTC days", aligned)):
         profile = event_profile(ev, outcomes)
         published = len(ev.published_at)
         cost_rows.append((f"{label} ({published:,} of {ev.relays * ev.posts:,} published)",
-                          per_thousand(profile, happy_approve), 1000 * published / (ev.relays * ev.posts)))
+                          per_thousand(profile, happy_approve, proposal), 1000 * published / (ev.relays * ev.posts)))
     console.print(cost_table(cost_rows))
+    if args.report:
+        report = goals_report(fanout, cost_rows, event)
+        args.report.write_text(json.dumps(report, indent=2) + "\n")
+        console.print(f"wrote {args.report}:")
+        console.print_json(data={k: v for k, v in report.items() if k != "fanout_runs"})
     if long_run:
         console.print(property_table(long_run))
     return 0
+
+
+def goals_report(fanout: dict[str, Any], cost_rows: list[tuple[str, dict[str, float], float]], event: Event) -> dict[str, Any]:
+    """The figures issue 12 sets goals for, as measured in this run, with the goals beside them."""
+    total = event.relays * event.posts
+    costs = {label: round(sum(dollars(figures).values()), 4) for label, figures, _ in cost_rows}
+    event_label = next(label for label in costs if label.startswith("event, X from first request"))
+    return {
+        "fanout": {"relays": fanout["relays"], "max_state_payload_bytes": fanout["max_state_payload_bytes"],
+                   "time_ratio_10x": fanout["time_ratio_10x"],
+                   "time_ratio_10x_without_moto_query_scans": fanout["time_ratio_10x_without_moto_query_scans"],
+                   "wall_seconds": [r["wall_seconds"] for r in fanout["runs"]],
+                   "messages_per_relay": [r["messages_per_relay"] for r in fanout["runs"]],
+                   "writes_per_relay": [r["writes_per_relay"] for r in fanout["runs"]]},
+        "cost_per_1000_relay_posts": {"happy_path": costs["happy path"], f"event_{event.relays // 1000}k": costs[event_label]},
+        f"event_{event.relays // 1000}k": {"relays": event.relays, "x_429": event.rate_limited,
+                                           "deliveries_per_relay_post": round(sum(event.attempts.values()) / total, 2)},
+        "goals": {"max_state_payload_bytes": "< 262144", "time_ratio_10x": "<= 12", "cost_per_1000_relay_posts": "<= 0.02",
+                  "x_429": 0, "deliveries_per_relay_post": "<= 1.5"},
+        "prices": PRICES_CHECKED,
+        "fanout_runs": fanout["runs"],
+    }
 
 
 def event_table(event: Event, title: str) -> Table:
@@ -771,7 +803,8 @@ def cost_table(rows: list[tuple[str, dict[str, float], float]]) -> Table:
         "8 ms per KMS, 15 ms per SQS, 250 ms per X call); DynamoDB on-demand $0.625/M WRU, $0.125/M RRU (conditional "
         "and cancelled writes billed as made; transactions 2 WRU per item); SQS standard $0.40/M (+ receive and delete "
         "per invocation by the event source); KMS $0.03/10,000; Step Functions standard $0.025/1,000 transitions "
-        f"({PROPOSAL_TRANSITIONS} per proposal). X: $0.015 per created post if a repost is billed as one; its state "
+        "(five per round, shared by its relays). The proposal before each approval is bench_fanout's first run per "
+        "relay-post: propose's invocations and calls, its transactional puts, the grant pages. X: $0.015 per created post if a repost is billed as one; its state "
         "checks (retweeted_by) are reads whose price DESIGN.md does not give. Not counted: free tiers, API Gateway "
         "and the oauth function behind an approval, CloudWatch, the key's $1/month, idle queue polling."
     )
