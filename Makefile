@@ -25,7 +25,7 @@ CHROMIUM_STAMP := $(VENV)/.chromium
 PORT ?= 8000
 LAYER_SOURCES := $(shell find layers -name '*.py' -o -name '*.html' -o -name '*.txt' 2>/dev/null)
 
-.PHONY: help setup layer synth test demo serve check check-imports clean bench bench-sweep bench-selection bench-journeys
+.PHONY: help setup layer synth test demo serve check check-imports clean bench bench-sweep bench-selection bench-journeys bench-cold-start
 
 help:
 	@echo "make demo    run a whole event locally (moto + sandbox networks, no cloud account)"
@@ -37,6 +37,7 @@ help:
 	@echo "make bench-sweep  measure the end-of-access sweep and the per-grant end cost (GRANTS=$(GRANTS))"
 	@echo "make bench   publishing: calls per relay-post, an event against the budgets, cost per 1,000, a long property run"
 	@echo "make bench-journeys  the relay journeys property, longer (JOURNEYS=$(JOURNEYS), part of make bench)"
+	@echo "make bench-cold-start  time each function's import against boto3's alone (fresh processes), the layer's size"
 	@echo "make bench-selection  rank the labelled feeds of ../shared/data against baselines; time 10x more candidates"
 
 $(PY_STAMP): pyproject.toml
@@ -111,6 +112,9 @@ bench: $(PY_STAMP)
 JOURNEYS ?= 2000
 bench-journeys: $(PY_STAMP)
 	$(BIN)/python tests/bench/bench_publish.py --journeys $(JOURNEYS)
+
+bench-cold-start: $(PY_STAMP)
+	$(BIN)/python tests/bench/bench_cold_start.py
 
 bench-selection: $(PY_STAMP)
 	$(BIN)/python tests/bench/bench_selection.py

@@ -1,8 +1,8 @@
 """The shared layer and the one way a relaycast function is defined.
 
 Every function gets the same run time (Python 3.13 on arm64, set here and never taken from the Python that
-synthesises), the shared layer, an explicit log group with retention, active tracing, its own role whose
-only built-in permission is writing to that log group, and the contract's environment. Permissions beyond
+synthesises), the shared layer, an explicit log group with retention, active tracing (without the X-Ray SDK),
+its own role whose only built-in permission is writing to that log group, and the contract's environment. Permissions beyond
 that are granted by the construct that owns the resource (`grant_*`).
 """
 
@@ -103,6 +103,8 @@ class RelaycastFunction(Construct):
             "POWERTOOLS_SERVICE_NAME": name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            # Active tracing records each invocation; the X-Ray SDK's subsegments would double the cold start.
+            "POWERTOOLS_TRACE_DISABLED": "true",
             **(extra_environment or {}),
         }
         self.function = lambda_.Function(

@@ -1,20 +1,21 @@
-"""The one way into a Lambda handler: Powertools' logger, tracer and metrics, the function named, its settings
-and its table read; and the Powertools processors a handler keeps for the life of its container."""
+"""The one way into a Lambda handler: Powertools' logger, metrics and (when on) tracer, the function named, its
+settings and its table read; and the Powertools processors a handler keeps for the life of its container."""
 
 from __future__ import annotations
 
 import functools
 import threading
 from collections.abc import Callable
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from typing import TYPE_CHECKING, Any
 
 from relaycast import aws
-from relaycast.observability import bind_service, logger, metrics, tracer
+from relaycast.observability import bind_service, logger, metrics, traced
 from relaycast.settings import Settings
 from relaycast.storage import Store
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 Handler = Callable[[dict, Any, Settings, Store], Any]
 
@@ -23,7 +24,7 @@ def lambda_entry(handler: Handler) -> Callable[[dict, Any], Any]:
     """Turn `handler(event, context, settings, store)` into Lambda's `handler(event, context)`."""
 
     @logger.inject_lambda_context
-    @tracer.capture_lambda_handler
+    @traced
     @metrics.log_metrics
     @functools.wraps(handler)
     def entry(event: dict, context: Any) -> Any:
@@ -44,6 +45,8 @@ def batch_processor(event_type: EventType, *, raise_on_entire_batch_failure: boo
     processors = _per_thread.__dict__.setdefault("processors", {})
     key = (event_type, raise_on_entire_batch_failure)
     if key not in processors:
+        from aws_lambda_powertools.utilities.batch import BatchProcessor  # loaded only by the functions that batch
+
         processors[key] = BatchProcessor(event_type=event_type, raise_on_entire_batch_failure=raise_on_entire_batch_failure)
     return processors[key]
 
@@ -58,6 +61,8 @@ def idempotency_store(table_name: str) -> DynamoDBPersistenceLayer:
 
 @functools.lru_cache(maxsize=8)
 def _idempotency_store(table_name: str, client: Any) -> DynamoDBPersistenceLayer:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # publish's alone
+
     return DynamoDBPersistenceLayer(
         table_name=table_name,
         key_attr="pk",

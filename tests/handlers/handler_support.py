@@ -304,3 +304,64 @@ def ttl_removal(item, sequence="100"):
 def ttl_outcomes(caplog):
     """What `expire` did with each TTL deletion it was handed, in order ("ended", "already", …)."""
     return [record.outcome for record in caplog.records if record.getMessage() == "TTL deletion"]
+
+
+#: Each function's module as Lambda imports it from the function's own folder (its handler setting's module).
+FUNCTION_MODULES = {"poll": "handler", "select": "handler", "publish": "handler", "expire": "handler", "oauth": "app"}
+
+
+def lambda_environment(name: str) -> dict[str, str]:
+    """What a deployed function imports under: the variables the stack sets (placeholder values: nothing reads
+    them at import; `tests/infra` checks the names against the template) and those Lambda itself sets, among them
+    `LAMBDA_TASK_ROOT`, by which Powertools knows it runs in Lambda."""
+    import os
+
+    stack = {
+        "TABLE_NAME": "relaycast-table", "TOKEN_KEY_ID": "arn:aws:kms:eu-west-3:123456789012:key/k",
+        "EVENT_CONFIG_PARAMETER": "/relaycast/event/config", "APP_SECRET_NAME": "relaycast/event/app",
+        "X_API_BASE": "https://api.x.com", "X_AUTHORIZE_URL": "https://x.com/i/oauth2/authorize",
+        "POWERTOOLS_SERVICE_NAME": name, "POWERTOOLS_METRICS_NAMESPACE": "relaycast", "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    if name in ("oauth", "publish"):
+        stack["PUBLISH_QUEUE_URL"] = "https://sqs.eu-west-3.amazonaws.com/123456789012/publish"
+    if name == "expire":
+        stack["END_GRANT_QUEUE_URL"] = "https://sqs.eu-west-3.amazonaws.com/123456789012/end-grant"
+    if name in ("oauth", "select"):
+        stack["HOSTED_PAGE_URL"] = "https://api.execute-api.eu-west-3.amazonaws.com/live/"
+    runtime = {
+        "LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": f"relaycast-{name}", "AWS_REGION": "eu-west-3",
+        "AWS_DEFAULT_REGION": "eu-west-3", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000", "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    }
+    return {"PATH": os.environ.get("PATH", ""), **runtime, **stack}
+
+
+_IMPORT_PROBE = """
+import json, sys, time
+sys.path.insert(0, {folder!r})
+start = time.perf_counter()
+import {module}
+seconds = time.perf_counter() - start
+print(json.dumps({{"seconds": seconds, "modules": sorted(sys.modules)}}))
+"""
+
+
+def import_fresh(name: str | None, env: dict[str, str] | None = None) -> dict:
+    """Import a function's module in a fresh Python as Lambda does (its folder first on sys.path, the layer's
+    packages after it, the function's environment), or `boto3` alone when `name` is None: the seconds the
+    import took and every module it left in `sys.modules`."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    if name is None:
+        folder, module, env = tempfile.gettempdir(), "boto3", env or lambda_environment("boto3")
+    else:
+        folder = str(Path(__file__).resolve().parents[2] / "functions" / name)
+        module, env = FUNCTION_MODULES[name], env or lambda_environment(name)
+    done = subprocess.run([sys.executable, "-c", _IMPORT_PROBE.format(folder=folder, module=module)], cwd=folder,
+                          env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)

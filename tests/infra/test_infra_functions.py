@@ -19,6 +19,7 @@ CONTRACT_ENV = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
+    "POWERTOOLS_TRACE_DISABLED",
 }
 
 
@@ -85,12 +86,31 @@ def test_environment_is_the_contract_table(synth):
         assert env["POWERTOOLS_SERVICE_NAME"] == name
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "relaycast"
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+        assert env["POWERTOOLS_TRACE_DISABLED"] == "true"  # active tracing alone: no X-Ray SDK at cold start
         assert env["X_API_BASE"] == "https://api.x.com"
         assert env["X_AUTHORIZE_URL"] == "https://x.com/i/oauth2/authorize"
         assert env["EVENT_CONFIG_PARAMETER"] == f"/relaycast/{synth.config.slug}/event-config"
         table_id, _ = synth.one("AWS::DynamoDB::Table")
         assert env["TABLE_NAME"] == {"Ref": table_id}
         assert synth.resources[env["TOKEN_KEY_ID"]["Fn::GetAtt"][0]]["Type"] == "AWS::KMS::Key"
+
+
+def test_the_cold_start_probe_imports_each_function_under_the_stack_s_variables(synth):
+    """tests/handlers/test_cold_imports.py and the cold-start benchmark import each function under
+    `lambda_environment`: the variables it names are the stack's, with its tracing switch."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "cold_start_support", Path(__file__).resolve().parents[1] / "handlers" / "handler_support.py")
+    support = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(support)
+    assert set(support.FUNCTION_MODULES) == set(synth.functions())
+    for name, (_, props) in synth.functions().items():
+        env, probe = props["Environment"]["Variables"], support.lambda_environment(name)
+        assert set(env) <= set(probe), name
+        assert probe["POWERTOOLS_TRACE_DISABLED"] == env["POWERTOOLS_TRACE_DISABLED"], name
+        assert props["Handler"].split(".")[0] == support.FUNCTION_MODULES[name], name
 
 
 def test_every_function_logs_to_its_own_log_group_with_retention(synth):

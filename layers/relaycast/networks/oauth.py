@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
-from authlib.integrations.requests_client import OAuth2Session
 
 from relaycast.networks.base import TokenRejected
+
+if TYPE_CHECKING:
+    from authlib.integrations.requests_client import OAuth2Session
 
 TOKEN_RESPONSE_HOOKS = ("access_token_response", "refresh_token_response")
 
@@ -28,6 +30,8 @@ def pkce_session(
     `busy` reads each token answer first: a rate limit or a failing server answers with no token and no OAuth
     error, which authlib would otherwise misread, so the hook raises the network's own typed error.
     """
+    from authlib.integrations.requests_client import OAuth2Session  # loaded by the paths that call a network
+
     session = OAuth2Session(
         client_id,
         client_secret,

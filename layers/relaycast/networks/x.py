@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
-import tweepy
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
 from requests.adapters import HTTPAdapter
 
 from relaycast import clock
 from relaycast.networks.base import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
 from relaycast.networks.oauth import pkce_session, still_accepted
+
+if TYPE_CHECKING:
+    import tweepy
+    from authlib.integrations.requests_client import OAuth2Session
+
+# tweepy and authlib load at the first call to X, not at import: a path that never calls X never loads them.
 
 SCOPES = "tweet.read tweet.write users.read offline.access"
 TWEEPY_HOST = "https://api.twitter.com"
@@ -48,6 +51,8 @@ class _Gone(NetworkError):
 
 
 def _typed(error: Exception) -> NetworkError:
+    import tweepy
+
     if isinstance(error, tweepy.NotFound):
         return _Gone(str(error))
     if isinstance(error, tweepy.TooManyRequests):
@@ -116,6 +121,8 @@ class XNetwork:
         )
 
     def exchange_code(self, *, redirect_uri: str, code: str, code_verifier: str) -> Tokens:
+        from authlib.integrations.base_client.errors import OAuthError
+
         try:
             token = self._oauth(redirect_uri).fetch_token(self.token_url, code=code, code_verifier=code_verifier)
         except OAuthError as error:
@@ -125,6 +132,8 @@ class XNetwork:
         return self._tokens(token)
 
     def refresh(self, refresh_token: str) -> Tokens:
+        from authlib.integrations.base_client.errors import OAuthError
+
         try:
             token = self._oauth().refresh_token(self.token_url, refresh_token=refresh_token)
         except OAuthError as error:
@@ -146,12 +155,16 @@ class XNetwork:
 
     # --- API v2 ---------------------------------------------------------------------------------
     def _client(self, bearer: str) -> tweepy.Client:
+        import tweepy
+
         client = tweepy.Client(bearer_token=bearer, wait_on_rate_limit=False)
         adapter = _RouteTo(self.api_base)
         client.session.mount(TWEEPY_HOST, adapter)
         return client
 
     def _call(self, bearer: str, method: str, route: str, **kwargs: Any) -> dict[str, Any]:
+        import tweepy
+
         try:
             response = self._client(bearer).request(method, route, **kwargs)
         except (tweepy.TweepyException, requests.RequestException) as error:

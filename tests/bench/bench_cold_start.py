@@ -1,0 +1,95 @@
+"""Benchmark of the functions' cold start (not a test: it asserts nothing about time).
+
+    python tests/bench/bench_cold_start.py [--runs 5] [--json PATH]
+
+For each function, in fresh Python processes (--runs each, the median), the time to import its module as Lambda
+does (the function's folder first on sys.path, the deployed environment: `handler_support.lambda_environment`),
+against the time of `import boto3` alone in the same way; the ratio of the two (the goal: at most 1.5). Both are
+timed inside the process, around the import statement: the interpreter's own start is the same for both and left
+out. The packages are this machine's (the pins of pyproject.toml, as the layer holds them for Lambda's arm64).
+
+Also the layer's unzipped size: the bytes of build/layer/python and of what the stack's layer asset holds
+(build/layer without what infra/function.py excludes), when `make layer` has built it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import fnmatch
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "handlers")]
+
+from handler_support import FUNCTION_MODULES, import_fresh  # noqa: E402
+
+LAYER = ROOT / "build" / "layer"
+
+
+def _asset_exclude() -> list[str]:
+    """infra/function.py's ASSET_EXCLUDE, read from its source (importing infra would start the CDK's Node)."""
+    tree = ast.parse((ROOT / "infra" / "function.py").read_text())
+    (value,) = [n.value for n in tree.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "ASSET_EXCLUDE"]
+    return ast.literal_eval(value)
+
+
+def _bytes(folder: Path, exclude: list[str] = ()) -> int | None:
+    if not folder.is_dir():
+        return None
+    return sum(p.stat().st_size for p in folder.rglob("*")
+               if p.is_file() and not any(fnmatch.fnmatch(part, pattern) for part in p.relative_to(folder).parts
+                                          for pattern in exclude))
+
+
+def measure(runs: int = 5) -> dict:
+    """The figures, JSON-able: boto3's import, each function's import and its ratio to boto3's, the layer's size."""
+    # Round robin: a machine busy for a while slows every module's imports alike, not one module's five.
+    seconds: dict[str | None, list[float]] = {name: [] for name in [None, *FUNCTION_MODULES]}
+    for _ in range(runs):
+        for name, times in seconds.items():
+            times.append(import_fresh(name)["seconds"])
+    median = {name: round(statistics.median(times) * 1000, 1) for name, times in seconds.items()}
+    boto3_ms = median.pop(None)
+    handlers = {name: {"import_ms": ms, "ratio": round(ms / boto3_ms, 2)} for name, ms in median.items()}
+    return {
+        "runs": runs,
+        "boto3_ms": boto3_ms,
+        "handlers": handlers,
+        "layer_unzipped_bytes": _bytes(LAYER / "python"),
+        "layer_asset_unzipped_bytes": _bytes(LAYER, _asset_exclude()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="fresh processes per module (the median is kept)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+
+    from rich.console import Console
+    from rich.table import Table
+
+    figures = measure(args.runs)
+    table = Table(title=f"cold start: import of each function's module (median of {args.runs} fresh processes)")
+    for column in ("module", "import ms", "× boto3"):
+        table.add_column(column, justify="left" if column == "module" else "right")
+    table.add_row("boto3 alone", f"{figures['boto3_ms']:.0f}", "1.00")
+    for name, row in figures["handlers"].items():
+        ratio = f"{row['ratio']:.2f}" if row["ratio"] <= 1.5 else f"[red]{row['ratio']:.2f}[/red]"
+        table.add_row(f"{name} ({FUNCTION_MODULES[name]})", f"{row['import_ms']:.0f}", ratio)
+    console = Console()
+    console.print(table)
+    for label, key in (("layer, unzipped", "layer_unzipped_bytes"), ("layer asset, unzipped", "layer_asset_unzipped_bytes")):
+        size = figures[key]
+        console.print(f"{label}: " + (f"{size:,} bytes ({size / 2**20:.1f} MiB)" if size else "not built (make layer)"))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
