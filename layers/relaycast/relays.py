@@ -11,7 +11,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from relaycast import aws, clock, credentials, expire, notices, pages
+from relaycast import aws, clock, credentials, expire, limits, notices, pages
 from relaycast.config import EventConfig
 from relaycast.errors import (
     Conflict,
@@ -21,6 +21,7 @@ from relaycast.errors import (
     NotFound,
     RelayError,
     TooLarge,
+    RateLimited,
     Unavailable,
     UpstreamFailed,
 )
@@ -130,7 +131,10 @@ def relay_from_token(store: Store, settings: Settings, config: EventConfig, toke
 
 def new_dashboard_link(store: Store, settings: Settings, config: EventConfig, relay_id: str, base_url: str) -> str:
     """"Send me a new link": every older link of the relay stops opening the dashboard; the new one is returned
-    and mailed to the relay's confirmed address, if they have one."""
+    and mailed to the relay's confirmed address, if they have one (refused while that address's mail budget is spent)."""
+    email = _confirmed_address(store, relay_id)
+    if email:
+        limits.take_mail(store, relay_id, email, "link")
     store.next_link_generation(relay_id, config.retention_ends)
     token = dashboard_token(store, settings, relay_id)
     _mail_link(store, settings, config, relay_id, f"{base_url}/relay?t={token}", renewed=True)
@@ -142,9 +146,14 @@ def resend_dashboard_link(store: Store, settings: Settings, config: EventConfig,
     that asks), once per generation."""
     relay_id, _ = _link_claims(settings, config, token)
     generation = store.link_generation(relay_id)
+    # No budget of its own: once per generation, and new generations are counted (`new_dashboard_link`).
     if not store.claim_link_resend(relay_id, generation, config.retention_ends):
         return
     _mail_link(store, settings, config, relay_id, dashboard_url(store, settings, relay_id, base_url), renewed=True)
+
+
+def _confirmed_address(store: Store, relay_id: str) -> str | None:
+    return next((g["email"] for g in store.relay_items(relay_id, "GRANT#") if g.get("email")), None)
 
 
 def _mail_link(store: Store, settings: Settings, config: EventConfig, relay_id: str, link: str, *, renewed: bool) -> bool:
@@ -319,7 +328,10 @@ def _connected(store: Store, settings: Settings, config: EventConfig, client: An
     if replaced:  # "Connect" clicked again, or a relay back after a revoke: the tokens replaced end now
         _discard(store, settings, config, client, replaced, "you connected this account again")
     if email:
-        request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url)
+        try:
+            request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url)
+        except RateLimited:  # the account is connected all the same; the relay may ask again from the dashboard
+            logger.info("confirmation e-mail not sent: its budget is spent", extra={"relay_id": relay_id})
     return Connected(relay_id=relay_id, username=username, dashboard_token=dashboard_token(store, settings, relay_id))
 
 
@@ -478,12 +490,17 @@ def _discard(store: Store, settings: Settings, config: EventConfig, client: Any,
 
 
 def request_email(
-    store: Store, settings: Settings, config: EventConfig, *, relay_id: str, email: str | None, lang: str, base_url: str
+    store: Store, settings: Settings, config: EventConfig, *, relay_id: str, email: str | None, lang: str, base_url: str,
+    counted: bool = False,
 ) -> None:
-    """Keep the address as pending and send a signed confirmation link; it is used only once confirmed."""
+    """Keep the address as pending (the relay's only one: an earlier one's link stops confirming it) and send a
+    signed confirmation link; it is used only once confirmed. Refused with nothing stored while the address's,
+    the relay's or the event's mail budget is spent (`counted`: the caller took it already)."""
     email = _checked_email(email)
     if not email:
         raise InvalidRequest("This e-mail address does not look valid.")
+    if not counted:
+        limits.take_mail(store, relay_id, email, "confirm")
     store.set_relay_fields(relay_id, email_pending=email)
     token = _serializer(settings, "email-confirm").dumps({"relay": relay_id, "email": email})
     try:
@@ -505,6 +522,8 @@ def confirm_email(store: Store, settings: Settings, config: EventConfig, token: 
         raise NotFound("There is nothing here for this link.")
     if grants[0].get("email") == email:
         return relay_id  # confirmed already: a second click sends nothing more
+    if not any(g.get("email_pending") == email for g in grants):
+        raise Expired("This address was replaced by a newer one: confirm the newest link you received.")
     store.set_relay_fields(relay_id, email=email, remove=("email_pending",))
     if base_url:  # the relay is on their dashboard already; the mail is a convenience
         _mail_link(store, settings, config, relay_id, dashboard_url(store, settings, relay_id, base_url), renewed=False)

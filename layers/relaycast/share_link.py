@@ -12,7 +12,7 @@ import secrets
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from relaycast import clock
+from relaycast import clock, limits
 from relaycast.config import EventConfig
 from relaycast.credentials import new_grant_id
 from relaycast.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -30,8 +30,9 @@ NOT_ACTIVE = "Sharing is paused or ended for this network: nothing was recorded.
 
 
 def join(store: Store, settings: Settings, config: EventConfig, *, network: str, form: dict[str, str], lang: str, base_url: str,
-         relay_id: str | None = None) -> Connected:
-    """Save a grant without any token; every refusal happens before anything is written.
+         relay_id: str | None = None, client_ip: str | None = None) -> Connected:
+    """Save a grant without any token; every refusal happens before anything is written. Joins are counted per
+    client IP and for the event, and the confirmation mail against its budgets, before the grant is saved.
 
     The handle is the relay's word, never checked with the network: it only keeps their own posts from being
     proposed back to them. So it never names the relay: a new relay gets a random id, not one derived from it.
@@ -54,6 +55,9 @@ def join(store: Store, settings: Settings, config: EventConfig, *, network: str,
     if username and instance:  # Mastodon names authors user@instance, whatever instance reads them
         username = f"{username}@{instance}"
     relay_id = relay_id or f"{network}-link-{secrets.token_hex(8)}"
+    limits.take_join(store, client_ip)
+    if email:
+        limits.take_mail(store, relay_id, email, "confirm")
     earlier = [g for g in store.relay_items(relay_id, "GRANT#") if g["network"] != network]
     store.save_grant(
         without_none(
@@ -76,7 +80,7 @@ def join(store: Store, settings: Settings, config: EventConfig, *, network: str,
         )
     )
     if email:
-        request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url)
+        request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url, counted=True)
     return Connected(relay_id=relay_id, username=username or "", dashboard_token=dashboard_token(store, settings, relay_id))
 
 
