@@ -40,6 +40,10 @@ class Conflict(RelayError):
     """The request contradicts what is already so: decided already, not connected, connected elsewhere."""
 
 
+class CapacityReached(Conflict):
+    """The network takes no more relays for this event: every seat it can serve is taken."""
+
+
 class Expired(RelayError):
     """What the request asks for was open once and no longer is."""
 

@@ -11,9 +11,10 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from relaycast import aws, clock, credentials, expire, limits, notices, pages
+from relaycast import aws, capacity, clock, credentials, expire, limits, notices, pages
 from relaycast.config import EventConfig
 from relaycast.errors import (
+    CapacityReached,
     Conflict,
     Expired,
     Forbidden,
@@ -30,7 +31,7 @@ from relaycast.networks.factory import client_for
 from relaycast.observability import logger
 from relaycast.quiet import is_zone, jitter, relay_zone, window, zone_choices
 from relaycast.settings import Settings
-from relaycast.storage import GrantConflict, Store, without_none
+from relaycast.storage import GrantConflict, NoSeat, Store, without_none
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 POST_ID = re.compile(r"^[0-9]{1,25}$")
@@ -190,6 +191,27 @@ def _checked_network(config: EventConfig, network: str) -> str:
     return network
 
 
+FULL = "%(network)s takes no more relays for this event: every place it can serve is taken. Nothing was stored."
+
+
+def full_networks(store: Store, config: EventConfig) -> set[str]:
+    """The event's networks whose every seat is taken (the page says so instead of offering to connect)."""
+    found = set()
+    for network in config.networks:
+        seats = capacity.seats(config, network)
+        if seats is not None and store.seats_taken(network) >= seats:
+            found.add(network)
+    return found
+
+
+def room(store: Store, config: EventConfig, network: str, relay_id: str | None = None) -> int | None:
+    """The network's seats (None: unbounded), refused when every one is taken, unless the relay holds one already."""
+    seats = capacity.seats(config, network)
+    if seats is not None and store.seats_taken(network) >= seats and not (relay_id and store.grant(relay_id, network)):
+        raise CapacityReached(FULL, network=NETWORK_NAMES[network])
+    return seats
+
+
 def _checked_email(email: str | None) -> str | None:
     email = (email or "").strip() or None
     if email and not EMAIL.match(email):
@@ -220,8 +242,10 @@ def start_connect(
     lang: str,
     relay_id: str | None = None,
 ) -> Started:
-    """Store a fresh state + PKCE verifier (10 minutes, single use) and return the network's consent URL."""
+    """Store a fresh state + PKCE verifier (10 minutes, single use) and return the network's consent URL; refused
+    when the network takes no more relays (no consent can lead anywhere)."""
     _checked_network(config, network)
+    room(store, config, network, relay_id)
     email = _checked_email(form.get("email"))
     timezone = _checked_timezone(form.get("timezone"))
     instance = None
@@ -461,10 +485,13 @@ def _attach(store: Store, config: EventConfig, pending: dict[str, Any], *, asked
                     "connected_at": clock.now().isoformat(),
                     "expires_at": int(config.access_ends.timestamp()),
                 }
-            )
+            ),
+            seats=capacity.seats(config, network),
         )
     except GrantConflict as conflict:
         raise _conflict(conflict.stored, label) from None
+    except NoSeat:  # the last seat went while this relay was at the network's consent page
+        raise CapacityReached(FULL, network=NETWORK_NAMES[network]) from None
     store.adopt_custody(grant_id)
     if pending.get("timezone") and earlier:  # one relay, one time zone: their other networks follow
         store.set_relay_fields(relay_id, timezone=timezone)

@@ -117,7 +117,7 @@ def refusal_page(request: Request | None, error: RelayError, lang: str) -> Respo
     if isinstance(error, LinkReplaced):  # the relay may ask for their current link from here
         return page(request, "link_replaced.html", lang, status, title=translate(lang, "This link was replaced"),
                     message=error.in_language(lang), old_token=error.token)
-    title = translate(lang, TITLES.get(status, "Something went wrong"))
+    title = translate(lang, "No more places" if isinstance(error, errors.CapacityReached) else TITLES.get(status, "Something went wrong"))
     answer = page(request, "error.html", lang, status, title=title, message=error.in_language(lang))
     if isinstance(error, errors.RateLimited):
         answer.headers["Retry-After"] = str(error.retry_after)
