@@ -25,7 +25,7 @@ CHROMIUM_STAMP := $(VENV)/.chromium
 PORT ?= 8000
 LAYER_SOURCES := $(shell find layers -name '*.py' -o -name '*.html' -o -name '*.txt' 2>/dev/null)
 
-.PHONY: help setup layer synth test demo serve check check-imports clean bench bench-sweep bench-selection bench-journeys bench-cold-start
+.PHONY: help setup layer synth test demo serve check check-imports clean bench bench-sweep bench-selection bench-journeys bench-cold-start bench-load bench-fanout
 
 help:
 	@echo "make demo    run a whole event locally (moto + sandbox networks, no cloud account)"
@@ -38,6 +38,8 @@ help:
 	@echo "make bench   publishing: calls per relay-post, an event against the budgets, cost per 1,000, a long property run"
 	@echo "make bench-journeys  the relay journeys property, longer (JOURNEYS=$(JOURNEYS), part of make bench)"
 	@echo "make bench-cold-start  time each function's import against boto3's alone (fresh processes), the layer's size"
+	@echo "make bench-load  a loopback load run of the hosted app: LOAD_CLIENTS=$(LOAD_CLIENTS) clients connecting and pressing buttons, abusive ones hitting the limits"
+	@echo "make bench-fanout  a round fanned out to FANOUT_RELAYS=$(FANOUT_RELAYS) relays: time, messages, writes per relay, the largest state"
 	@echo "make bench-selection  rank the labelled feeds of ../shared/data against baselines; time 10x more candidates"
 
 $(PY_STAMP): pyproject.toml
@@ -116,6 +118,14 @@ bench-journeys: $(PY_STAMP)
 bench-cold-start: $(PY_STAMP)
 	$(BIN)/python tests/bench/bench_cold_start.py
 
+LOAD_CLIENTS ?= 50
+bench-load: $(PY_STAMP) $(LAYER_STAMP)
+	$(BIN)/python tests/bench/bench_load.py --clients $(LOAD_CLIENTS) --json bench-load.json
+
+FANOUT_RELAYS ?= 10000 100000
+bench-fanout: $(PY_STAMP)
+	$(BIN)/python tests/bench/bench_fanout.py --relays $(FANOUT_RELAYS) --json bench-fanout.json
+
 bench-selection: $(PY_STAMP)
 	$(BIN)/python tests/bench/bench_selection.py
 
@@ -128,4 +138,4 @@ serve: setup $(LAYER_STAMP)
 	$(BIN)/relaycast serve --event $(EVENT) --port $(PORT)
 
 clean:
-	rm -rf build cdk.out .pytest_cache test-artifacts demo-report.json
+	rm -rf build cdk.out .pytest_cache test-artifacts demo-report.json bench-load.json

@@ -173,12 +173,6 @@ def _acknowledge(stack: RelaycastStack, ack: Ack) -> None:
         "no Cognito user pool: relays sign in with the network they relay on (OAuth 2.0 + PKCE), never with an "
         "account of ours",
     )
-    ack(
-        api,
-        "AwsSolutions-APIG3",
-        "no WAF web ACL for a short-lived per-event page: the stage throttles (50 rps, burst 100) and the "
-        "organiser may associate a web ACL of the account",
-    )
     push_to_logs = "arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
     ack(
         api,

@@ -15,6 +15,7 @@ from infra.parts import StackParts
 from infra.pipeline import Pipeline
 from infra.schedules import Schedules
 from infra.storage import Storage
+from infra.waf import RateLimits
 
 
 def stack_name(config: EventConfig) -> str:
@@ -22,7 +23,7 @@ def stack_name(config: EventConfig) -> str:
 
 
 class RelaycastStack(Stack):
-    """Storage, notices, pipeline, connect API, schedules and monitoring of one event."""
+    """Storage, notices, pipeline, connect API (and its rate limits), schedules and monitoring of one event."""
 
     def __init__(
         self, scope: Construct, id: str, *, config: EventConfig, acknowledge_findings: bool = True, **kwargs
@@ -48,6 +49,7 @@ class RelaycastStack(Stack):
         parts = StackParts(config=config, storage=self.storage, notices=self.notices, commons=commons)
         self.pipeline = Pipeline(self, "Pipeline", parts=parts)
         self.connect_api = ConnectApi(self, "ConnectApi", parts=parts, publish_queue=self.pipeline.publish_queue)
+        self.rate_limits = RateLimits(self, "RateLimits", api=self.connect_api.api, name=f"{stack_name(config)}-hosted-page")
         # The moderator's link and the relays' proposal digests lead to the hosted app.
         for fn in (self.pipeline.select, self.pipeline.propose):
             fn.function.add_environment("HOSTED_PAGE_URL", self.connect_api.url)

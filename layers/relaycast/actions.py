@@ -15,7 +15,7 @@ from relaycast.storage import Store
 
 def connect(
     store: Store, settings: Settings, config: EventConfig, *, network: str, form: dict[str, str], posted: bool, lang: str,
-    base_url: str,
+    base_url: str, client_ip: str | None = None,
 ) -> Started | Connected | None:
     """The relay's Connect: in share-link mode they join at once (no OAuth at all), else the consent starts.
 
@@ -27,7 +27,8 @@ def connect(
                                     redirect_uri=relays.callback_url(base_url, network), lang=lang, relay_id=relay_id)
     if not posted:
         return None
-    return share_link.join(store, settings, config, network=network, form=form, lang=lang, base_url=base_url, relay_id=relay_id)
+    return share_link.join(store, settings, config, network=network, form=form, lang=lang, base_url=base_url, relay_id=relay_id,
+                           client_ip=client_ip)
 
 
 @dataclass(frozen=True)

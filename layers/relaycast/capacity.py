@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relaycast import share_link
 from relaycast.config import EventConfig
-from relaycast.policy import Limit, policy
+from relaycast.policy import SHARE_LINK, Limit, policy
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def plan(config: EventConfig, expected_relays: int) -> list[NetworkCapacity]:
     found = []
     for network in config.networks:
         row, mode = policy(network), config.mode(network)
-        if mode == share_link.MODE:  # the relays post themselves: relaycast sends nothing
+        if mode == SHARE_LINK:  # the relays post themselves: relaycast sends nothing
             found.append(NetworkCapacity(network, mode, 0, None, "none: relays share it themselves"))
             continue
         per_relay = min(config.cap_per_relay, row.per_user.calls * windows(row.per_user, start, end))
@@ -55,6 +54,15 @@ def plan(config: EventConfig, expected_relays: int) -> list[NetworkCapacity]:
             "shared with every other event using the same app",
         ))
     return found
+
+
+def seats(config: EventConfig, network: str) -> int | None:
+    """The most relays `network` takes at once for this event: as many as the platform's app-wide limit serves at
+    the cap over the publishing time, or fewer if the event file says so; None when nothing bounds it."""
+    (row,) = [c for c in plan(config, 1) if c.network == network]
+    served = row.allowed // row.asked if row.allowed is not None and row.asked else None
+    limits = [n for n in (served, config.max_relays.get(network)) if n is not None]
+    return min(limits) if limits else None
 
 
 def _duration(seconds: int) -> str:

@@ -121,6 +121,8 @@ class EventConfig(BaseModel):
     # The instance whose public timeline of the event's hashtags relaycast reads (required with mastodon).
     mastodon_source: Annotated[str, Field(max_length=253)] | None = None
     cap_per_relay: Annotated[int, Field(ge=1, le=50)] = 8
+    # Per network, the most relays it takes at once (X's app cap sets one of its own; the lower one applies).
+    max_relays: dict[str, Annotated[int, Field(ge=1)]] = {}
     grace_hours: Annotated[float, Field(ge=0, le=168)] = 2
     poll_interval_minutes: Annotated[int, Field(ge=1, le=60)] = 5
     notice_sender: EmailAddress
@@ -196,6 +198,9 @@ class EventConfig(BaseModel):
                 raise ValueError(f"modes.{network}: the network is not in networks")
             if mode not in modes_allowed(network):  # the network's policy row says why
                 raise ValueError(f"modes.{network}: {mode} is not allowed on {network} — {policy(network).why}")
+        for network in self.max_relays:
+            if network not in self.networks:
+                raise ValueError(f"max_relays.{network}: the network is not in networks")
         handles = [e.handle for e in self.experts]
         if len(set(handles)) != len(handles):
             raise ValueError("an expert is listed twice")
@@ -283,6 +288,8 @@ def _model_level(message: str) -> tuple[str, str]:
         if "not in networks" in message:
             return field, "add the network to networks or remove its mode"
         return field, "use approve-each: each relay approves every repost from their dashboard"
+    if message.startswith("max_relays."):
+        return message.split(":", 1)[0], "add the network to networks or remove its limit"
     if message.startswith("mastodon_source"):
         return "mastodon_source", "name a public instance where the event's hashtag is followed, e.g. mastodon.social"
     if message.startswith("an expert is listed twice"):

@@ -40,6 +40,10 @@ class Conflict(RelayError):
     """The request contradicts what is already so: decided already, not connected, connected elsewhere."""
 
 
+class CapacityReached(Conflict):
+    """The network takes no more relays for this event: every seat it can serve is taken."""
+
+
 class Expired(RelayError):
     """What the request asks for was open once and no longer is."""
 
@@ -54,3 +58,12 @@ class UpstreamFailed(RelayError):
 
 class Unavailable(RelayError):
     """A network could not be reached, or is busy: trying again later may work."""
+
+
+class RateLimited(RelayError):
+    """Too many of these requests, from this address, relay or event, for now: `retry_after` seconds until one
+    is taken again."""
+
+    def __init__(self, message: str, /, *, retry_after: int, **params: Any):
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message, minutes=-(-self.retry_after // 60), **params)

@@ -275,6 +275,22 @@ FR: dict[str, str] = {
     "This page cannot be used this way.": "Cette page ne s'utilise pas ainsi.",
     "This request cannot be used.": "Cette requête ne peut pas être utilisée.",
     "Something went wrong. Please try again in a minute.": "Un problème est survenu. Réessayez dans une minute.",
+    # Limits
+    "Too many requests": "Trop de requêtes",
+    "No more places": "Plus de place",
+    "An e-mail was sent here a moment ago. Please try again in %(minutes)s minute(s).":
+        "Un e-mail vient d'être envoyé ici. Réessayez dans %(minutes)s minute(s).",
+    "Too many addresses are waiting for confirmation right now. Please try again in %(minutes)s minute(s).":
+        "Trop d'adresses attendent leur confirmation en ce moment. Réessayez dans %(minutes)s minute(s).",
+    "Too many people are joining from here right now. Please try again in %(minutes)s minute(s).":
+        "Trop de personnes rejoignent depuis ici en ce moment. Réessayez dans %(minutes)s minute(s).",
+    "%(network)s takes no more relays for this event: every place it can serve is taken. Nothing was stored.":
+        "%(network)s n'accepte plus de relais pour cet événement : toutes les places qu'il peut servir sont prises. "
+        "Rien n'a été conservé.",
+    "%(network)s takes no more relays for this event: every place it can serve is taken.":
+        "%(network)s n'accepte plus de relais pour cet événement : toutes les places qu'il peut servir sont prises.",
+    "This address was replaced by a newer one: confirm the newest link you received.":
+        "Cette adresse a été remplacée par une plus récente : confirmez le dernier lien reçu.",
     # Dashboard links: one generation per relay
     "This dashboard link was replaced by a newer one and no longer opens the dashboard.":
         "Ce lien de tableau de bord a été remplacé par un plus récent et n'ouvre plus le tableau de bord.",

@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+# The mode in which relaycast holds no token (each relay shares a post themselves).
+SHARE_LINK = "share-link"
+
+
 @dataclass(frozen=True)
 class Limit:
     """At most `calls` in any fixed window of `window_seconds` (the platforms count per window)."""

@@ -11,9 +11,10 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from relaycast import aws, clock, credentials, expire, notices, pages
+from relaycast import aws, capacity, clock, credentials, expire, limits, notices, pages
 from relaycast.config import EventConfig
 from relaycast.errors import (
+    CapacityReached,
     Conflict,
     Expired,
     Forbidden,
@@ -21,6 +22,7 @@ from relaycast.errors import (
     NotFound,
     RelayError,
     TooLarge,
+    RateLimited,
     Unavailable,
     UpstreamFailed,
 )
@@ -29,7 +31,7 @@ from relaycast.networks.factory import client_for
 from relaycast.observability import logger
 from relaycast.quiet import is_zone, jitter, relay_zone, window, zone_choices
 from relaycast.settings import Settings
-from relaycast.storage import GrantConflict, Store, without_none
+from relaycast.storage import GrantConflict, NoSeat, Store, without_none
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 POST_ID = re.compile(r"^[0-9]{1,25}$")
@@ -130,7 +132,10 @@ def relay_from_token(store: Store, settings: Settings, config: EventConfig, toke
 
 def new_dashboard_link(store: Store, settings: Settings, config: EventConfig, relay_id: str, base_url: str) -> str:
     """"Send me a new link": every older link of the relay stops opening the dashboard; the new one is returned
-    and mailed to the relay's confirmed address, if they have one."""
+    and mailed to the relay's confirmed address, if they have one (refused while that address's mail budget is spent)."""
+    email = _confirmed_address(store, relay_id)
+    if email:
+        limits.take_mail(store, relay_id, email, "link")
     store.next_link_generation(relay_id, config.retention_ends)
     token = dashboard_token(store, settings, relay_id)
     _mail_link(store, settings, config, relay_id, f"{base_url}/relay?t={token}", renewed=True)
@@ -142,9 +147,14 @@ def resend_dashboard_link(store: Store, settings: Settings, config: EventConfig,
     that asks), once per generation."""
     relay_id, _ = _link_claims(settings, config, token)
     generation = store.link_generation(relay_id)
+    # No budget of its own: once per generation, and new generations are counted (`new_dashboard_link`).
     if not store.claim_link_resend(relay_id, generation, config.retention_ends):
         return
     _mail_link(store, settings, config, relay_id, dashboard_url(store, settings, relay_id, base_url), renewed=True)
+
+
+def _confirmed_address(store: Store, relay_id: str) -> str | None:
+    return next((g["email"] for g in store.relay_items(relay_id, "GRANT#") if g.get("email")), None)
 
 
 def _mail_link(store: Store, settings: Settings, config: EventConfig, relay_id: str, link: str, *, renewed: bool) -> bool:
@@ -181,6 +191,27 @@ def _checked_network(config: EventConfig, network: str) -> str:
     return network
 
 
+FULL = "%(network)s takes no more relays for this event: every place it can serve is taken. Nothing was stored."
+
+
+def full_networks(store: Store, config: EventConfig) -> set[str]:
+    """The event's networks whose every seat is taken (the page says so instead of offering to connect)."""
+    found = set()
+    for network in config.networks:
+        seats = capacity.seats(config, network)
+        if seats is not None and store.seats_taken(network) >= seats:
+            found.add(network)
+    return found
+
+
+def room(store: Store, config: EventConfig, network: str, relay_id: str | None = None) -> int | None:
+    """The network's seats (None: unbounded), refused when every one is taken, unless the relay holds one already."""
+    seats = capacity.seats(config, network)
+    if seats is not None and store.seats_taken(network) >= seats and not (relay_id and store.grant(relay_id, network)):
+        raise CapacityReached(FULL, network=NETWORK_NAMES[network])
+    return seats
+
+
 def _checked_email(email: str | None) -> str | None:
     email = (email or "").strip() or None
     if email and not EMAIL.match(email):
@@ -211,8 +242,10 @@ def start_connect(
     lang: str,
     relay_id: str | None = None,
 ) -> Started:
-    """Store a fresh state + PKCE verifier (10 minutes, single use) and return the network's consent URL."""
+    """Store a fresh state + PKCE verifier (10 minutes, single use) and return the network's consent URL; refused
+    when the network takes no more relays (no consent can lead anywhere)."""
     _checked_network(config, network)
+    room(store, config, network, relay_id)
     email = _checked_email(form.get("email"))
     timezone = _checked_timezone(form.get("timezone"))
     instance = None
@@ -319,7 +352,10 @@ def _connected(store: Store, settings: Settings, config: EventConfig, client: An
     if replaced:  # "Connect" clicked again, or a relay back after a revoke: the tokens replaced end now
         _discard(store, settings, config, client, replaced, "you connected this account again")
     if email:
-        request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url)
+        try:
+            request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url)
+        except RateLimited:  # the account is connected all the same; the relay may ask again from the dashboard
+            logger.info("confirmation e-mail not sent: its budget is spent", extra={"relay_id": relay_id})
     return Connected(relay_id=relay_id, username=username, dashboard_token=dashboard_token(store, settings, relay_id))
 
 
@@ -449,10 +485,13 @@ def _attach(store: Store, config: EventConfig, pending: dict[str, Any], *, asked
                     "connected_at": clock.now().isoformat(),
                     "expires_at": int(config.access_ends.timestamp()),
                 }
-            )
+            ),
+            seats=capacity.seats(config, network),
         )
     except GrantConflict as conflict:
         raise _conflict(conflict.stored, label) from None
+    except NoSeat:  # the last seat went while this relay was at the network's consent page
+        raise CapacityReached(FULL, network=NETWORK_NAMES[network]) from None
     store.adopt_custody(grant_id)
     if pending.get("timezone") and earlier:  # one relay, one time zone: their other networks follow
         store.set_relay_fields(relay_id, timezone=timezone)
@@ -478,12 +517,17 @@ def _discard(store: Store, settings: Settings, config: EventConfig, client: Any,
 
 
 def request_email(
-    store: Store, settings: Settings, config: EventConfig, *, relay_id: str, email: str | None, lang: str, base_url: str
+    store: Store, settings: Settings, config: EventConfig, *, relay_id: str, email: str | None, lang: str, base_url: str,
+    counted: bool = False,
 ) -> None:
-    """Keep the address as pending and send a signed confirmation link; it is used only once confirmed."""
+    """Keep the address as pending (the relay's only one: an earlier one's link stops confirming it) and send a
+    signed confirmation link; it is used only once confirmed. Refused with nothing stored while the address's,
+    the relay's or the event's mail budget is spent (`counted`: the caller took it already)."""
     email = _checked_email(email)
     if not email:
         raise InvalidRequest("This e-mail address does not look valid.")
+    if not counted:
+        limits.take_mail(store, relay_id, email, "confirm")
     store.set_relay_fields(relay_id, email_pending=email)
     token = _serializer(settings, "email-confirm").dumps({"relay": relay_id, "email": email})
     try:
@@ -505,6 +549,8 @@ def confirm_email(store: Store, settings: Settings, config: EventConfig, token: 
         raise NotFound("There is nothing here for this link.")
     if grants[0].get("email") == email:
         return relay_id  # confirmed already: a second click sends nothing more
+    if not any(g.get("email_pending") == email for g in grants):
+        raise Expired("This address was replaced by a newer one: confirm the newest link you received.")
     store.set_relay_fields(relay_id, email=email, remove=("email_pending",))
     if base_url:  # the relay is on their dashboard already; the mail is a convenience
         _mail_link(store, settings, config, relay_id, dashboard_url(store, settings, relay_id, base_url), renewed=False)

@@ -12,16 +12,19 @@ import secrets
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from relaycast import clock
+from relaycast import clock, limits
 from relaycast.config import EventConfig
 from relaycast.credentials import new_grant_id
 from relaycast.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from relaycast.netguard import InstanceRejected, parse_instance
-from relaycast.relays import POST_ID, Connected, _checked_email, _checked_network, dashboard_token, request_email
+from relaycast.networks import NETWORK_NAMES
+from relaycast.policy import SHARE_LINK
+from relaycast.errors import CapacityReached
+from relaycast.relays import FULL, POST_ID, Connected, _checked_email, _checked_network, dashboard_token, request_email, room
 from relaycast.settings import Settings
-from relaycast.storage import Store, without_none
+from relaycast.storage import NoSeat, Store, without_none
 
-MODE = "share-link"
+MODE = SHARE_LINK
 # X handles are 1..15 characters; Mastodon's local user names up to 30: letters, digits and "_" on both.
 HANDLE = {"x": re.compile(r"^[A-Za-z0-9_]{1,15}$"), "mastodon": re.compile(r"^[A-Za-z0-9_]{1,30}$")}
 SHARED = "shared"
@@ -30,8 +33,9 @@ NOT_ACTIVE = "Sharing is paused or ended for this network: nothing was recorded.
 
 
 def join(store: Store, settings: Settings, config: EventConfig, *, network: str, form: dict[str, str], lang: str, base_url: str,
-         relay_id: str | None = None) -> Connected:
-    """Save a grant without any token; every refusal happens before anything is written.
+         relay_id: str | None = None, client_ip: str | None = None) -> Connected:
+    """Save a grant without any token; every refusal happens before anything is written. Joins are counted per
+    client IP and for the event, and the confirmation mail against its budgets, before the grant is saved.
 
     The handle is the relay's word, never checked with the network: it only keeps their own posts from being
     proposed back to them. So it never names the relay: a new relay gets a random id, not one derived from it.
@@ -53,30 +57,38 @@ def join(store: Store, settings: Settings, config: EventConfig, *, network: str,
         raise InvalidRequest("Type only your user name, for example amina_data.")
     if username and instance:  # Mastodon names authors user@instance, whatever instance reads them
         username = f"{username}@{instance}"
+    seats = room(store, config, network, relay_id)
     relay_id = relay_id or f"{network}-link-{secrets.token_hex(8)}"
-    earlier = [g for g in store.relay_items(relay_id, "GRANT#") if g["network"] != network]
-    store.save_grant(
-        without_none(
-            {
-                "relay_id": relay_id,
-                "network": network,
-                # No token behind it, but its own end and receipt all the same (a relay may leave and come back).
-                "grant_id": new_grant_id(),
-                "instance": instance,
-                "username": username or None,
-                # A second network joins the first's confirmed address; a new address waits for its link.
-                "email": next((g["email"] for g in earlier if g.get("email")), None),
-                "lang": lang,
-                "mode": MODE,
-                "cap": config.cap_per_relay,
-                "status": "active",
-                "connected_at": clock.now().isoformat(),
-                "expires_at": int(config.access_ends.timestamp()),
-            }
-        )
-    )
+    limits.take_join(store, client_ip)
     if email:
-        request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url)
+        limits.take_mail(store, relay_id, email, "confirm")
+    earlier = [g for g in store.relay_items(relay_id, "GRANT#") if g["network"] != network]
+    try:
+        store.save_grant(
+            without_none(
+                {
+                    "relay_id": relay_id,
+                    "network": network,
+                    # No token behind it, but its own end and receipt all the same (a relay may leave and come back).
+                    "grant_id": new_grant_id(),
+                    "instance": instance,
+                    "username": username or None,
+                    # A second network joins the first's confirmed address; a new address waits for its link.
+                    "email": next((g["email"] for g in earlier if g.get("email")), None),
+                    "lang": lang,
+                    "mode": MODE,
+                    "cap": config.cap_per_relay,
+                    "status": "active",
+                    "connected_at": clock.now().isoformat(),
+                    "expires_at": int(config.access_ends.timestamp()),
+                }
+            ),
+            seats=seats,
+        )
+    except NoSeat:  # the last seat went meanwhile
+        raise CapacityReached(FULL, network=NETWORK_NAMES[network]) from None
+    if email:
+        request_email(store, settings, config, relay_id=relay_id, email=email, lang=lang, base_url=base_url, counted=True)
     return Connected(relay_id=relay_id, username=username or "", dashboard_token=dashboard_token(store, settings, relay_id))
 
 

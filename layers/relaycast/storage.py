@@ -48,8 +48,17 @@ def confirmation_key(confirmation_id: str) -> dict[str, str]:
     return {"pk": f"CONFIRM#{confirmation_id}", "sk": "CONFIRM"}
 
 
+def seats_key(network: str) -> dict[str, str]:
+    """How many grants of a network hold one of the seats it can serve (counted on a network that has a limit)."""
+    return {"pk": f"SEATS#{network}", "sk": "SEATS"}
+
+
 def custody_key(grant_id: str) -> dict[str, str]:
     return {"pk": f"CUSTODY#{grant_id}", "sk": "CUSTODY"}
+
+
+class NoSeat(Exception):
+    """Every seat of the network is taken: the grant was not saved."""
 
 
 class GrantConflict(Exception):
@@ -152,13 +161,15 @@ class Store:
         return item if item["expires_at"] > clock.epoch() else None
 
     # --- grants ---------------------------------------------------------------------------------
-    def save_grant(self, grant: dict[str, Any]) -> str | None:
+    def save_grant(self, grant: dict[str, Any], seats: int | None = None) -> str | None:
         """Create or replace a relay's grant of a network; a reconnect, or a return after a revoke, keeps what was
         already published counted.
 
         A grant is never overwritten by another identity (the same account only, `user_id`), and a grant being
-        ended is not revived. Returns the grant id it replaced (whose tokens the caller must end), if any;
-        raises GrantConflict when the stored grant is another account's or is ending.
+        ended is not revived. With `seats`, a new grant takes one of the network's seats in the same transaction
+        (NoSeat when all are taken: nothing saved); a replaced one keeps its own. Returns the grant id it replaced
+        (whose tokens the caller must end), if any; raises GrantConflict when the stored grant is another
+        account's or is ending.
         """
         keys = {"pk": relay_pk(grant["relay_id"]), "sk": grant_sk(grant["network"])}
         fields = {k: v for k, v in grant.items() if k not in ("pk", "sk", "published_count")}
@@ -168,23 +179,66 @@ class Store:
         sets = ", ".join(f"#{k} = :{k}" for k in fields)
         # A relay back after a revoke starts from what they already used: the cap is per relay, not per grant.
         used = sum(1 for item in self.relay_items(grant["relay_id"], f"LEDGER#{grant['network']}#") if item["status"] != "skipped")
-        same = "attribute_not_exists(pk) OR (#status <> :ending AND "
+        same = "#status <> :ending AND "
         same += "(#user_id = :user_id)" if "user_id" in fields else "attribute_not_exists(#user_id)"
+        update = {
+            "Key": keys,
+            "UpdateExpression": f"SET {sets}, published_count = if_not_exists(published_count, :used)",
+            "ExpressionAttributeNames": {**names, "#status": "status", "#user_id": "user_id"},
+            "ExpressionAttributeValues": {**values, ":used": used, ":ending": "ending"},
+        }
+        for _ in range(2):  # a concurrent first save of the same grant turns the creation into a replacement
+            if seats is None:
+                condition = f"attribute_not_exists(pk) OR ({same})"
+            elif self.grant(grant["relay_id"], grant["network"]) is None:
+                if self._create_seated(update, seats):
+                    return None
+                continue
+            else:
+                condition = f"attribute_exists(pk) AND {same}"
+            old = self._conditional("update_item", **update, ConditionExpression=condition, ReturnValues="UPDATED_OLD")
+            if old is None:
+                stored = self.grant(grant["relay_id"], grant["network"])
+                if stored is None and seats is not None:
+                    continue  # ended meanwhile: a new grant, which needs a seat
+                raise GrantConflict(stored or {})
+            replaced = old.get("Attributes", {}).get("grant_id")
+            return replaced if replaced and replaced != grant.get("grant_id") else None
+        raise GrantConflict(self.grant(grant["relay_id"], grant["network"]) or {})
+
+    def _create_seated(self, update: dict[str, Any], seats: int) -> bool:
+        """Save a new grant together with one of its network's seats: False when the grant exists by now; NoSeat
+        when every seat is taken."""
+        network = update["ExpressionAttributeValues"][":network"]
         try:
-            old = self.table.update_item(
-                Key=keys,
-                UpdateExpression=f"SET {sets}, published_count = if_not_exists(published_count, :used)",
-                ConditionExpression=same + ")",
-                ExpressionAttributeNames={**names, "#status": "status", "#user_id": "user_id"},
-                ExpressionAttributeValues={**values, ":used": used, ":ending": "ending"},
-                ReturnValues="UPDATED_OLD",
-            ).get("Attributes", {})
+            self.table.meta.client.transact_write_items(TransactItems=[
+                {"Update": {
+                    "TableName": self.table_name, "Key": update["Key"],
+                    "UpdateExpression": update["UpdateExpression"], "ConditionExpression": "attribute_not_exists(pk)",
+                    # Only what the update itself names: the replacement's condition is not this one.
+                    "ExpressionAttributeNames": {k: v for k, v in update["ExpressionAttributeNames"].items()
+                                                 if f"{k} =" in update["UpdateExpression"]},
+                    "ExpressionAttributeValues": {k: v for k, v in update["ExpressionAttributeValues"].items()
+                                                  if f"= {k}" in update["UpdateExpression"] or f", {k})" in update["UpdateExpression"]},
+                }},
+                {"Update": {
+                    "TableName": self.table_name, "Key": seats_key(network),
+                    "UpdateExpression": "ADD taken :one SET kind = :kind",
+                    "ConditionExpression": "attribute_not_exists(taken) OR taken < :seats",
+                    "ExpressionAttributeValues": {":one": 1, ":kind": "seats", ":seats": seats},
+                }},
+            ])
+            return True
         except ClientError as error:
-            if is_condition_failure(error):
-                raise GrantConflict(self.grant(grant["relay_id"], grant["network"]) or {}) from None
-            raise
-        replaced = old.get("grant_id")
-        return replaced if replaced and replaced != grant.get("grant_id") else None
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+        if self.grant(update["ExpressionAttributeValues"][":relay_id"], network) is not None:
+            return False
+        raise NoSeat(network)
+
+    def seats_taken(self, network: str) -> int:
+        item = self.get(**seats_key(network))
+        return int(item.get("taken", 0)) if item else 0
 
     def grant(self, relay_id: str, network: str) -> dict[str, Any] | None:
         return self.get(relay_pk(relay_id), grant_sk(network))
@@ -233,13 +287,24 @@ class Store:
         )
 
     def delete_grant(self, relay_id: str, network: str, grant_id: str | None) -> None:
-        """Delete the relay's grant of a network only if it is still this one (a reconnect may have replaced it)."""
-        self._conditional(
-            "delete_item",
-            Key={"pk": relay_pk(relay_id), "sk": grant_sk(network)},
-            ConditionExpression="attribute_not_exists(grant_id) OR grant_id = :g",
-            ExpressionAttributeValues={":g": grant_id or ""},
-        )
+        """Delete the relay's grant of a network only if it is still this one (a reconnect may have replaced it);
+        its seat, if its network counts them, is given back in the same transaction."""
+        seat = self.get(**seats_key(network))
+        delete = {"Delete": {
+            "TableName": self.table_name, "Key": {"pk": relay_pk(relay_id), "sk": grant_sk(network)},
+            "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(grant_id) OR grant_id = :g)",
+            "ExpressionAttributeValues": {":g": grant_id or ""},
+        }}
+        give_back = {"Update": {
+            "TableName": self.table_name, "Key": seats_key(network),
+            "UpdateExpression": "ADD taken :minus", "ExpressionAttributeValues": {":minus": -1},
+        }}
+        try:
+            self.table.meta.client.transact_write_items(TransactItems=[delete, *([give_back] if seat else [])])
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            # Gone already, or another grant now: nothing of this one is left to delete.
 
     # --- dashboard links: one generation per relay ---------------------------------------------
     def link_generation(self, relay_id: str) -> int:
@@ -680,4 +745,4 @@ def without_none(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if v is not None}
 
 
-__all__ = ["Attr", "GrantConflict", "Store", "confirmation_key", "custody_key", "link_key", "is_condition_failure", "plain", "without_none"]
+__all__ = ["Attr", "GrantConflict", "NoSeat", "Store", "confirmation_key", "custody_key", "link_key", "is_condition_failure", "plain", "without_none"]

@@ -97,7 +97,7 @@ def test_joining_stores_a_grant_without_any_token_and_lands_on_the_dashboard(cli
     for absent in ("tokens", "token_expires_at", "scopes", "user_id", "email"):
         assert absent not in grant
     kinds = {i["kind"] for i in store.table.scan()["Items"]}
-    assert kinds == {"grant"}  # no OAuth state, no sealed blob, nothing else
+    assert kinds == {"grant", "quota"}  # no OAuth state, no sealed blob: the grant, and the budgets it was counted against
     # The address waits for its confirmation link, as after an OAuth connect.
     assert grant["email_pending"] == "one@example.net"
     confirm_address(store, Settings.from_env(), "one@example.net")

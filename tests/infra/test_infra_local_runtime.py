@@ -17,6 +17,8 @@ SKIPPED_BY_MOTO = {
     "AWS::SQS::QueuePolicy",
     "AWS::Scheduler::Schedule",
     "AWS::SecretsManager::Secret",
+    "AWS::WAFv2::WebACL",
+    "AWS::WAFv2::WebACLAssociation",
 }
 # The one accepted exception: a method's validator id (moto resolves it to None and ignores it).
 ACCEPTED = {("AWS::ApiGateway::Method", "AWS::ApiGateway::RequestValidator")}

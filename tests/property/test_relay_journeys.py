@@ -85,7 +85,7 @@ def test_fault_2_connecting_twice_without_ending_the_first_tokens(journeys, monk
     from relaycast.storage import Store
 
     save = Store.save_grant
-    monkeypatch.setattr(Store, "save_grant", lambda self, item: save(self, item) and None)  # "nothing replaced"
+    monkeypatch.setattr(Store, "save_grant", lambda self, item, **options: save(self, item, **options) and None)  # "nothing replaced"
     must = (Step("connect_x", 2), Step("connect_x", 2))
     assert "still live after the end" in first_violation(journeys, "still live", must)
 

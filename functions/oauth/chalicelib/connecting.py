@@ -21,7 +21,7 @@ def connect(visit: Visit, network: str):
     form = visit.form() if visit.posted else {}
     visit.speak(form.get("lang"))
     started = actions.connect(visit.store, visit.settings, visit.config, network=network, form=form, posted=visit.posted,
-                              lang=visit.lang, base_url=visit.base)
+                              lang=visit.lang, base_url=visit.base, client_ip=visit.client_ip)
     if isinstance(started, Started):
         return redirect(started.url, 302, cookie=web.cookie(BINDING_COOKIE, started.binding, 600))
     if started is None:

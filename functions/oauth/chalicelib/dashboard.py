@@ -16,7 +16,8 @@ def relay_dashboard(visit: Visit):
     token = visit.query().get("t", "")
     view = relays.dashboard(visit.store, visit.config, relays.relay_from_token(visit.store, visit.settings, visit.config, token))
     visit.speak(pages.relay_language(view["grants"], view["receipts"]))
-    return visit.page("dashboard.html", here="/relay", token=token, link_renewed=visit.params.get("link") == "new", **view)
+    return visit.page("dashboard.html", here="/relay", token=token, link_renewed=visit.params.get("link") == "new",
+                      full=relays.full_networks(visit.store, visit.config), **view)
 
 
 @route(blueprint, "/relay/{action}", methods=["POST"], content_types=FORM)

@@ -31,9 +31,10 @@ LANG_COOKIE = "relaycast_lang"
 
 # The one place a refusal becomes an HTTP status; a refusal of no narrower kind is a bad request.
 STATUS = {RelayError: 400, errors.InvalidRequest: 400, errors.Forbidden: 403, errors.NotFound: 404, errors.Conflict: 409,
-          errors.Expired: 410, errors.TooLarge: 413, errors.UpstreamFailed: 502, errors.Unavailable: 503}
+          errors.Expired: 410, errors.TooLarge: 413, errors.RateLimited: 429, errors.UpstreamFailed: 502,
+          errors.Unavailable: 503}
 TITLES = {400: "This request cannot be used", 403: "Not allowed", 404: "Not found", 405: "Not allowed here",
-          409: "Already decided", 410: "Expired", 413: "Too large", 415: "This request cannot be used"}
+          409: "Already decided", 410: "Expired", 413: "Too large", 415: "This request cannot be used", 429: "Too many requests"}
 # Answers no view wrote (an unknown route, a wrong method or content type, an unhandled error).
 MESSAGES = {404: "There is no page at this address.", 405: "This page cannot be used this way.",
             415: "This request cannot be used."}
@@ -116,8 +117,11 @@ def refusal_page(request: Request | None, error: RelayError, lang: str) -> Respo
     if isinstance(error, LinkReplaced):  # the relay may ask for their current link from here
         return page(request, "link_replaced.html", lang, status, title=translate(lang, "This link was replaced"),
                     message=error.in_language(lang), old_token=error.token)
-    title = translate(lang, TITLES.get(status, "Something went wrong"))
-    return page(request, "error.html", lang, status, title=title, message=error.in_language(lang))
+    title = translate(lang, "No more places" if isinstance(error, errors.CapacityReached) else TITLES.get(status, "Something went wrong"))
+    answer = page(request, "error.html", lang, status, title=title, message=error.in_language(lang))
+    if isinstance(error, errors.RateLimited):
+        answer.headers["Retry-After"] = str(error.retry_after)
+    return answer
 
 
 def failure(request: Request | None, status: int, error: RelayError | None = None, headers: dict | None = None) -> Response:
@@ -155,6 +159,11 @@ class Visit:
     @property
     def base(self) -> str:
         return base_url()
+
+    @property
+    def client_ip(self) -> str | None:
+        """The address API Gateway saw the request come from (never a header the client chooses)."""
+        return ((self.request.context or {}).get("identity") or {}).get("sourceIp")
 
     @property
     def posted(self) -> bool:
