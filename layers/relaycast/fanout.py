@@ -11,6 +11,7 @@ no-duplicate rule of the ledger.
 from __future__ import annotations
 
 import itertools
+import math
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -22,12 +23,23 @@ from relaycast import aws, clock
 from relaycast.config import EventConfig
 from relaycast.observability import logger, metrics
 from relaycast.quiet import jitter
-from relaycast.rounds import author_key, paced_cap
 from relaycast.storage import Store, proposal_sk, relay_pk
 
 # 100 relays and a round's picks stay well under 64 KB (one billed SQS request) and a few seconds of work.
 RELAYS_PER_ITEM = 100
 GRANT_FIELDS = ("relay_id", "network", "status", "published_count", "cap", "username", "mode", "email")
+
+
+def author_key(name: str) -> str:
+    """An author as relays' names are compared with it: without "@", in lower case."""
+    return str(name).lstrip("@").lower()
+
+
+def paced_cap(cap: int, config: EventConfig, now: datetime) -> int:
+    """How much of a relay's cap may be used by now: a straight line over the event, one ahead, so a relay
+    who approves everything still has reposts left for the last day."""
+    elapsed = min(1.0, max(0.0, (now - config.start_utc) / (config.end_utc - config.start_utc)))
+    return min(cap, math.ceil(cap * elapsed) + 1)
 
 
 class Relay(BaseModel):

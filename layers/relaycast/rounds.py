@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from relaycast import clock, selection
 from relaycast.config import EventConfig
+from relaycast.fanout import author_key
 from relaycast.networks import NetworkError, Post
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger
@@ -76,13 +76,6 @@ def candidate_item(post: Post, config: EventConfig) -> dict[str, Any]:
     return {**item, "score": Decimal(str(scored.score)), "reasons": list(scored.reasons), "expires_at": config.retention_ends}
 
 
-def paced_cap(cap: int, config: EventConfig, now: datetime) -> int:
-    """How much of a relay's cap may be used by now: a straight line over the event, one ahead, so a relay
-    who approves everything still has reposts left for the last day."""
-    elapsed = min(1.0, max(0.0, (now - config.start_utc) / (config.end_utc - config.start_utc)))
-    return min(cap, math.ceil(cap * elapsed) + 1)
-
-
 def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
     """The round's picks per network (paced over the event, diverse, never a relay's own post). The relays they
     go to are paged by the fan-out (`relaycast.fanout`), never carried in the round's state."""
@@ -125,11 +118,6 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
         "pool": len(fresh),
         "allowed": allowed,
     }
-
-
-def author_key(name: str) -> str:
-    """An author as relays' names are compared with it: without "@", in lower case."""
-    return str(name).lstrip("@").lower()
 
 
 def _pick(candidate: dict[str, Any]) -> dict[str, Any]:

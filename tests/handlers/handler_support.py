@@ -307,7 +307,8 @@ def ttl_outcomes(caplog):
 
 
 #: Each function's module as Lambda imports it from the function's own folder (its handler setting's module).
-FUNCTION_MODULES = {"poll": "handler", "select": "handler", "publish": "handler", "expire": "handler", "oauth": "app"}
+FUNCTION_MODULES = {"poll": "handler", "select": "handler", "propose": "handler", "publish": "handler", "expire": "handler",
+                    "oauth": "app"}
 
 
 def lambda_environment(name: str) -> dict[str, str]:
@@ -323,12 +324,14 @@ def lambda_environment(name: str) -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": name, "POWERTOOLS_METRICS_NAMESPACE": "relaycast", "POWERTOOLS_LOG_LEVEL": "INFO",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
-    if name in ("oauth", "publish"):
+    if name in ("oauth", "propose", "publish"):
         stack["PUBLISH_QUEUE_URL"] = "https://sqs.eu-west-3.amazonaws.com/123456789012/publish"
     if name == "expire":
         stack["END_GRANT_QUEUE_URL"] = "https://sqs.eu-west-3.amazonaws.com/123456789012/end-grant"
-    if name in ("oauth", "select"):
+    if name in ("oauth", "select", "propose"):
         stack["HOSTED_PAGE_URL"] = "https://api.execute-api.eu-west-3.amazonaws.com/live/"
+    if name == "select":
+        stack["PROPOSE_QUEUE_URL"] = "https://sqs.eu-west-3.amazonaws.com/123456789012/propose"
     runtime = {
         "LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": f"relaycast-{name}", "AWS_REGION": "eu-west-3",
         "AWS_DEFAULT_REGION": "eu-west-3", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",

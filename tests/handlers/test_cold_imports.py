@@ -15,6 +15,8 @@ LEFT_OUT = {
              "chalice", *NETWORK_CLIENTS],
     "select": ["aws_xray_sdk", "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.idempotency",
                "chalice", *NETWORK_CLIENTS],
+    "propose": ["aws_xray_sdk", "relaycast.selection", "relaycast.insight", "relaycast.rounds",
+                "aws_lambda_powertools.utilities.idempotency", "chalice", *NETWORK_CLIENTS],
     "publish": ["aws_xray_sdk", "relaycast.selection", "relaycast.insight", "relaycast.rounds", "chalice", *NETWORK_CLIENTS],
     "expire": ["aws_xray_sdk", "relaycast.selection", "relaycast.insight", "relaycast.rounds",
                "aws_lambda_powertools.utilities.idempotency", "chalice", *NETWORK_CLIENTS],

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from relaycast.config import parse_event_config
 from relaycast.networks.x import XNetwork
-from relaycast.rounds import paced_cap
+from relaycast.fanout import paced_cap
 
 EVENT = {"name": "T", "slug": "pacing-test", "hashtags": ["#T"], "timezone": "UTC", "start": "2026-12-01T09:00",
          "end": "2026-12-03T09:00", "notice_sender": "r@example.org"}
