@@ -35,7 +35,7 @@ help:
 	@echo "make check   validate EVENT=$(EVENT)"
 	@echo "make check-imports  fail on any import cycle in layers/relaycast, local/ or infra/"
 	@echo "make bench-sweep  measure the end-of-access sweep and the per-grant end cost (GRANTS=$(GRANTS))"
-	@echo "make bench   publishing: calls per relay-post, an event against the budgets, cost per 1,000, a long property run"
+	@echo "make bench   fan-out, publishing's calls and cost per 1,000, an event of BENCH_RELAYS against the budgets, cold start, load, a long property run; writes bench-report.json"
 	@echo "make bench-journeys  the relay journeys property, longer (JOURNEYS=$(JOURNEYS), part of make bench)"
 	@echo "make bench-cold-start  time each function's import against boto3's alone (fresh processes), the layer's size"
 	@echo "make bench-load  a loopback load run of the hosted app: LOAD_CLIENTS=$(LOAD_CLIENTS) clients connecting and pressing buttons, abusive ones hitting the limits"
@@ -105,10 +105,11 @@ GRANTS ?= 1000
 bench-sweep: $(PY_STAMP)
 	$(BIN)/python tests/bench/bench_sweep.py --grants $(GRANTS)
 
-BENCH_RELAYS ?= 1000
+BENCH_RELAYS ?= 10000
 PROPERTY_EXAMPLES ?= 1000
-bench: $(PY_STAMP)
-	$(BIN)/python tests/bench/bench_publish.py --relays $(BENCH_RELAYS) --posts 8 --property-examples $(PROPERTY_EXAMPLES)
+bench: $(PY_STAMP) $(LAYER_STAMP)
+	$(BIN)/python tests/bench/bench_publish.py --relays $(BENCH_RELAYS) --posts 8 --property-examples $(PROPERTY_EXAMPLES) \
+		--fanout-relays $(FANOUT_RELAYS) --report bench-report.json
 	$(BIN)/python tests/bench/bench_publish.py --journeys $(JOURNEYS)
 
 JOURNEYS ?= 2000

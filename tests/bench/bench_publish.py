@@ -676,6 +676,15 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"fan-out: a round over {', '.join(f'{n:,}' for n in args.fanout_relays)} relays (moto in-process)…")
     fanout = bench_fanout.measure(tuple(args.fanout_relays), mailed=1000)
     proposal = bench_fanout.proposal_figures(fanout["runs"][0])
+    cold_start = load = None
+    if args.report:  # the report's other figures: each function's import, and the hosted app under load
+        import bench_cold_start
+        import bench_load
+
+        console.print("cold start: each function's import in fresh processes…")
+        cold_start = bench_cold_start.measure()
+        console.print("load: the hosted app on loopback, 50 clients…")
+        load = bench_load.measure()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Rig() as rig, Progress(*columns, console=console, transient=True) as progress:
         step = progress.add_task("calls per relay-post (happy path, fault mix, outcomes)", total=3)
@@ -725,6 +734,10 @@ def main(argv: list[str] | None = None) -> int:
     console.print(cost_table(cost_rows))
     if args.report:
         report = goals_report(fanout, cost_rows, event)
+        report["cold_start"] = {"boto3_ms": cold_start["boto3_ms"], "ratios": {n: h["ratio"] for n, h in cold_start["handlers"].items()},
+                                "layer_unzipped_bytes": cold_start["layer_unzipped_bytes"]}
+        report["load"] = load
+        report["goals"].update({"cold_start_ratio": "<= 1.5", "load_server_errors": 0, "load_grants_lost_or_doubled": 0})
         args.report.write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"wrote {args.report}:")
         console.print_json(data={k: v for k, v in report.items() if k != "fanout_runs"})
