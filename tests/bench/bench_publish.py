@@ -319,7 +319,7 @@ def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
         rig.clock.at += timedelta(hours=3)
         for relay in relay_list:
             grant = rig.store.grant(relay.relay_id, "x")
-            measure("token refresh", 1, 0, publish.access_token, rig.store, rig.settings, rig.config, x, grant)
+            measure("token refresh", 1, 0, credentials.access_token, rig.store, rig.settings, rig.config, x, grant)
     return profiles
 
 
