@@ -37,27 +37,18 @@ def take_mail(store: Store, relay_id: str, address: str, purpose: str) -> None:
     event; "link": a dashboard link to the confirmed address) from `relay_id` to `address`; refused with nothing
     counted when any of its budgets is spent. Each purpose has budgets of its own: the link mailed right after a
     confirmation, or a new link asked for then, is not refused for the confirmation's sake."""
-    taken: list[tuple[str, int]] = []
-    budgets = [(f"mail#{purpose}#relay#{relay_id}", 1, RELAY_MAIL_SECONDS, TOO_MANY_MAILS),
-               (f"mail#{purpose}#address#{_address_key(address)}", 1, ADDRESS_MAIL_SECONDS, TOO_MANY_MAILS)]
+    budgets = [(f"mail#{purpose}#relay#{relay_id}", 1, RELAY_MAIL_SECONDS),
+               (f"mail#{purpose}#address#{_address_key(address)}", 1, ADDRESS_MAIL_SECONDS)]
     if purpose == "confirm":
-        budgets.append(("mail#pending", PENDING_ADDRESSES_PER_HOUR, 3600, TOO_MANY_PENDING))
-    for key, calls, window, message in budgets:
-        wait = store.take_quota(key, calls, window)
-        if wait:
-            for given, size in taken:
-                store.give_back_quota(given, size)
-            raise RateLimited(message, retry_after=wait)
-        taken.append((key, window))
+        budgets.append(("mail#pending", PENDING_ADDRESSES_PER_HOUR, 3600))
+    wait, spent = store.take_quotas(budgets)
+    if wait:
+        raise RateLimited(TOO_MANY_PENDING if spent == "mail#pending" else TOO_MANY_MAILS, retry_after=wait)
 
 
 def take_join(store: Store, client_ip: str | None) -> None:
     """Count one share-link join from `client_ip` and for the event; refused with nothing counted when either is spent."""
-    ip_key = f"join#ip#{(client_ip or 'unknown')[:45]}"
-    wait = store.take_quota(ip_key, JOINS_PER_IP_PER_MINUTE, 60)
-    if not wait:
-        wait = store.take_quota("join#event", JOINS_PER_MINUTE, 60)
-        if wait:
-            store.give_back_quota(ip_key, 60)
+    wait, _ = store.take_quotas([(f"join#ip#{(client_ip or 'unknown')[:45]}", JOINS_PER_IP_PER_MINUTE, 60),
+                                 ("join#event", JOINS_PER_MINUTE, 60)])
     if wait:
         raise RateLimited(TOO_MANY_JOINS, retry_after=wait)

@@ -49,14 +49,11 @@ def _budget_keys(job: PublishJob, grant: dict[str, Any]) -> list[tuple[str, Limi
 def take_budget(store: Store, job: PublishJob, grant: dict[str, Any]) -> list[tuple[str, Limit]]:
     """Spend one call of every budget, or none: relaycast defers rather than send a request that would get 429.
     Returns what was taken, to give back if the platform refuses the call anyway."""
-    taken: list[tuple[str, Limit]] = []
-    for key, limit in _budget_keys(job, grant):
-        wait = store.take_quota(key, limit.calls, limit.window_seconds)
-        if wait:
-            give_back_budget(store, taken)
-            raise Deferred(wait, f"budget {key.split('#user#')[0]} spent for this window")
-        taken.append((key, limit))
-    return taken
+    budgets = _budget_keys(job, grant)
+    wait, spent = store.take_quotas([(key, limit.calls, limit.window_seconds) for key, limit in budgets])
+    if wait:
+        raise Deferred(wait, f"budget {str(spent).split('#user#')[0]} spent for this window")
+    return budgets
 
 
 def hold_budget(store: Store, taken: list[tuple[str, Limit]], reset_at: int) -> None:

@@ -559,6 +559,17 @@ class Store:
             return int(window["held_until"]) - now
         return start + window_seconds - now
 
+    def take_quotas(self, budgets: list[tuple[str, int, int]]) -> tuple[int, str | None]:
+        """One call of every budget `(key, calls, window_seconds)`, or of none: `(0, None)` when all were taken,
+        else the wait of the first one spent and its key (the budgets taken before it are given back)."""
+        for i, (key, calls, window_seconds) in enumerate(budgets):
+            wait = self.take_quota(key, calls, window_seconds)
+            if wait:
+                for taken_key, _, taken_window in budgets[:i]:
+                    self.give_back_quota(taken_key, taken_window)
+                return wait, key
+        return 0, None
+
     def hold_quota(self, key: str, window_seconds: int, until: int) -> None:
         """The platform answered 429 until `until`: nothing more is budgeted under `key` before then (its
         windows may not be ours). Marks each of our windows up to `until`."""

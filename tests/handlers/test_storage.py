@@ -64,3 +64,12 @@ def test_tokens_are_sealed_and_bound_to_their_relay(kms_key):
     assert crypto.unseal(blob, event_slug="ev", relay_id="x-1", network="x") == {"access_token": "secret-abc"}
     with pytest.raises(ClientError):
         crypto.unseal(blob, event_slug="ev", relay_id="x-2", network="x")
+
+
+def test_take_quotas_takes_every_budget_or_none(store, frozen_clock):
+    budgets = [("a", 2, 60), ("b", 1, 60), ("c", 5, 60)]
+    assert store.take_quotas(budgets) == (0, None)
+    wait, spent = store.take_quotas(budgets)  # b is spent: a is given back, c never touched
+    assert spent == "b" and 0 < wait <= 60
+    used = {i["pk"]: int(i["used"]) for i in store.table.scan()["Items"] if i["kind"] == "quota"}
+    assert used == {"QUOTA#a": 1, "QUOTA#b": 1, "QUOTA#c": 1}
