@@ -120,6 +120,38 @@ def restore_environ(saved: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
+class _ThreadStdout(io.TextIOBase):
+    """sys.stdout while a handler runs: the handler's thread writes to its buffer, every other thread (the
+    runtime's clock printing a mail, a round) to the stream that was there before."""
+
+    def __init__(self, buffer: io.StringIO, others: Any) -> None:
+        self.buffer_of, self.thread, self.others = buffer, threading.get_ident(), others
+
+    def _target(self) -> Any:
+        return self.buffer_of if threading.get_ident() == self.thread else self.others
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def writable(self) -> bool:
+        return True
+
+
+@contextlib.contextmanager
+def capture_stdout_of_this_thread(buffer: io.StringIO) -> Any:
+    """What this thread prints goes to `buffer` (as a function's log); unlike `contextlib.redirect_stdout`,
+    which swaps the process's stdout, another thread's prints meanwhile still reach the terminal."""
+    others = sys.stdout
+    sys.stdout = _ThreadStdout(buffer, others)
+    try:
+        yield buffer
+    finally:
+        sys.stdout = others
+
+
 class LambdaHost:
     """Runs Python handlers in this process on behalf of moto's Lambda."""
 
@@ -264,7 +296,7 @@ class LambdaHost:
                 context = LambdaContext(fn, request_id)
                 printed = io.StringIO()
                 try:
-                    with contextlib.redirect_stdout(printed):
+                    with capture_stdout_of_this_thread(printed):
                         result = loaded.handler(event, context)
                 finally:
                     self.output[fn.function_name].extend(printed.getvalue().splitlines())

@@ -150,3 +150,23 @@ def test_deploy_touches_the_cloud_only_through_its_public_interface():
     assert {"client", "register_code", "code_folder", "detach_builtin_delivery", "invoke"} <= used
     assert used <= allowed and not [name for name in allowed if name.startswith("_")]
     assert all(callable(getattr(LocalCloud, name, None)) for name in methods)
+
+
+def test_a_handler_captures_only_its_own_thread_s_prints(capsys):
+    """While a handler runs, the serve clock's thread still prints its mails to the terminal (a swapped process
+    stdout once swallowed a confirmation link into a function's log)."""
+    import io
+    import threading
+
+    from relaycast_local.runtime_lambda import capture_stdout_of_this_thread
+
+    printed = io.StringIO()
+    with capture_stdout_of_this_thread(printed):
+        print("the handler's EMF line")
+        other = threading.Thread(target=print, args=("  mail to ada@example.net: confirm",))
+        other.start()
+        other.join()
+    print("after the call")
+
+    assert printed.getvalue() == "the handler's EMF line\n"
+    assert capsys.readouterr().out == "  mail to ada@example.net: confirm\nafter the call\n"
