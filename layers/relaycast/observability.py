@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 
-logger = Logger(use_rfc3339=True)
+
+
+class _Stdout:
+    """The process's stdout at each write, not at import: what captures a function's output (the local
+    runtime, a test) captures its log lines too."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+logger = Logger(use_rfc3339=True, stream=_Stdout())
 metrics = Metrics(namespace="relaycast")
 
 # tweepy and urllib3 log request headers (bearer tokens) at debug level: keep them above it.

@@ -170,3 +170,18 @@ def test_a_handler_captures_only_its_own_thread_s_prints(capsys):
 
     assert printed.getvalue() == "the handler's EMF line\n"
     assert capsys.readouterr().out == "  mail to ada@example.net: confirm\nafter the call\n"
+
+
+def test_a_handler_s_log_lines_are_in_its_output_as_cloudwatch_would_keep_them():
+    """`serve` shows the functions' ERROR lines from their captured output: the logger writes there too."""
+    import io
+    import json
+
+    from relaycast.observability import logger
+    from relaycast_local.runtime_lambda import capture_stdout_of_this_thread
+
+    printed = io.StringIO()
+    with capture_stdout_of_this_thread(printed):
+        logger.error("confirmation e-mail not sent")
+
+    assert json.loads(printed.getvalue())["message"] == "confirmation e-mail not sent"

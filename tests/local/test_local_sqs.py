@@ -50,8 +50,10 @@ def test_partial_batch_failure_then_redrive_to_the_dlq(cloud, stack, sim, log):
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
-def test_the_event_has_lambdas_sqs_shape(log):
-    record = json.loads(next(i for i in log("SQS") if i["sk"]["S"] == "a")["record"]["S"])
+def test_the_event_has_lambdas_sqs_shape(cloud, stack, log):
+    cloud.client("sqs").send_message(QueueUrl=stack.queue_url("PublishQueue"), MessageBody=json.dumps({"id": "shape"}))
+    assert cloud.pump().invocations == 1
+    record = json.loads(next(i for i in log("SQS") if i["sk"]["S"] == "shape")["record"]["S"])
     SqsModel.model_validate({"Records": [record]})
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert record["eventSource"] == "aws:sqs"
