@@ -129,6 +129,7 @@ def _acknowledge(stack: RelaycastStack, ack: Ack) -> None:
     schedules = stack.schedules
     expire_versions = f"AwsSolutions-IAM5[Resource::{_arn_of(schedules.expire.function)}:*]"
     ack(schedules.sweep_role, expire_versions, f"expire: {VERSIONS}")
+    ack(schedules.release_role, f"AwsSolutions-IAM5[Resource::{_arn_of(pipeline.publish.function)}:*]", f"publish: {VERSIONS}")
     ack(
         schedules.expire_dlq,
         "Serverless-SQSRedrivePolicy",
@@ -150,7 +151,7 @@ def _acknowledge(stack: RelaycastStack, ack: Ack) -> None:
     ack(
         schedules.schedule_dlq,
         "AwsSolutions-SQS3",
-        "this queue is the dead-letter queue of the two EventBridge Scheduler targets (cdk-nag only recognises "
+        "this queue is the dead-letter queue of the three EventBridge Scheduler targets (cdk-nag only recognises "
         "queues named in a redrive policy); its depth raises an alarm",
     )
     ack(

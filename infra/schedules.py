@@ -1,6 +1,8 @@
-"""Schedules and the end of access: the round's rate schedule, the one-shot sweep, the `expire` function.
+"""Schedules and the end of access: the round's rate schedule, the parked jobs' release, the one-shot sweep,
+the `expire` function.
 
 EventBridge Scheduler starts a round every `poll_interval_minutes`, only between the event's start and end.
+Every `RELEASE_MINUTES` until access ends it asks `publish` to release the parked jobs that are due.
 At `access_ends` (event end + grace) a one-shot schedule invokes `expire` with `{"action": "sweep"}`, which
 queues one message per grant on the end-grant queue; `expire` consumes that queue concurrently. As a
 backstop, the table's stream reaches `expire` filtered to TTL deletions of grants.
@@ -22,6 +24,10 @@ from infra.parts import StackParts
 from infra.pipeline import dead_letter_queue, work_queue
 
 SWEEP_INPUT = {"action": "sweep"}
+RELEASE_INPUT = {"action": "release"}
+# Jobs are parked only for waits longer than SQS's 15-minute delay: releasing them within 5 minutes of their
+# due time costs one invocation per 5 minutes of the event, whether anything is parked or not.
+RELEASE_MINUTES = 5
 EXPIRE_TIMEOUT = Duration.minutes(5)
 # Concurrent batches of 10 grants: 10,000 grants end in minutes while X sees a bounded rate of revocations.
 END_GRANT_CONCURRENCY = 20
@@ -48,7 +54,8 @@ def at_expression(config: EventConfig) -> str:
 class Schedules(Construct):
     """The round's schedule, the sweep's one-shot, and `expire` with its stream backstop."""
 
-    def __init__(self, scope: Construct, id: str, *, parts: StackParts, state_machine: sfn.IStateMachine) -> None:
+    def __init__(self, scope: Construct, id: str, *, parts: StackParts, state_machine: sfn.IStateMachine,
+                 publish: lambda_.IFunction) -> None:
         super().__init__(scope, id)
         config, storage, notices = parts.config, parts.storage, parts.notices
         # Failed stream batches and failed asynchronous invocations (the sweep) of `expire` land here.
@@ -111,6 +118,19 @@ class Schedules(Construct):
             # A round delayed by more than one interval is superseded by the next one.
             target=targets.StepFunctionsStartExecution(state_machine, **self._delivery(
                 self.round_role, ROUND_INPUT, retry_attempts=2, max_event_age=Duration.minutes(config.poll_interval_minutes)
+            )),
+        )
+        self.release_role = self._scheduler_role("ReleaseScheduleRole", "releases the parked publish jobs")
+        self.release_schedule = scheduler.Schedule(
+            self,
+            "ReleaseSchedule",
+            description=f"relaycast {config.slug}: release the parked publish jobs that are due, every {RELEASE_MINUTES} min",
+            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(RELEASE_MINUTES)),
+            start=config.start_utc,
+            end=config.access_ends,
+            # A release missed is done by the next one: every job due by then goes.
+            target=targets.LambdaInvoke(publish, **self._delivery(
+                self.release_role, RELEASE_INPUT, retry_attempts=2, max_event_age=Duration.minutes(RELEASE_MINUTES)
             )),
         )
         self.sweep_schedule = scheduler.Schedule(

@@ -53,7 +53,8 @@ class RelaycastStack(Stack):
         # The moderator's link and the relays' proposal digests lead to the hosted app.
         for fn in (self.pipeline.select, self.pipeline.propose):
             fn.function.add_environment("HOSTED_PAGE_URL", self.connect_api.url)
-        self.schedules = Schedules(self, "Schedules", parts=parts, state_machine=self.pipeline.state_machine)
+        self.schedules = Schedules(self, "Schedules", parts=parts, state_machine=self.pipeline.state_machine,
+                                   publish=self.pipeline.publish.function)
         self.functions = {
             "oauth": self.connect_api.oauth,
             "poll": self.pipeline.poll,

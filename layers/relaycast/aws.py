@@ -47,6 +47,7 @@ class Queued:
     queued: int
     batches: int
     unqueued: int
+    left: tuple[dict[str, Any], ...] = ()  # the entries of `unqueued`, as given
 
 
 def send_batches(queue_url: str, entries: Iterable[dict[str, Any]], *, sqs: Any = None) -> Queued:
@@ -54,6 +55,7 @@ def send_batches(queue_url: str, entries: Iterable[dict[str, Any]], *, sqs: Any 
     refuses (throttling, internal errors) are sent again, twice. The caller decides what `unqueued` means."""
     sqs = sqs or client("sqs")
     queued = unqueued = batches = 0
+    left: list[dict[str, Any]] = []
     remaining = iter(entries)
     while chunk := list(itertools.islice(remaining, SQS_BATCH)):
         batches += 1
@@ -66,4 +68,5 @@ def send_batches(queue_url: str, entries: Iterable[dict[str, Any]], *, sqs: Any 
             if not pending:
                 break
         unqueued += len(pending)
-    return Queued(queued=queued, batches=batches, unqueued=unqueued)
+        left += [chunk[int(entry["Id"])] for entry in pending]
+    return Queued(queued=queued, batches=batches, unqueued=unqueued, left=tuple(left))

@@ -12,7 +12,6 @@ grant is ended as unconfirmed (tokens deleted anyway, the receipt says how to re
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import json
@@ -304,7 +303,7 @@ def sweep(store: Store, queue_url: str, *, sqs: Any = None, page_size: int = SWE
         ({"grant_id": c["grant_id"]} for c in store.unadopted_custodies(page_size=page_size, fields=("grant_id",))),
     )
     sent = aws.send_batches(queue_url, ({"MessageBody": json.dumps(m)} for m in messages), sqs=sqs)
-    result = dataclasses.asdict(sent)
+    result = {"queued": sent.queued, "batches": sent.batches, "unqueued": sent.unqueued}
     metrics.add_metric(name="GrantsQueued", unit="Count", value=sent.queued)
     logger.info("sweep queued the grants", extra=result)
     if sent.unqueued:

@@ -16,10 +16,13 @@ SHARE_LINK = "share-link"
 
 @dataclass(frozen=True)
 class Limit:
-    """At most `calls` in any fixed window of `window_seconds` (the platforms count per window)."""
+    """At most `calls` in any fixed window of `window_seconds` (the platforms count per window); `sliding`
+    when the platform's window starts at an instant relaycast cannot see (counted in 1/24ths of the window, so
+    no window of that length, wherever it starts, ever holds more than `calls`)."""
 
     calls: int
     window_seconds: int
+    sliding: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,9 @@ POLICIES: dict[str, Policy] = {
         publish="repost (POST /2/users/:id/retweets)",
         undo="delete the repost (DELETE /2/users/:id/retweets/:post_id)",
         per_user=Limit(50, 15 * 60),  # reposts per user per 15 minutes
-        per_app=Limit(10_000, 24 * 3600),  # posts per app per 24 hours
+        # Posts per app per 24 hours, counted by X from its own start: sliding, or relaycast's next day would
+        # open while X's 24 hours still run (a 429 at each turn).
+        per_app=Limit(10_000, 24 * 3600, sliding=True),
         content="the original post is reposted as is: never the same text on several accounts",
     ),
     "mastodon": Policy(

@@ -21,6 +21,9 @@ from relaycast.quiet import quiet_deferral
 from relaycast.settings import Settings
 from relaycast.storage import Store
 
+# Parked jobs wait in lanes: the app's budget of a network (released as much as it has room for), or time.
+TIME_LANE = "time"
+
 
 class PublishJob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -31,11 +34,12 @@ class PublishJob(BaseModel):
 
 
 class Deferred(Exception):
-    """Not now: a budget is spent or the platform asked to wait. The job comes back in `seconds`."""
+    """Not now: a budget is spent or the platform asked to wait. The job comes back in `seconds`; a long wait
+    for a budget shared by the app is parked in that budget's lane, released as its room comes back."""
 
-    def __init__(self, seconds: int, reason: str):
+    def __init__(self, seconds: int, reason: str, lane: str = TIME_LANE):
         super().__init__(f"deferred {seconds}s: {reason}")
-        self.seconds, self.reason = max(1, int(seconds)), reason
+        self.seconds, self.reason, self.lane = max(1, int(seconds)), reason, lane
 
 
 def _budget_keys(job: PublishJob, grant: dict[str, Any]) -> list[tuple[str, Limit]]:
@@ -50,9 +54,10 @@ def take_budget(store: Store, job: PublishJob, grant: dict[str, Any]) -> list[tu
     """Spend one call of every budget, or none: relaycast defers rather than send a request that would get 429.
     Returns what was taken, to give back if the platform refuses the call anyway."""
     budgets = _budget_keys(job, grant)
-    wait, spent = store.take_quotas([(key, limit.calls, limit.window_seconds) for key, limit in budgets])
+    wait, spent = store.take_quotas([(key, limit.calls, limit.window_seconds, limit.sliding) for key, limit in budgets])
     if wait:
-        raise Deferred(wait, f"budget {str(spent).split('#user#')[0]} spent for this window")
+        app_wide = spent == f"{job.network}#app"
+        raise Deferred(wait, f"budget {str(spent).split('#user#')[0]} spent for this window", lane=spent if app_wide else TIME_LANE)
     return budgets
 
 
@@ -62,13 +67,13 @@ def hold_budget(store: Store, taken: list[tuple[str, Limit]], reset_at: int) -> 
     wait = reset_at - clock.epoch()
     for key, limit in sorted(taken, key=lambda taken_one: taken_one[1].window_seconds):
         if wait <= limit.window_seconds:
-            store.hold_quota(key, limit.window_seconds, reset_at)
+            store.hold_quota(key, limit.window_seconds, reset_at, limit.sliding)
             return
 
 
 def give_back_budget(store: Store, taken: list[tuple[str, Limit]]) -> None:
     for key, limit in taken:
-        store.give_back_quota(key, limit.window_seconds)
+        store.give_back_quota(key, limit.window_seconds, limit.sliding)
 
 
 def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, job: PublishJob) -> str:
@@ -149,20 +154,57 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
     return "published"
 
 
-MAX_SQS_DELAY = 900  # SQS's longest delay; a longer wait is a chain of deferrals
+MAX_SQS_DELAY = 900  # SQS's longest delay: a longer wait is parked in the table
 
 
 def defer(store: Store, settings: Settings, config: EventConfig, job: PublishJob, deferred: Deferred) -> str:
-    """Send the job back to the queue with a delay (a new message: no retry is burnt), unless the wait
-    outlasts the relay's access: then the end of access settles the open reservation (expire.end_grant)."""
+    """Bring the job back when its wait is over (no retry is burnt): a short wait is a delayed message, a longer
+    one is parked until `release` sends it. A wait that outlasts the relay's access ends here instead: the end
+    of access settles the open reservation (expire.end_grant)."""
     if clock.epoch() + deferred.seconds >= config.access_ends.timestamp():
-        # Not reserved yet (the relay's quiet hours come first): it ends here, with its reason. Reserved: the
-        # end of access settles it, asking the network while the token still works.
-        if store.record_skip(job.relay_id, job.network, job.post_id,
-                             f"access ends before it could be published ({deferred.reason})", config.retention_ends):
-            return f"skipped:access ends first ({deferred.reason})"
-        return f"left to the end of access ({deferred.reason})"
-    aws.client("sqs").send_message(
-        QueueUrl=settings.publish_queue_url, MessageBody=job.model_dump_json(), DelaySeconds=min(deferred.seconds, MAX_SQS_DELAY)
-    )
-    return "deferred"
+        return _ends_first(store, config, job, deferred.reason)
+    if deferred.seconds <= MAX_SQS_DELAY:
+        aws.client("sqs").send_message(QueueUrl=settings.publish_queue_url, MessageBody=job.model_dump_json(),
+                                       DelaySeconds=deferred.seconds)
+        return "deferred"
+    store.park(deferred.lane, clock.epoch() + deferred.seconds, job.model_dump(), job.model_dump_json(),
+               expires_at=config.retention_ends)
+    return "parked"
+
+
+def _ends_first(store: Store, config: EventConfig, job: PublishJob, reason: str) -> str:
+    # Not reserved yet (the relay's quiet hours come first): it ends here, with its reason. Reserved: the end of
+    # access settles it, asking the network while the token still works.
+    if store.record_skip(job.relay_id, job.network, job.post_id, f"access ends before it could be published ({reason})",
+                         config.retention_ends):
+        return f"skipped:access ends first ({reason})"
+    return f"left to the end of access ({reason})"
+
+
+class Released(BaseModel):
+    released: int = 0  # sent to the publish queue
+    unqueued: int = 0  # refused by SQS: they stay parked for the next release
+    full: list[str] = []  # lanes whose budget ran out with jobs still due: those stay parked, first in line
+
+
+def release(store: Store, settings: Settings, config: EventConfig) -> Released:
+    """Send the parked jobs that are due back to the queue (EventBridge Scheduler calls this every few minutes
+    during the event): all of the time lane, and of each app budget's lane as many as the budget has room for.
+    A job is unparked only once SQS has it; a release that fails leaves everything for the next one."""
+    result = Released()
+    lanes: list[tuple[str, int | None]] = [(TIME_LANE, None)]
+    for network in config.networks:
+        if (limit := policy(network).per_app) is not None:
+            key = f"{network}#app"
+            lanes.append((key, store.quota_room(key, limit.calls, limit.window_seconds, limit.sliding)))
+    for lane, room in lanes:
+        due = store.parked_due(lane, limit=None if room is None else room + 1)
+        if room is not None and len(due) > room:
+            result.full.append(lane)
+            due = due[:room]
+        queued = aws.send_batches(settings.publish_queue_url, [{"MessageBody": item["job"]} for item in due])
+        refused = {entry["MessageBody"] for entry in queued.left}
+        store.unpark([item for item in due if item["job"] not in refused])
+        result.released += queued.queued
+        result.unqueued += queued.unqueued
+    return result

@@ -16,6 +16,10 @@ from botocore.exceptions import ClientError
 from relaycast import aws, clock
 
 GSI_BY_KIND = "by_kind"
+# A sliding budget is counted in buckets of 1/24 of its window (an hour of X's 24 hours)...
+SLIDING_BUCKETS = 24
+# ... with one item per budget, written only if nobody else wrote it since it was read.
+SLIDING_ATTEMPTS = 8
 
 
 def relay_pk(relay_id: str) -> str:
@@ -537,10 +541,12 @@ class Store:
         self.table.update_item(Key={"pk": pk, "sk": sk}, UpdateExpression="SET lease_until = :zero", ExpressionAttributeValues={":zero": 0})
 
     # --- quota budgets (fixed windows, counted atomically) -------------------------------------
-    def take_quota(self, key: str, calls: int, window_seconds: int) -> int:
+    def take_quota(self, key: str, calls: int, window_seconds: int, sliding: bool = False) -> int:
         """Count one call against `key`'s budget of `calls` per window: 0 when taken, else the seconds until
-        the window ends or the platform's hold (`hold_quota`) lifts (nothing counted). Fixed windows, as the
-        platforms count them."""
+        a call fits again or the platform's hold (`hold_quota`) lifts (nothing counted). Fixed windows, as most
+        platforms count them; `sliding` for a platform whose window starts where relaycast cannot see."""
+        if sliding:
+            return self._take_sliding(key, calls, window_seconds)
         now = clock.epoch()
         start = now - now % window_seconds
         taken = self._conditional(
@@ -559,21 +565,83 @@ class Store:
             return int(window["held_until"]) - now
         return start + window_seconds - now
 
-    def take_quotas(self, budgets: list[tuple[str, int, int]]) -> tuple[int, str | None]:
-        """One call of every budget `(key, calls, window_seconds)`, or of none: `(0, None)` when all were taken,
-        else the wait of the first one spent and its key (the budgets taken before it are given back)."""
-        for i, (key, calls, window_seconds) in enumerate(budgets):
-            wait = self.take_quota(key, calls, window_seconds)
+    def _sliding(self, key: str, window_seconds: int) -> tuple[dict[str, Any], dict[int, int], int, int]:
+        """The sliding budget's item, its counts per bucket still in range, the current bucket and the bucket's
+        length. The range is SLIDING_BUCKETS + 1 buckets back from the current one: it holds every window of
+        `window_seconds` that ends now, wherever the platform started counting it."""
+        bucket = window_seconds // SLIDING_BUCKETS
+        now = clock.epoch()
+        current = now - now % bucket
+        item = self.get(f"QUOTA#{key}", "sliding") or {}
+        oldest = current - SLIDING_BUCKETS * bucket
+        counts = {int(b): int(n) for b, n in item.get("buckets", {}).items() if int(b) >= oldest and int(n) > 0}
+        return item, counts, current, bucket
+
+    def _take_sliding(self, key: str, calls: int, window_seconds: int) -> int:
+        for _ in range(SLIDING_ATTEMPTS):  # another publish may count between the read and the write: read again
+            item, counts, current, bucket = self._sliding(key, window_seconds)
+            now = clock.epoch()
+            if int(item.get("held_until", 0)) > now:
+                return int(item["held_until"]) - now
+            over = sum(counts.values()) - calls + 1
+            if over > 0:  # full: a call fits once the oldest `over` calls have left the range
+                for start in sorted(counts):
+                    over -= counts[start]
+                    if over <= 0:
+                        return max(1, start + (SLIDING_BUCKETS + 1) * bucket - now)
+            counts[current] = counts.get(current, 0) + 1
+            version = int(item.get("version", 0))
+            written = self._conditional(
+                "put_item",
+                Item={"pk": f"QUOTA#{key}", "sk": "sliding", "kind": "quota", "version": version + 1,
+                      "buckets": {str(b): n for b, n in counts.items()},
+                      **({"held_until": item["held_until"]} if "held_until" in item else {}),
+                      "expires_at": current + window_seconds + bucket + 86400},
+                ConditionExpression="attribute_not_exists(version) OR version = :version",
+                ExpressionAttributeValues={":version": version},
+            )
+            if written is not None:
+                return 0
+        return 1  # contended all along: come back in a second
+
+    def quota_room(self, key: str, calls: int, window_seconds: int, sliding: bool = False) -> int:
+        """How many calls `key`'s budget would take now (0 while the platform's hold lasts)."""
+        now = clock.epoch()
+        if sliding:
+            item, counts, _, _ = self._sliding(key, window_seconds)
+            used = sum(counts.values())
+        else:
+            item = self.get(f"QUOTA#{key}", str(now - now % window_seconds)) or {}
+            used = int(item.get("used", 0))
+        return 0 if int(item.get("held_until", 0)) > now else max(0, calls - used)
+
+    def take_quotas(self, budgets: list[tuple[Any, ...]]) -> tuple[int, str | None]:
+        """One call of every budget `(key, calls, window_seconds[, sliding])`, or of none: `(0, None)` when all
+        were taken, else the wait of the first one spent and its key (the budgets taken before it are given back)."""
+        for i, (key, calls, window_seconds, *sliding) in enumerate(budgets):
+            wait = self.take_quota(key, calls, window_seconds, *sliding)
             if wait:
-                for taken_key, _, taken_window in budgets[:i]:
-                    self.give_back_quota(taken_key, taken_window)
+                for taken_key, _, taken_window, *taken_sliding in budgets[:i]:
+                    self.give_back_quota(taken_key, taken_window, *taken_sliding)
                 return wait, key
         return 0, None
 
-    def hold_quota(self, key: str, window_seconds: int, until: int) -> None:
+    def hold_quota(self, key: str, window_seconds: int, until: int, sliding: bool = False) -> None:
         """The platform answered 429 until `until`: nothing more is budgeted under `key` before then (its
-        windows may not be ours). Marks each of our windows up to `until`."""
+        windows may not be ours). Marks each of our windows up to `until` (a sliding budget's one item)."""
         now = clock.epoch()
+        if sliding:
+            # A later hold may be there already: it stands. The version moves, so a take in between reads again.
+            self._conditional(
+                "update_item",
+                Key={"pk": f"QUOTA#{key}", "sk": "sliding"},
+                UpdateExpression="SET held_until = :until, kind = :kind, expires_at = :expires "
+                                 "ADD version :one",
+                ConditionExpression="attribute_not_exists(held_until) OR held_until < :until",
+                ExpressionAttributeValues={":until": until, ":kind": "quota", ":one": 1,
+                                           ":expires": until + window_seconds + 86400},
+            )
+            return
         start = now - now % window_seconds
         while start < until:
             # A later hold may be there already: it stands.
@@ -586,8 +654,22 @@ class Store:
             )
             start += window_seconds
 
-    def give_back_quota(self, key: str, window_seconds: int) -> None:
+    def give_back_quota(self, key: str, window_seconds: int, sliding: bool = False) -> None:
         now = clock.epoch()
+        if sliding:
+            bucket = window_seconds // SLIDING_BUCKETS
+            # Counted in this bucket a moment ago (or in the one before, if it just turned): nothing below 0.
+            for start in (now - now % bucket, now - now % bucket - bucket):
+                if self._conditional(
+                    "update_item",
+                    Key={"pk": f"QUOTA#{key}", "sk": "sliding"},
+                    UpdateExpression="ADD buckets.#b :minus, version :one",
+                    ConditionExpression="buckets.#b > :zero",
+                    ExpressionAttributeNames={"#b": str(start)},
+                    ExpressionAttributeValues={":minus": -1, ":one": 1, ":zero": 0},
+                ) is not None:
+                    return
+            return
         # The window may have turned meanwhile: then there is nothing to give back.
         self._conditional(
             "update_item",
@@ -596,6 +678,32 @@ class Store:
             ConditionExpression="used > :zero",
             ExpressionAttributeValues={":minus": -1, ":zero": 0},
         )
+
+    # --- parked jobs (waits longer than a queue's delay) -------------------------------------------------
+    def park(self, lane: str, due: int, job: dict[str, str], body: str, expires_at: int) -> None:
+        """Keep a job until `due` in its lane (the budget it waits for, or plain time); released in due order."""
+        self.table.put_item(Item={"pk": f"PARKED#{lane}", "sk": f"{due:010d}#{job['relay_id']}#{job['network']}#{job['post_id']}",
+                                  "kind": "parked", "due": due, "job": body, "expires_at": expires_at})
+
+    def parked_due(self, lane: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The lane's jobs due by now, earliest first; at most `limit` of them."""
+        if limit is not None and limit <= 0:
+            return []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"PARKED#{lane}") & Key("sk").lt(f"{clock.epoch() + 1:010d}"),
+                                  "ConsistentRead": True}
+        if limit is not None:
+            kwargs["Limit"] = limit
+        due: list[dict[str, Any]] = []
+        for item in self._pages(kwargs):
+            due.append(item)
+            if limit is not None and len(due) >= limit:
+                break
+        return due
+
+    def unpark(self, items: list[dict[str, Any]]) -> None:
+        with self.table.batch_writer() as batch:
+            for item in items:
+                batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
 
     def claim_once(self, pk: str, sk: str, attribute: str) -> bool:
         """Stamp `attribute` with the time unless it is set already: True for the one caller that stamped it."""

@@ -150,13 +150,14 @@ def test_a_network_added_from_the_dashboard_follows_the_relays_zone(client, stor
     assert store.grant(relay_id, "x")["timezone"] == "America/Sao_Paulo"
 
 
-def test_a_job_in_the_relays_night_is_deferred_until_it_ends_then_published(
+def test_a_job_in_the_relays_night_is_parked_until_it_ends_then_released_and_published(
     store, x_sandbox, frozen_clock, lambda_context, stack_env, sent_to_queue
 ):
     settings = Settings.from_env()
     connected = connect(store, settings, "relay_night", None, x_sandbox)
     handler = load_function("publish").handler
     body = {"relay_id": connected.relay_id, "network": "x", "post_id": "1001"}
+    queue = stack_env["PUBLISH_QUEUE_URL"]
 
     frozen_clock.at = paris(2026, 12, 1, 23, 30)
     answer = handler(sqs_event(body), lambda_context)
@@ -164,20 +165,34 @@ def test_a_job_in_the_relays_night_is_deferred_until_it_ends_then_published(
     assert x_sandbox.repost_log == []  # nothing sent to X
     assert store.relay_items(connected.relay_id, "LEDGER#") == []  # nothing reserved: the cap is untouched
     assert store.grant(connected.relay_id, "x")["published_count"] == 0
-    # 7.5 hours to 07:00: the longest delay SQS allows; the next delivery defers again.
-    assert [(json.loads(m["MessageBody"]), m["DelaySeconds"]) for m in sent_to_queue] == [(body, 900)]
-    assert queued(stack_env["PUBLISH_QUEUE_URL"]) == (0, 1)
-    assert not [i for i in store.table.scan()["Items"] if i["pk"] == "IDEMPOTENCY#publish"]  # the retry will really run
+    # 7.5 hours to 07:00, past SQS's longest delay: parked in the table, not hopping through the queue.
+    assert sent_to_queue == [] and queued(queue) == (0, 0)
+    (parked,) = store.query("PARKED#time")
+    assert parked["due"] == int(paris(2026, 12, 2, 7, 0).timestamp()) and json.loads(parked["job"]) == body
+    assert not [i for i in store.table.scan()["Items"] if i["pk"] == "IDEMPOTENCY#publish"]  # the release will really run
 
-    frozen_clock.at = paris(2026, 12, 2, 6, 50)  # ten minutes before the end: the job comes back right at 07:00
-    handler(sqs_event(body), lambda_context)
-    assert sent_to_queue[-1]["DelaySeconds"] == 600 and x_sandbox.repost_log == []
+    frozen_clock.at = paris(2026, 12, 2, 6, 55)  # a release before its time leaves it parked
+    assert handler({"action": "release"}, lambda_context) == {"released": 0, "unqueued": 0, "full": []}
+    assert len(list(store.query("PARKED#time"))) == 1
 
     frozen_clock.at = paris(2026, 12, 2, 7, 0)
-    answer = handler(sqs_event(body), lambda_context)
-    assert answer["batchItemFailures"] == [] and len(sent_to_queue) == 2  # not deferred again
+    assert handler({"action": "release"}, lambda_context)["released"] == 1
+    assert list(store.query("PARKED#time")) == [] and queued(queue) == (1, 0)
+    (message,) = boto3.client("sqs").receive_message(QueueUrl=queue)["Messages"]
+    answer = handler(sqs_event(json.loads(message["Body"])), lambda_context)
+    assert answer["batchItemFailures"] == [] and sent_to_queue == []  # not deferred again
     assert [(r.username, r.tweet_id) for r in x_sandbox.repost_log] == [("relay_night", "1001")]
     assert store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1001")["status"] == "published"
+
+
+def test_a_short_wait_stays_a_delayed_message(store, x_sandbox, frozen_clock, lambda_context, stack_env, sent_to_queue):
+    settings = Settings.from_env()
+    connected = connect(store, settings, "relay_dawn", None, x_sandbox)
+    body = {"relay_id": connected.relay_id, "network": "x", "post_id": "1001"}
+    frozen_clock.at = paris(2026, 12, 2, 6, 50)  # ten minutes before the night ends
+    load_function("publish").handler(sqs_event(body), lambda_context)
+    assert [(json.loads(m["MessageBody"]), m["DelaySeconds"]) for m in sent_to_queue] == [(body, 600)]
+    assert list(store.query("PARKED#time")) == []
 
 
 def test_the_relays_own_zone_decides_not_the_events(client, store, x_sandbox, frozen_clock):

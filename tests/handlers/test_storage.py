@@ -73,3 +73,45 @@ def test_take_quotas_takes_every_budget_or_none(store, frozen_clock):
     assert spent == "b" and 0 < wait <= 60
     used = {i["pk"]: int(i["used"]) for i in store.table.scan()["Items"] if i["kind"] == "quota"}
     assert used == {"QUOTA#a": 1, "QUOTA#b": 1, "QUOTA#c": 1}
+
+
+def test_a_sliding_budget_holds_in_every_window_wherever_it_starts(store, frozen_clock):
+    """X counts its 24 hours from its own start: a new UTC day opens nothing, and a call fits again only once
+    the calls before it have left every 24 hours that could still count them."""
+    day = 24 * 3600
+    for hour in (9, 10, 11):  # 09:00, 10:00, 11:00 on Dec 1st
+        frozen_clock.at = frozen_clock.at.replace(hour=hour, minute=0)
+        assert store.take_quota("x#app", 3, day, sliding=True) == 0
+    frozen_clock.at = frozen_clock.at.replace(day=2, hour=0, minute=30)  # a fixed UTC day would open here
+    wait = store.take_quota("x#app", 3, day, sliding=True)
+    # The 09:00 bucket leaves the 25 hours counted at 10:00 on the 2nd: past any 24 hours holding 09:xx.
+    assert frozen_clock.at.timestamp() + wait == frozen_clock.at.replace(hour=10, minute=0).timestamp()
+    assert store.quota_room("x#app", 3, day, sliding=True) == 0
+    frozen_clock.advance(seconds=wait)
+    assert store.quota_room("x#app", 3, day, sliding=True) == 1
+    assert store.take_quota("x#app", 3, day, sliding=True) == 0
+    assert store.take_quota("x#app", 3, day, sliding=True) > 0  # 10:00 and 11:00 still count, and this one
+    store.give_back_quota("x#app", day, sliding=True)
+    assert store.quota_room("x#app", 3, day, sliding=True) == 1
+    store.hold_quota("x#app", day, int(frozen_clock.at.timestamp()) + 600, sliding=True)  # X's 429 says 10 minutes
+    assert store.quota_room("x#app", 3, day, sliding=True) == 0
+    assert store.take_quota("x#app", 3, day, sliding=True) == 600
+
+
+def test_a_sliding_budget_counts_a_call_written_between_its_read_and_its_write(store, frozen_clock, monkeypatch):
+    """Two publishes take the last unit together: the second one's write finds the item moved and reads again."""
+    day = 24 * 3600
+    assert store.take_quota("x#app", 2, day, sliding=True) == 0
+    real_get, raced = store.get, []
+
+    def get_then_someone_else_takes(pk, sk):
+        item = real_get(pk, sk)
+        if not raced:
+            raced.append(True)
+            assert store.take_quota("x#app", 2, day, sliding=True) == 0  # the other publish, in between
+        return item
+
+    monkeypatch.setattr(store, "get", get_then_someone_else_takes)
+    assert store.take_quota("x#app", 2, day, sliding=True) > 0  # read again: 2 of 2 used, refused
+    monkeypatch.setattr(store, "get", real_get)
+    assert sum(store.get("QUOTA#x#app", "sliding")["buckets"].values()) == 2

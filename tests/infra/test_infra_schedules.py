@@ -10,12 +10,21 @@ import pytest
 pytestmark = pytest.mark.xdist_group("infra")
 
 
+def _all_schedules(synth):
+    """The round's (rate, the state machine), the release's (rate, publish) and the sweep's (at)."""
+    schedules = [s["Properties"] for s in synth.of_type("AWS::Scheduler::Schedule").values()]
+    rate = [s for s in schedules if s["ScheduleExpression"].startswith("rate(")]
+    at = [s for s in schedules if s["ScheduleExpression"].startswith("at(")]
+    sm_id, _ = synth.one("AWS::StepFunctions::StateMachine")
+    (round_,) = [s for s in rate if s["Target"]["Arn"] == {"Ref": sm_id}]
+    (release,) = [s for s in rate if s is not round_]
+    assert len(schedules) == 3 and len(at) == 1, schedules
+    return round_, release, at[0]
+
+
 def _schedules(synth):
-    schedules = synth.of_type("AWS::Scheduler::Schedule")
-    rate = [s["Properties"] for s in schedules.values() if s["Properties"]["ScheduleExpression"].startswith("rate(")]
-    at = [s["Properties"] for s in schedules.values() if s["Properties"]["ScheduleExpression"].startswith("at(")]
-    assert len(rate) == 1 and len(at) == 1, schedules
-    return rate[0], at[0]
+    round_, _, sweep = _all_schedules(synth)
+    return round_, sweep
 
 
 def _instant(text: str) -> datetime:
@@ -54,8 +63,23 @@ def test_sweep_is_a_one_shot_at_access_end_invoking_expire(synth):
     assert "lambda:InvokeFunction" in synth.actions_on(role_id, synth.function_id("expire"))
 
 
+def test_the_release_of_parked_jobs_runs_every_few_minutes_until_access_ends_invoking_publish(synth):
+    from infra.schedules import RELEASE_MINUTES
+
+    round_, release, sweep = _all_schedules(synth)
+    assert release["ScheduleExpression"] == f"rate({RELEASE_MINUTES} minutes)"
+    assert _instant(release["StartDate"]) == synth.config.start_utc
+    assert _instant(release["EndDate"]) == synth.config.access_ends
+    assert release["Target"]["Arn"] == {"Fn::GetAtt": [synth.function_id("publish"), "Arn"]}
+    assert json.loads(release["Target"]["Input"]) == {"action": "release"}
+    role_id = release["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    assert role_id not in {s["Target"]["RoleArn"]["Fn::GetAtt"][0] for s in (round_, sweep)}
+    assert synth.actions_on(role_id, synth.function_id("publish")) == {"lambda:InvokeFunction"}
+    assert synth.actions_on(role_id) <= {"lambda:InvokeFunction", "sqs:SendMessage"}
+
+
 def test_schedule_targets_have_a_dead_letter_queue(synth):
-    for props in _schedules(synth):
+    for props in _all_schedules(synth):
         dlq = props["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
         assert synth.resources[dlq]["Type"] == "AWS::SQS::Queue"
 

@@ -59,6 +59,9 @@ FAULTS = ("none", "5xx_before", "5xx_after", "drop_before", "drop_after", "429",
 UNCONFIRMED = "could not be confirmed"
 
 
+RELEASE_EVERY = 5 * 60  # infra/schedules.py RELEASE_MINUTES: the release schedule's rate
+
+
 class Crash(BaseException):
     """The function dies between X's answer and the ledger write (a timeout, out of memory).
 
@@ -279,8 +282,27 @@ class Rig:
             self.queue.send(json.loads(request["MessageBody"]), self.clock.epoch() + int(request.get("DelaySeconds", 0)))
             return answer
 
+        send_batch = sqs_client.send_message_batch
+
+        def send_batch_and_model(**request: Any) -> dict[str, Any]:  # the release of parked jobs
+            answer = send_batch(**request)
+            sent = {ok["Id"] for ok in answer.get("Successful", [])}
+            for entry in request["Entries"]:
+                if entry["Id"] in sent:
+                    self.queue.send(json.loads(entry["MessageBody"]), self.clock.epoch() + int(entry.get("DelaySeconds", 0)))
+            return answer
+
         patch.setattr(sqs_client, "send_message", send_and_model)
+        patch.setattr(sqs_client, "send_message_batch", send_batch_and_model)
         return self
+
+    def parked(self) -> list[dict[str, Any]]:
+        """The jobs parked in the table for waits longer than SQS's delay, every lane."""
+        return [i for i in self.store.table.scan()["Items"] if str(i["pk"]).startswith("PARKED#")]
+
+    def release(self) -> int:
+        """What the release schedule does every few minutes: through the handler, as EventBridge Scheduler calls it."""
+        return int(self.handler({"action": "release"}, ALIVE)["released"])
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
@@ -568,11 +590,17 @@ def run(rig: Rig, schedule: Schedule) -> Result:
             approve(0)
         for _ in range(2000):
             visible = rig.queue.visible(rig.clock.epoch())
+            parked = rig.parked()
             if visible:
                 deliver(rig, visible[: rig.batch])
                 deliveries += 1
-            elif rig.queue.messages:
-                rig.clock.at = datetime.fromtimestamp(min(m.visible_at for m in rig.queue.messages), UTC)
+            elif rig.queue.messages or parked:
+                # The next delayed message, or the first release at or after the next parked job's due time.
+                due = [m.visible_at for m in rig.queue.messages]
+                due += [-(-int(i["due"]) // RELEASE_EVERY) * RELEASE_EVERY for i in parked]
+                rig.clock.at = datetime.fromtimestamp(max(rig.clock.epoch(), min(due)), UTC)
+                if parked and rig.clock.epoch() % RELEASE_EVERY == 0 and not rig.release():
+                    rig.clock.at += timedelta(seconds=RELEASE_EVERY)  # nothing had room yet: the next release
             else:
                 break
         else:
