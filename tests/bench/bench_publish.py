@@ -9,11 +9,13 @@ With moto in-process, the sandbox X on loopback and the frozen clock of tests/pr
      when the app's budget is spent (first try or retry; published, deferred, answered 429, left to the end of
      access), with what the end of access costs per open reservation and what a token refresh costs;
   2. an event of --relays x --posts approved relay-posts on the simulated clock. Every budget decision is the
-     real `take_budget` against moto's DynamoDB, except attempts inside an app window already known to be spent
-     (one real call per 15 minutes checks it still is; the others are counted: they would fail the same
-     conditional update). X is a model counting each window from its first request, as the sandbox does, and
-     answering 429 past a limit. The rest of publish is not run for the 80,000: each attempt is costed with the
-     outcome profiles of 1. The same event at 1/10 scale is then replayed with X counting UTC days like relaycast;
+     real `take_budget` against moto's DynamoDB (X's app budget sliding, as in the policy table), except attempts
+     while the app's budget is known spent (from a real call's wait: they would fail the same conditional update).
+     A wait up to 15 minutes is a delayed message; a longer one is parked, and the release schedule's firings
+     (every 5 minutes, reading the app budget's room for real) send parked jobs back. X is a model counting each
+     window from its first request, as the sandbox does, and answering 429 past a limit. The rest of publish is not
+     run for the 80,000: each attempt is costed with the outcome profiles of 1. The same event at 1/10 scale is
+     then replayed with X counting UTC days;
   3. AWS cost per 1,000 relay-posts: counted calls x list prices (us-east-1), with X's price per created post;
   4. a longer run of the property of tests/property (hypothesis directly, one process per core), last and alone.
 In-process times leave out the network; the call counts are what carries over to the cloud. With the defaults the
@@ -65,7 +67,8 @@ PUBLISH_MEMORY_GB = 256 / 1024  # infra/pipeline.py
 # Duration is modelled, not measured (in process, moto and the sandbox answer in microseconds): per invocation,
 # a base plus a typical latency per call made from Lambda. X's is the one that matters.
 LATENCY_MS = {"base": 20, "dynamodb": 6, "kms": 8, "sqs": 15, "secretsmanager": 15, "ssm": 10, "ses": 30, "x": 250}
-WINDOW = 15 * 60  # the longest delay SQS gives a message; longer waits are chains of deferrals
+WINDOW = 15 * 60  # the longest delay SQS gives a message; longer waits are parked
+RELEASE_EVERY = 5 * 60  # infra/schedules.py RELEASE_MINUTES
 
 
 # --- counting ---------------------------------------------------------------------------------------------------
@@ -232,10 +235,11 @@ def fault_mix(count: int) -> list[Any]:
 
 
 def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
-    """Each delivery outcome of a relay-post when the app's budget is spent, through the handler (one message per
-    invocation), with `relays` samples each; then what the end of access and a token refresh cost. The app's
-    budget is set to `relays` a day for this. The relays X answers 429 are others than those who publish: a 429
-    holds the relay's own budget until X's reset, and gives its units back."""
+    """Each delivery outcome of a relay-post when a budget is spent, through the handler (one message per
+    invocation), with `relays` samples each; a release of parked jobs (per job released); then what the end of
+    access and a token refresh cost. The app's budget (sliding, as X's) is set to `relays` a day for this, and the
+    short deferrals come from a relay budget of 0. The relays X answers 429 are others than those who publish: a
+    429 holds the relay's own budget until X's reset, and gives its units back."""
     import dataclasses
 
     from publish_schedules import deliver
@@ -243,72 +247,125 @@ def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
     from relaycast.policy import Limit, policy
 
     sandbox = rig.sandbox
-    t0 = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)  # tokens stay valid (2 h) across the day's turn
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # the event's start: every wait below ends before access does
     rig.begin(t0)
     relay_list = [rig.connect(f"o{rig.examples}r{i}") for i in range(relays)]
     late = [rig.connect(f"o{rig.examples}l{i}") for i in range(relays)]  # with their cap still free at the end
     limited = [rig.connect(f"o{rig.examples}q{i}") for i in range(relays)]  # X answers them 429
-    posts = rig.add_posts(4)
+    everyone = relay_list + late + limited
+    posts = rig.add_posts(5)
     for relay in relay_list:
         for post in (posts[0], posts[2]):
             rig.propose(relay, post)
     for relay in limited:
         rig.propose(relay, posts[1])
-    for relay in late:
-        rig.propose(relay, posts[3])
     profiles: dict[str, Profile] = {}
 
-    def measure(label: str, n: int, invocations: int, action: Callable[..., Any], *args: Any) -> None:
+    def measure(label: str | Callable[[], str], n: int, invocations: int, action: Callable[..., Any], *args: Any) -> None:
         start, before, units_before = len(sandbox.request_log), Counter(calls.counts), Counter(calls.units)
         with calls.bucket("outcome"):
             action(*args)
         aws = Counter({(s, o): c for (b, s, o), c in (calls.counts - before).items() if b == "outcome"})
         units = Counter({u: c for (b, u), c in (calls.units - units_before).items() if b == "outcome"})
         x = Counter(x_route(r.method, r.path) for r in sandbox.request_log[start:])
-        profiles[label] = profiles.get(label, Profile()).add(Profile(n, invocations, aws, units, x))
+        name = label() if callable(label) else label  # an outcome known only once the delivery is done
+        profiles[name] = profiles.get(name, Profile()).add(Profile(n, invocations, aws, units, x))
 
-    def one(label: str, message: Any, fault: bool = False) -> None:
+    def one(label: str | Callable[[], str], message: Any, fault: bool = False) -> None:
         if fault:
-            user = next(r.user_id for r in relay_list + late + limited if r.relay_id == message.job["relay_id"])
+            user = next(r.user_id for r in everyone if r.relay_id == message.job["relay_id"])
             sandbox.fail_next("POST", f"/2/users/{user}/retweets", status=429, reset_at=rig.clock.epoch() + 600)
         measure(label, 1, 1, deliver, rig, [message])
 
     def jobs(post: str) -> list[Any]:
         return [m for m in rig.queue.visible(rig.clock.epoch()) if m.job["post_id"] == post]
 
-    limit = Limit(relays, 86_400)
+    def outcome_of(message: Any) -> Callable[[], str]:
+        def label() -> str:
+            ledger = rig.store.get(f"RELAY#{message.job['relay_id']}", f"LEDGER#x#{message.job['post_id']}") or {}
+            return "retry: published" if ledger.get("status") == "published" else "retry: parked again"
+        return label
+
+    # The app's budget, sliding as X's; over 2 hours rather than 24, so that its waits end within the event (the
+    # calls a delivery makes do not depend on the window's length).
+    app_window = 7200
+    row = policy("x")
+
+    def limits(app: int, user: Limit = row.per_user) -> Callable[[str], Any]:
+        return lambda network: dataclasses.replace(row, per_app=Limit(app, app_window, sliding=True), per_user=user)
+
+    def spend_own_windows(relay_group: list[Any]) -> None:
+        """Each relay's own budget spent for its current 15 minutes (a budget of 1, taken once)."""
+        for relay in relay_group:
+            grant = rig.store.grant(relay.relay_id, "x")
+            key = publish._budget_keys(PublishJob(relay_id=relay.relay_id, network="x", post_id="1"), grant)[-1][0]
+            rig.store.take_quota(key, 1, 900)
+
+    def refresh(relay_group: list[Any]) -> None:
+        """Tokens refreshed outside the measures: the event counts refreshes on their own."""
+        x = x_network(rig.settings)
+        for relay in relay_group:
+            credentials.access_token(rig.store, rig.settings, rig.config, x, rig.store.grant(relay.relay_id, "x"))
+
+    from relaycast import credentials
+    from relaycast.networks.factory import x_network
+    from relaycast.publish import PublishJob
+
     with pytest_patch() as patch:
-        patch.setattr(publish, "policy", lambda network: dataclasses.replace(policy(network), per_app=limit))
+        patch.setattr(publish, "policy", limits(relays))
+        measure("release (nothing due)", 1, 1, rig.release)  # the schedule fires all event long
         for relay in relay_list:
             for post in (posts[0], posts[2]):
                 rig.approve(relay, post)
         for relay in limited:
             rig.approve(relay, posts[1])
         for m in jobs(posts[1]):
-            one("first try: X answered 429", m, fault=True)  # its units go back
+            one("first try: X answered 429", m, fault=True)  # its units go back; back in 10 minutes
         for m in jobs(posts[0]):
             one("first try: published", m)  # the app's budget is now spent
         for m in jobs(posts[2]):
-            one("first try: deferred (budget spent)", m)
-        rig.clock.at += timedelta(seconds=WINDOW)
-        for m in rig.queue.visible(rig.clock.epoch()):
-            one("retry: deferred again", m)
-        rig.clock.at = datetime(2026, 12, 2, 0, 0, 5, tzinfo=UTC)  # the app's next window
+            one("first try: parked (budget spent)", m)  # until the 09:00 posts leave the app's window
+        rig.clock.at += timedelta(seconds=600)
         for m in jobs(posts[1]):
             one("retry: X answered 429", m, fault=True)
+        # When the parked jobs are due, half of the app's room is taken; a release sends that half, and meanwhile
+        # other publishes take half of it again: of what the release sent, some publish, the others park again.
+        (due,) = {int(i["due"]) for i in rig.parked()}
+        rig.clock.at = datetime.fromtimestamp(-(-due // RELEASE_EVERY) * RELEASE_EVERY, UTC)
+        refresh(everyone)
+        for _ in range(relays - relays // 2):
+            rig.store.take_quota("x#app", relays, app_window, sliding=True)
+        measure(lambda: "release (per job released)", relays // 2, 1, rig.release)
+        for _ in range(relays // 4):
+            rig.store.take_quota("x#app", relays, app_window, sliding=True)
         for m in jobs(posts[2]):
-            one("retry: published", m)
-        rig.clock.at += timedelta(seconds=WINDOW)
-        for m in jobs(posts[1]):  # spent until the next day, which starts after access ends
-            one("retry: left to the end of access", m)
+            one(outcome_of(m), m)
+        # Short waits (a relay's own 15 minutes spent) stay delayed messages.
+        patch.setattr(publish, "policy", limits(100 * relays, Limit(1, 900)))
         for relay in late:
+            rig.propose(relay, posts[3])
             rig.approve(relay, posts[3])
+        spend_own_windows(late)
         for m in jobs(posts[3]):
+            one("first try: deferred (budget spent)", m)
+        rig.clock.at += timedelta(seconds=900)
+        spend_own_windows(late)
+        for m in jobs(posts[3]):
+            one("retry: deferred again", m)
+        # Ten minutes before access ends a relay's 15 minutes, spent, end with access: the relay-post is left to it.
+        rig.clock.at = rig.config.access_ends - timedelta(minutes=10)
+        refresh(everyone)
+        spend_own_windows(everyone)
+        for m in rig.queue.visible(rig.clock.epoch()):
+            one("retry: left to the end of access", m)
+        for relay in relay_list:  # a round's pick, proposed and approved in the last minutes
+            rig.propose(relay, posts[4])
+            rig.approve(relay, posts[4])
+        for m in jobs(posts[4]):
             one("first try: left to the end of access", m)
         # The end of access settles each open reservation (asks X, then publishes or skips it); and a token
         # refresh (every 2 h of a relay's activity). Both measured on the code that does them.
-        from relaycast import credentials, expire
-        from relaycast.networks.factory import x_network
+        from relaycast import expire
 
         x = x_network(rig.settings)
         for relay in relay_list + late + limited:
@@ -370,12 +427,13 @@ class Event:
     skipped: Counter[str] = field(default_factory=Counter)
     published_at: list[int] = field(default_factory=list)
     rate_limited: int = 0
+    releases: Counter[str] = field(default_factory=Counter)  # "release (nothing due)" firings, jobs released
+    parked_max: int = 0  # the most jobs parked at once
     take_budget_calls: int = 0
     counted_without_call: int = 0
     refreshes: int = 0
     settled_open: int = 0  # reservations the end of access settles
     settled_at: int = 0
-    app_windows: list[tuple[str, int]] = field(default_factory=list)  # relaycast's, from the table
     busiest_user_window: int = 0
     platform_app_windows: list[int] = field(default_factory=list)
     platform_busiest_user: int = 0
@@ -411,27 +469,50 @@ def simulate(rig: Any, relays: int, posts: int, *, aligned: bool, app_limit: int
             delay = min(rng.expovariate(1 / 1800), config.proposal_ttl_hours * 3600)
             heapq.heappush(heap, (proposed + int(delay) + rng.randint(0, config.publish_jitter_seconds), r * posts + k, r, k, True))
     total, sequence = relays * posts, relays * posts
-    spent: dict[int, int] = {}  # relaycast's app windows known spent -> the last 15-min slot checked for real
-    app_held_until = 0  # the app's budget held after X's 429, known from a real take_budget
+    blocked_until = 0  # the app's budget known spent (or held after X's 429) until then, from a real take_budget
+    parked: dict[str, list[tuple[int, int, int, int]]] = {"app": [], "time": []}  # lane -> heap of (due, seq, r, k)
+    next_release = start - start % RELEASE_EVERY + RELEASE_EVERY  # the schedule's rate, from the event's start
     left_open: Counter[int] = Counter()  # relay -> relay-posts left to the end of access
     settled = 0
     task = progress.add_task(f"event {relays} x {posts} ({'UTC days' if aligned else 'from first request'})", total=total)
     started = time.perf_counter()
+
+    def release(at: int) -> None:
+        """The release schedule's firing at `at`: the time lane whole, the app lane as far as it has room (read
+        for real). Each firing costs an empty release's invocation, and each job sent a job released's share."""
+        nonlocal sequence
+        rig.clock.at = datetime.fromtimestamp(at, UTC)
+        room = rig.store.quota_room("x#app", per_app.calls, per_app.window_seconds, per_app.sliding)
+        due = []
+        while parked["time"] and parked["time"][0][0] <= at:
+            due.append(heapq.heappop(parked["time"]))
+        while parked["app"] and parked["app"][0][0] <= at and room > 0:
+            due.append(heapq.heappop(parked["app"]))
+            room -= 1
+        for _, _, r, k in due:
+            sequence += 1
+            heapq.heappush(heap, (at, sequence, r, k, False))
+        event.releases["release (nothing due)"] += 1
+        event.releases["release (per job released)"] += len(due)
+
     with pytest_patch() as patch:
         patch.setattr(publish, "policy", lambda network: dataclasses.replace(policy(network), per_app=per_app))
-        while heap:
+        while heap or any(parked.values()):
+            if next_release < access_ends and (not heap or next_release <= heap[0][0]):
+                release(next_release)
+                next_release += RELEASE_EVERY
+                continue
+            if not heap:
+                break  # nothing more is due before access ends: what is parked is settled by the end of access
             t, _, r, k, first = heapq.heappop(heap)
             rig.clock.at = datetime.fromtimestamp(t, UTC)
             try_ = "first try" if first else "retry"
             if t > token_expires[r] - 120:
                 event.refreshes += 1
                 token_expires[r] = t + 7200
-            window = t - t % per_app.window_seconds
-            wait, taken = 0, []
-            if app_held_until > t:  # held after X's 429 (its window is not ours): known without a call
-                wait, event.counted_without_call = app_held_until - t, event.counted_without_call + 1
-            elif window in spent and spent[window] == t // WINDOW:
-                wait, event.counted_without_call = window + per_app.window_seconds - t, event.counted_without_call + 1
+            wait, taken, lane = 0, [], "time"
+            if blocked_until > t:  # known without a call: the same conditional update would fail the same way
+                wait, lane, event.counted_without_call = blocked_until - t, "app", event.counted_without_call + 1
             else:
                 event.take_budget_calls += 1
                 try:
@@ -439,10 +520,8 @@ def simulate(rig: Any, relays: int, posts: int, *, aligned: bool, app_limit: int
                                         {"relay_id": f"x-{r}", "user_id": str(r)})
                 except Deferred as deferred:
                     wait = deferred.seconds
-                    if "#app" in deferred.reason and wait == window + per_app.window_seconds - t:
-                        spent[window] = t // WINDOW
-                    elif "#app" in deferred.reason:  # held until X's reset
-                        app_held_until = t + wait
+                    if deferred.lane == "x#app":
+                        blocked_until, lane = t + wait, "app"
             label = ""
             if not wait:
                 reset = users[r].hit(t) or app.hit(t)
@@ -462,9 +541,17 @@ def simulate(rig: Any, relays: int, posts: int, *, aligned: bool, app_limit: int
                 event.attempts[label or f"{try_}: left to the end of access"] += 1
                 left_open[r] += 1
                 continue
-            event.attempts[label or ("first try: deferred (budget spent)" if first else "retry: deferred again")] += 1
             sequence += 1
-            heapq.heappush(heap, (t + min(wait, WINDOW), sequence, r, k, False))
+            if wait <= WINDOW:  # a delayed message
+                event.attempts[label or ("first try: deferred (budget spent)" if first else "retry: deferred again")] += 1
+                heapq.heappush(heap, (t + wait, sequence, r, k, False))
+            else:  # parked in its lane until a release sends it
+                event.attempts[label or ("first try: parked (budget spent)" if first else "retry: parked again")] += 1
+                heapq.heappush(parked[lane], (t + wait, sequence, r, k))
+                event.parked_max = max(event.parked_max, sum(len(v) for v in parked.values()))
+    for lane in parked.values():  # still parked when access ended: their reservations are open
+        for _, _, r, _ in lane:
+            left_open[r] += 1
     # The end of access settles what was left open (X has none of them: they were never sent), refreshing the
     # token first where it has expired.
     for r, count in left_open.items():
@@ -474,8 +561,6 @@ def simulate(rig: Any, relays: int, posts: int, *, aligned: bool, app_limit: int
     progress.update(task, completed=total)
     event.settled_at = access_ends if left_open else max(event.published_at, default=0)
     event.seconds = time.perf_counter() - started
-    event.app_windows = [(datetime.fromtimestamp(int(i["sk"]), UTC).strftime("%b %d %H:%M"), int(i["used"]))
-                         for i in rig.store.query("QUOTA#x#app")]
     event.busiest_user_window = max((int(i["used"]) for i in scan_quota(rig, "QUOTA#x#user#")), default=0)
     event.platform_app_windows = [*app.history, app.used]
     event.platform_busiest_user = max(u.busiest() for u in users)
@@ -530,9 +615,9 @@ def per_thousand(publish: Profile, approve: Profile, proposal: dict[str, float])
 def event_profile(event: Event, outcomes: dict[str, Profile]) -> Profile:
     """The event's deliveries as the sum of their outcomes' measured profiles (one message per invocation)."""
     total = Profile()
-    for label, count in event.attempts.items():
+    for label, count in (event.attempts + event.releases).items():
         unit = outcomes[label]
-        total = total.add(Profile(0, count, Counter({k: v * count / unit.n for k, v in unit.aws.items()}),
+        total = total.add(Profile(0, round(count * unit.invocations / unit.n), Counter({k: v * count / unit.n for k, v in unit.aws.items()}),
                                   Counter({k: v * count / unit.n for k, v in unit.units.items()}),
                                   Counter({k: v * count / unit.n for k, v in unit.x.items()})))
     for label, count in (("token refresh", event.refreshes), ("settled at the end of access", event.settled_open)):
@@ -760,12 +845,26 @@ def goals_report(fanout: dict[str, Any], cost_rows: list[tuple[str, dict[str, fl
                    "writes_per_relay": [r["writes_per_relay"] for r in fanout["runs"]]},
         "cost_per_1000_relay_posts": {"happy_path": costs["happy path"], f"event_{event.relays // 1000}k": costs[event_label]},
         f"event_{event.relays // 1000}k": {"relays": event.relays, "x_429": event.rate_limited,
-                                           "deliveries_per_relay_post": round(sum(event.attempts.values()) / total, 2)},
+                                           "deliveries_per_relay_post": round(sum(event.attempts.values()) / total, 2),
+                                           "published": len(event.published_at), "parked_at_most": event.parked_max,
+                                           "release_firings": event.releases["release (nothing due)"],
+                                           "jobs_released": event.releases["release (per job released)"],
+                                           "busiest_24_hours": busiest_day(event.published_at), "app_limit": event.app_limit},
         "goals": {"max_state_payload_bytes": "< 262144", "time_ratio_10x": "<= 12", "cost_per_1000_relay_posts": "<= 0.02",
                   "x_429": 0, "deliveries_per_relay_post": "<= 1.5"},
         "prices": PRICES_CHECKED,
         "fanout_runs": fanout["runs"],
     }
+
+
+def busiest_day(published_at: list[int]) -> int:
+    """The most posts in any 24 hours, whatever instant they start at."""
+    times, most, first = sorted(published_at), 0, 0
+    for last, t in enumerate(times):
+        while times[first] <= t - 86_400:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
 
 
 def event_table(event: Event, title: str) -> Table:
@@ -790,12 +889,16 @@ def event_table(event: Event, title: str) -> Table:
     windows_needed = math.ceil(total / per_window)
     table.add_row("to publish them all", f"{windows_needed} app windows of 24 h ({per_window:,} each): "
                                          f"{windows_needed - 1} days after the first; access lasts 35 h")
-    table.add_row("relaycast's app windows (used/limit)", "; ".join(f"{day}: {used:,}/{per_window:,}" for day, used in event.app_windows))
+    table.add_row("busiest 24 hours, wherever they start (posts/limit)", f"{busiest_day(event.published_at):,}/{per_window:,} "
+                                                                       "(relaycast's sliding budget)")
     table.add_row("X's app windows (used/limit)", "; ".join(f"{used:,}/{per_window:,}" for used in event.platform_app_windows))
     table.add_row("busiest user window (used/limit)", f"relaycast {event.busiest_user_window}/50 per 15 min, X {event.platform_busiest_user}/50")
     attempts = sum(event.attempts.values())
     table.add_row("deliveries", f"{attempts:,} ({attempts / total:.1f} per relay-post): "
                   + ", ".join(f"{label} {count:,}" for label, count in sorted(event.attempts.items())))
+    table.add_row("parked (waits past 15 min)", f"{event.parked_max:,} at most at once; the release fired "
+                                                 f"{event.releases['release (nothing due)']:,} times (every {RELEASE_EVERY // 60} min) "
+                                                 f"and sent {event.releases['release (per job released)']:,} jobs back")
     table.add_row("real take_budget calls", f"{event.take_budget_calls:,}; {event.counted_without_call:,} attempts in a spent "
                                             f"app window counted without a call; {event.seconds:.0f} s")
     table.add_row("token refreshes", f"{event.refreshes:,}")
