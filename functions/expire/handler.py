@@ -32,9 +32,8 @@ def handler(event, context, settings, store):
 
     def ttl_end(record: DynamoDBRecord) -> str:
         item = plain(record.dynamodb.old_image)
-        for sealed in ("tokens", "retired"):
-            if sealed in item:  # binary attributes arrive as base64 text
-                item[sealed] = base64.b64decode(item[sealed])
+        if "tokens" in item:  # binary attributes arrive as base64 text
+            item["tokens"] = base64.b64decode(item["tokens"])
         # Tokens whose grant is gone or never was are ended from the image.
         end = expire.end_custody if item.get("kind") == "custody" else expire.end_grant
         outcome = end(store, settings, config, x, item, "access expired")

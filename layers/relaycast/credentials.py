@@ -48,7 +48,7 @@ def take_into_custody(store: Store, settings: Settings, config: EventConfig, tok
         "relay_id": relay_id,
         "network": network,
         **({"instance": instance} if instance else {}),
-        "tokens": crypto.seal(tokens.as_dict(), key_id=settings.token_key_id, **_context(config, grant_id, network)),
+        "tokens": _sealed(settings, config, grant_id, network, tokens.as_dict(), []),
         "token_expires_at": tokens.expires_at,
         "received_at": clock.now().isoformat(),
         # Until a grant adopts them, the tokens have a TTL of their own: the backstop ends them if all else failed.
@@ -57,12 +57,17 @@ def take_into_custody(store: Store, settings: Settings, config: EventConfig, tok
     return grant_id
 
 
+def _sealed(settings: Settings, config: EventConfig, grant_id: str, network: str, current: dict[str, Any],
+            retired: list[dict[str, str]]) -> bytes:
+    # One blob for the current tokens and the retired ones: a publish decrypts once, a refresh encrypts once.
+    return crypto.seal({"current": current, "retired": retired}, key_id=settings.token_key_id,
+                       **_context(config, grant_id, network))
+
+
 def held_tokens(config: EventConfig, custody: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """The custody's current tokens and every retired one ({"token", "hint"}), unsealed."""
-    context = _context(config, custody["grant_id"], custody["network"])
-    current = crypto.unseal(custody["tokens"], **context)
-    retired = crypto.unseal(custody["retired"], **context)["tokens"] if custody.get("retired") else []
-    return current, retired
+    held = crypto.unseal(custody["tokens"], **_context(config, custody["grant_id"], custody["network"]))
+    return held["current"], held["retired"]
 
 
 def fingerprints(config: EventConfig, custody: dict[str, Any]) -> list[str]:
@@ -85,10 +90,8 @@ def keep_retired(store: Store, settings: Settings, config: EventConfig, custody:
     retired ones, so the end's next pass revokes and verifies them too."""
     current, retired = held_tokens(config, custody)
     retired += [{"token": getattr(fresh, hint), "hint": hint} for hint in ("refresh_token", "access_token") if getattr(fresh, hint)]
-    context = _context(config, custody["grant_id"], custody["network"])
-    store.rotate_tokens(custody["grant_id"], crypto.seal(current, key_id=settings.token_key_id, **context),
-                        int(custody.get("token_expires_at", 0)),
-                        crypto.seal({"tokens": retired}, key_id=settings.token_key_id, **context))
+    store.rotate_tokens(custody["grant_id"], _sealed(settings, config, custody["grant_id"], custody["network"], current, retired),
+                        int(custody.get("token_expires_at", 0)))
 
 
 def access_token(store: Store, settings: Settings, config: EventConfig, client: Any, grant: dict[str, Any]) -> str:
@@ -123,14 +126,9 @@ def access_token(store: Store, settings: Settings, config: EventConfig, client: 
     superseded = [{"token": tokens["access_token"], "hint": "access_token"}]
     if kept["refresh_token"] != tokens["refresh_token"]:
         superseded.append({"token": tokens["refresh_token"], "hint": "refresh_token"})
-    context = _context(config, grant_id, grant["network"])
     try:
-        stored = store.rotate_tokens(
-            grant_id,
-            crypto.seal(kept, key_id=settings.token_key_id, **context),
-            fresh.expires_at,
-            crypto.seal({"tokens": [*retired, *superseded]}, key_id=settings.token_key_id, **context),
-        )
+        stored = store.rotate_tokens(grant_id, _sealed(settings, config, grant_id, grant["network"], kept, [*retired, *superseded]),
+                                     fresh.expires_at)
     except Exception:
         _drop(client, kept)
         raise

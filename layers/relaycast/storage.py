@@ -425,15 +425,15 @@ class Store:
     def unlock_refresh(self, grant_id: str) -> None:
         self.table.update_item(Key=custody_key(grant_id), UpdateExpression="REMOVE refresh_lock_until")
 
-    def rotate_tokens(self, grant_id: str, blob: bytes, token_expires_at: int, retired: bytes) -> bool:
-        """Store the tokens a refresh returned, the ones they replace kept as retired (until the end proves them
-        dead), and release the lock. False when the custody is gone (ended meanwhile)."""
+    def rotate_tokens(self, grant_id: str, blob: bytes, token_expires_at: int) -> bool:
+        """Store the sealed tokens a refresh returned (with the ones they replace, retired until the end proves
+        them dead), and release the lock. False when the custody is gone (ended meanwhile)."""
         return self._conditional(
             "update_item",
             Key=custody_key(grant_id),
-            UpdateExpression="SET tokens = :t, token_expires_at = :e, retired = :r REMOVE refresh_lock_until",
+            UpdateExpression="SET tokens = :t, token_expires_at = :e REMOVE refresh_lock_until",
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":t": blob, ":e": token_expires_at, ":r": retired},
+            ExpressionAttributeValues={":t": blob, ":e": token_expires_at},
         ) is not None
 
     def delete_custody(self, grant_id: str) -> None:
