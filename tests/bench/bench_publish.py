@@ -325,14 +325,14 @@ def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
             one("first try: published", m)  # the app's budget is now spent
         for m in jobs(posts[2]):
             one("first try: parked (budget spent)", m)  # until the 09:00 posts leave the app's window
-        rig.clock.at += timedelta(seconds=600)
-        for m in jobs(posts[1]):
-            one("retry: X answered 429", m, fault=True)
-        # When the parked jobs are due, half of the app's room is taken; a release sends that half, and meanwhile
-        # other publishes take half of it again: of what the release sent, some publish, the others park again.
+        # When the parked jobs are due, the app's budget has room again: the 429's jobs are retried (X answers
+        # 429 again); then half of the room is taken, a release sends that half, and meanwhile other publishes
+        # take half of it again: of what the release sent, some publish, the others park again.
         (due,) = {int(i["due"]) for i in rig.parked()}
         rig.clock.at = datetime.fromtimestamp(-(-due // RELEASE_EVERY) * RELEASE_EVERY, UTC)
         refresh(everyone)
+        for m in jobs(posts[1]):
+            one("retry: X answered 429", m, fault=True)
         for _ in range(relays - relays // 2):
             rig.store.take_quota("x#app", relays, app_window, sliding=True)
         measure(lambda: "release (per job released)", relays // 2, 1, rig.release)
