@@ -181,25 +181,31 @@ def _ends_first(store: Store, config: EventConfig, job: PublishJob, reason: str)
     return f"left to the end of access ({reason})"
 
 
+# At most this many jobs per lane and release (200 SendMessageBatch calls, a few seconds): a burst (every
+# relay's night ending at 07:00) goes out over the next releases, well inside publish's timeout.
+RELEASE_MOST = 2000
+
+
 class Released(BaseModel):
     released: int = 0  # sent to the publish queue
     unqueued: int = 0  # refused by SQS: they stay parked for the next release
-    full: list[str] = []  # lanes whose budget ran out with jobs still due: those stay parked, first in line
+    full: list[str] = []  # lanes with jobs still due (no room in their budget, or RELEASE_MOST sent): first in line
 
 
 def release(store: Store, settings: Settings, config: EventConfig) -> Released:
     """Send the parked jobs that are due back to the queue (EventBridge Scheduler calls this every few minutes
-    during the event): all of the time lane, and of each app budget's lane as many as the budget has room for.
+    during the event): all of the time lane, and of each app budget's lane as many as the budget has room for
+    (RELEASE_MOST at most per lane; the rest goes with the next releases).
     A job is unparked only once SQS has it; a release that fails leaves everything for the next one."""
     result = Released()
-    lanes: list[tuple[str, int | None]] = [(TIME_LANE, None)]
+    lanes: list[tuple[str, int]] = [(TIME_LANE, RELEASE_MOST)]
     for network in config.networks:
         if (limit := policy(network).per_app) is not None:
             key = f"{network}#app"
-            lanes.append((key, store.quota_room(key, limit.calls, limit.window_seconds, limit.sliding)))
+            lanes.append((key, min(RELEASE_MOST, store.quota_room(key, limit.calls, limit.window_seconds, limit.sliding))))
     for lane, room in lanes:
-        due = store.parked_due(lane, limit=None if room is None else room + 1)
-        if room is not None and len(due) > room:
+        due = store.parked_due(lane, limit=room + 1)
+        if len(due) > room:
             result.full.append(lane)
             due = due[:room]
         queued = aws.send_batches(settings.publish_queue_url, [{"MessageBody": item["job"]} for item in due])

@@ -685,18 +685,16 @@ class Store:
         self.table.put_item(Item={"pk": f"PARKED#{lane}", "sk": f"{due:010d}#{job['relay_id']}#{job['network']}#{job['post_id']}",
                                   "kind": "parked", "due": due, "job": body, "expires_at": expires_at})
 
-    def parked_due(self, lane: str, limit: int | None = None) -> list[dict[str, Any]]:
+    def parked_due(self, lane: str, limit: int) -> list[dict[str, Any]]:
         """The lane's jobs due by now, earliest first; at most `limit` of them."""
-        if limit is not None and limit <= 0:
+        if limit <= 0:
             return []
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"PARKED#{lane}") & Key("sk").lt(f"{clock.epoch() + 1:010d}"),
-                                  "ConsistentRead": True}
-        if limit is not None:
-            kwargs["Limit"] = limit
+                                  "ConsistentRead": True, "Limit": limit}
         due: list[dict[str, Any]] = []
         for item in self._pages(kwargs):
             due.append(item)
-            if limit is not None and len(due) >= limit:
+            if len(due) >= limit:
                 break
         return due
 

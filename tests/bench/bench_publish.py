@@ -488,9 +488,9 @@ def simulate(rig: Any, relays: int, posts: int, *, aligned: bool, app_limit: int
         for real). Each firing costs an empty release's invocation, and each job sent a job released's share."""
         nonlocal sequence
         rig.clock.at = datetime.fromtimestamp(at, UTC)
-        room = rig.store.quota_room("x#app", per_app.calls, per_app.window_seconds, per_app.sliding)
+        room = min(publish.RELEASE_MOST, rig.store.quota_room("x#app", per_app.calls, per_app.window_seconds, per_app.sliding))
         due = []
-        while parked["time"] and parked["time"][0][0] <= at:
+        while parked["time"] and parked["time"][0][0] <= at and len(due) < publish.RELEASE_MOST:
             due.append(heapq.heappop(parked["time"]))
         while parked["app"] and parked["app"][0][0] <= at and room > 0:
             due.append(heapq.heappop(parked["app"]))

@@ -133,3 +133,16 @@ def test_a_published_job_after_a_release_spends_the_room_it_was_released_for(sto
     handler(sqs_event(message), lambda_context)
     assert [r.tweet_id for r in x_sandbox.repost_log] == ["1001", "1002"]
     assert store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1002")["status"] == "published"
+
+
+def test_a_burst_of_due_jobs_goes_out_over_several_releases(store, settings, frozen_clock, monkeypatch):
+    """Every relay's night ends at 07:00: a release sends RELEASE_MOST of the lane, the next one the rest."""
+    monkeypatch.setattr(publish, "RELEASE_MOST", 3)
+    now = int(frozen_clock.at.timestamp())
+    for i in range(5):
+        body = job(f"x-{i}", "1001")
+        store.park("time", now, body.model_dump(), body.model_dump_json(), expires_at=now + DAY)
+    first = publish.release(store, settings, settings.event())
+    assert (first.released, first.full) == (3, ["time"])
+    assert publish.release(store, settings, settings.event()).model_dump() == {"released": 2, "unqueued": 0, "full": []}
+    assert list(store.query("PARKED#time")) == []
