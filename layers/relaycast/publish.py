@@ -106,11 +106,19 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
     where = grant.get("instance") or NETWORK_NAMES[job.network]
     post = store.post_ref(job.network, job.post_id)
     client = credentials.client_for_grant(settings, store, grant, x)
+    # A first attempt takes its budget before the relay's token is read: a job that must wait costs no decrypt
+    # and no refresh. A resumed one asks the platform first, with the token, whether it went through already.
+    taken = take_budget(store, job, grant) if reservation == "reserved" else None
     try:
-        token = credentials.access_token(store, settings, config, client, grant)
+        try:
+            token = credentials.access_token(store, settings, config, client, grant)
+        except BaseException:
+            if taken:  # nothing was sent: the units go back
+                give_back_budget(store, taken)
+            raise
         # A resumed reservation may have reached the platform before a crash or a timeout: ask it first.
         if not (reservation == "resume" and client.has_reposted(token, grant["user_id"], post)):
-            taken = take_budget(store, job, grant)
+            taken = taken or take_budget(store, job, grant)
             try:
                 client.repost(token, grant["user_id"], post)
             except RateLimited as limited:

@@ -513,9 +513,6 @@ def simulate(rig: Any, relays: int, posts: int, *, aligned: bool, app_limit: int
             t, _, r, k, first = heapq.heappop(heap)
             rig.clock.at = datetime.fromtimestamp(t, UTC)
             try_ = "first try" if first else "retry"
-            if t > token_expires[r] - 120:
-                event.refreshes += 1
-                token_expires[r] = t + 7200
             wait, taken, lane = 0, [], "time"
             if blocked_until > t:  # known without a call: the same conditional update would fail the same way
                 wait, lane, event.counted_without_call = blocked_until - t, "app", event.counted_without_call + 1
@@ -528,6 +525,10 @@ def simulate(rig: Any, relays: int, posts: int, *, aligned: bool, app_limit: int
                     wait = deferred.seconds
                     if deferred.lane == "x#app":
                         blocked_until, lane = t + wait, "app"
+            # A first try reads the relay's token only once its budget is taken; a retry reads it to ask X first.
+            if (not first or not wait) and t > token_expires[r] - 120:
+                event.refreshes += 1
+                token_expires[r] = t + 7200
             label = ""
             if not wait:
                 reset = users[r].hit(t) or app.hit(t)

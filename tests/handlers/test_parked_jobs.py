@@ -39,9 +39,15 @@ def test_a_spent_app_budget_parks_the_job_in_its_lane(store, settings, x_sandbox
         frozen_clock.at = frozen_clock.at.replace(hour=9 + hour)
         store.take_quota("x#app", 3, DAY, sliding=True)
     monkeypatch.setattr(publish, "policy", _app_cap(3))
+    from relaycast import crypto
+
+    unsealed = []
+    real_unseal = crypto.unseal
+    monkeypatch.setattr(crypto, "unseal", lambda *a, **k: unsealed.append(1) or real_unseal(*a, **k))
     answer = load_function("publish").handler(sqs_event({"relay_id": connected.relay_id, "network": "x", "post_id": "1001"}),
                                               lambda_context)
     assert answer["batchItemFailures"] == [] and x_sandbox.repost_log == []
+    assert unsealed == []  # a job that must wait never reads the relay's token (no KMS call, no refresh)
     (parked,) = store.query("PARKED#x#app")
     assert parked["due"] == int(frozen_clock.at.replace(day=2, hour=10).timestamp())  # the 09:00 post leaves the count
     assert store.get(f"RELAY#{connected.relay_id}", "LEDGER#x#1001")["status"] == "publishing"  # its slot is held
