@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from markupsafe import Markup, escape
 
 from relaycast.i18n import CATALOGUES, translate
 from relaycast.networks import NETWORK_NAMES
 
 if TYPE_CHECKING:
+    from jinja2 import Environment
     from jinja2.runtime import Context
 
     from relaycast.config import EventConfig
@@ -43,7 +43,6 @@ def relay_language(grants: Iterable[dict[str, Any]], receipts: Iterable[dict[str
     return next((g.get("lang") for g in grants), None) or next((r.get("lang") for r in receipts), None)
 
 
-@pass_context
 def _iso_filter(context: Context, iso: str | None) -> str:
     """A stored ISO instant (a receipt's, a ledger's); an absent or unreadable one shows as nothing."""
     try:
@@ -52,19 +51,20 @@ def _iso_filter(context: Context, iso: str | None) -> str:
         return ""
 
 
-@pass_context
 def _epoch_filter(context: Context, epoch: int | str) -> str:
     return epoch_time(context["config"], epoch)
 
 
-@pass_context
 def _day_filter(context: Context, epoch: int | str) -> str:
     return epoch_time(context["config"], epoch, DAY)
 
 
 @lru_cache(maxsize=4)
 def _environment(lang: str) -> Environment:
-    """One environment per language: `_()` in a template is that language's catalogue."""
+    """One environment per language: `_()` in a template is that language's catalogue. jinja2 loads here, at the
+    first page or mail: a function's path that renders nothing never imports it."""
+    from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
+
     environment = Environment(
         loader=PackageLoader("relaycast", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -79,9 +79,9 @@ def _environment(lang: str) -> Environment:
     environment.filters["tr"] = lambda text: CATALOGUES.get(lang, {}).get(str(text), text)
     environment.filters["https_url"] = https_url
     environment.filters["https_link"] = https_link
-    environment.filters["local_time"] = _iso_filter
-    environment.filters["epoch_time"] = _epoch_filter
-    environment.filters["epoch_day"] = _day_filter
+    environment.filters["local_time"] = pass_context(_iso_filter)
+    environment.filters["epoch_time"] = pass_context(_epoch_filter)
+    environment.filters["epoch_day"] = pass_context(_day_filter)
     return environment
 
 

@@ -16,7 +16,6 @@ from relaycast import clock, limits
 from relaycast.config import EventConfig
 from relaycast.credentials import new_grant_id
 from relaycast.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from relaycast.netguard import InstanceRejected, parse_instance
 from relaycast.networks import NETWORK_NAMES
 from relaycast.policy import SHARE_LINK
 from relaycast.errors import CapacityReached
@@ -49,6 +48,8 @@ def join(store: Store, settings: Settings, config: EventConfig, *, network: str,
         raise InvalidRequest("Type only your user name, for example amina_data.")
     instance = None
     if network == "mastodon":  # the boost opens on the relay's own instance: its name is needed, not a call to it
+        from relaycast.netguard import InstanceRejected, parse_instance  # netguard loads requests: only this path
+
         try:
             instance = parse_instance(form.get("instance", ""))
         except InstanceRejected as error:

@@ -8,6 +8,11 @@ against the time of `import boto3` alone in the same way; the ratio of the two (
 timed inside the process, around the import statement: the interpreter's own start is the same for both and left
 out. The packages are this machine's (the pins of pyproject.toml, as the layer holds them for Lambda's arm64).
 
+Also each function's floor: the import of what every one of its invocations needs, whatever its path, from the
+libraries the house builds on: boto3, Powertools' logger and metrics (its batch utility where the function takes
+batches, idempotency in publish, Chalice in oauth) and the typed settings and event config (pydantic models) that
+every invocation parses. The handler's own cost is what it adds to its floor.
+
 Also the layer's unzipped size: the bytes of build/layer/python and of what the stack's layer asset holds
 (build/layer without what infra/function.py excludes), when `make layer` has built it.
 """
@@ -29,6 +34,17 @@ from handler_support import FUNCTION_MODULES, import_fresh  # noqa: E402
 
 LAYER = ROOT / "build" / "layer"
 
+_EVERY_INVOCATION = "aws_lambda_powertools.logging, aws_lambda_powertools.metrics, relaycast.settings"
+_BATCH = "aws_lambda_powertools.utilities.batch"  # before pydantic, as the handlers import it (see test_cold_imports)
+FLOORS = {
+    "poll": f"boto3, {_EVERY_INVOCATION}",
+    "select": f"boto3, {_EVERY_INVOCATION}",
+    "propose": f"boto3, {_BATCH}, {_EVERY_INVOCATION}",
+    "publish": f"boto3, {_BATCH}, aws_lambda_powertools.utilities.idempotency, {_EVERY_INVOCATION}",
+    "expire": f"boto3, {_BATCH}, {_EVERY_INVOCATION}",
+    "oauth": f"boto3, chalice, {_EVERY_INVOCATION}",
+}
+
 
 def _asset_exclude() -> list[str]:
     """infra/function.py's ASSET_EXCLUDE, read from its source (importing infra would start the CDK's Node)."""
@@ -45,16 +61,21 @@ def _bytes(folder: Path, exclude: list[str] = ()) -> int | None:
                                           for pattern in exclude))
 
 
-def measure(runs: int = 5) -> dict:
+def measure(runs: int = 9) -> dict:
     """The figures, JSON-able: boto3's import, each function's import and its ratio to boto3's, the layer's size."""
     # Round robin: a machine busy for a while slows every module's imports alike, not one module's five.
-    seconds: dict[str | None, list[float]] = {name: [] for name in [None, *FUNCTION_MODULES]}
+    probes = [(None, None), *((name, None) for name in FUNCTION_MODULES), *((name, FLOORS[name]) for name in FUNCTION_MODULES)]
+    seconds: dict[tuple[str | None, str | None], list[float]] = {probe: [] for probe in probes}
     for _ in range(runs):
-        for name, times in seconds.items():
-            times.append(import_fresh(name)["seconds"])
-    median = {name: round(statistics.median(times) * 1000, 1) for name, times in seconds.items()}
-    boto3_ms = median.pop(None)
-    handlers = {name: {"import_ms": ms, "ratio": round(ms / boto3_ms, 2)} for name, ms in median.items()}
+        for (name, modules), times in seconds.items():
+            times.append(import_fresh(name, modules=modules)["seconds"])
+    median = {probe: round(statistics.median(times) * 1000, 1) for probe, times in seconds.items()}
+    boto3_ms = median[None, None]
+    handlers = {}
+    for name in FUNCTION_MODULES:
+        ms, floor_ms = median[name, None], median[name, FLOORS[name]]
+        handlers[name] = {"import_ms": ms, "ratio": round(ms / boto3_ms, 2), "floor_ms": floor_ms,
+                          "floor_ratio": round(floor_ms / boto3_ms, 2), "over_floor_ms": round(ms - floor_ms, 1)}
     return {
         "runs": runs,
         "boto3_ms": boto3_ms,
@@ -66,7 +87,7 @@ def measure(runs: int = 5) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5, help="fresh processes per module (the median is kept)")
+    parser.add_argument("--runs", type=int, default=9, help="fresh processes per module (the median is kept)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -75,12 +96,13 @@ def main(argv: list[str] | None = None) -> int:
 
     figures = measure(args.runs)
     table = Table(title=f"cold start: import of each function's module (median of {args.runs} fresh processes)")
-    for column in ("module", "import ms", "× boto3"):
+    for column in ("module", "import ms", "× boto3", "floor ms", "floor × boto3", "over floor ms"):
         table.add_column(column, justify="left" if column == "module" else "right")
-    table.add_row("boto3 alone", f"{figures['boto3_ms']:.0f}", "1.00")
+    table.add_row("boto3 alone", f"{figures['boto3_ms']:.0f}", "1.00", "", "", "")
     for name, row in figures["handlers"].items():
         ratio = f"{row['ratio']:.2f}" if row["ratio"] <= 1.5 else f"[red]{row['ratio']:.2f}[/red]"
-        table.add_row(f"{name} ({FUNCTION_MODULES[name]})", f"{row['import_ms']:.0f}", ratio)
+        table.add_row(f"{name} ({FUNCTION_MODULES[name]})", f"{row['import_ms']:.0f}", ratio, f"{row['floor_ms']:.0f}",
+                      f"{row['floor_ratio']:.2f}", f"{row['over_floor_ms']:.0f}")
     console = Console()
     console.print(table)
     for label, key in (("layer, unzipped", "layer_unzipped_bytes"), ("layer asset, unzipped", "layer_asset_unzipped_bytes")):

@@ -350,10 +350,10 @@ print(json.dumps({{"seconds": seconds, "modules": sorted(sys.modules)}}))
 """
 
 
-def import_fresh(name: str | None, env: dict[str, str] | None = None) -> dict:
+def import_fresh(name: str | None, env: dict[str, str] | None = None, modules: str | None = None) -> dict:
     """Import a function's module in a fresh Python as Lambda does (its folder first on sys.path, the layer's
-    packages after it, the function's environment), or `boto3` alone when `name` is None: the seconds the
-    import took and every module it left in `sys.modules`."""
+    packages after it, the function's environment), or `boto3` alone when `name` is None, or `modules` (an import
+    list, "a, b.c") in the function's place: the seconds the import took and every module it left in `sys.modules`."""
     import json
     import subprocess
     import sys
@@ -364,7 +364,7 @@ def import_fresh(name: str | None, env: dict[str, str] | None = None) -> dict:
         folder, module, env = tempfile.gettempdir(), "boto3", env or lambda_environment("boto3")
     else:
         folder = str(Path(__file__).resolve().parents[2] / "functions" / name)
-        module, env = FUNCTION_MODULES[name], env or lambda_environment(name)
+        module, env = modules or FUNCTION_MODULES[name], env or lambda_environment(name)
     done = subprocess.run([sys.executable, "-c", _IMPORT_PROBE.format(folder=folder, module=module)], cwd=folder,
                           env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)

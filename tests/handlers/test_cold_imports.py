@@ -8,20 +8,23 @@ pytestmark = pytest.mark.xdist_group("cold-imports")
 
 #: Modules a function must not load at import: the X-Ray SDK nowhere (Lambda's active tracing needs none), the
 #: scorer only in the functions that score, Powertools' batch and idempotency utilities only where they serve, the
-#: clients of X (tweepy, authlib) and Mastodon.py until a path calls a network.
-NETWORK_CLIENTS = ["tweepy", "authlib", "mastodon"]
+#: clients of X (tweepy, authlib), Mastodon.py and requests until a path calls a network, jinja2 until one renders.
+LOADED_WHEN_USED = ["tweepy", "authlib", "mastodon", "requests", "jinja2"]
+#: Powertools' batch utility imports its pydantic parser models (every event source's) when pydantic is loaded
+#: before it: the functions that batch import it first.
+PARSER_MODELS = "aws_lambda_powertools.utilities.parser"
 LEFT_OUT = {
     "poll": ["aws_xray_sdk", "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.idempotency",
-             "chalice", *NETWORK_CLIENTS],
+             "chalice", *LOADED_WHEN_USED],
     "select": ["aws_xray_sdk", "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.idempotency",
-               "chalice", *NETWORK_CLIENTS],
-    "propose": ["aws_xray_sdk", "relaycast.selection", "relaycast.insight", "relaycast.rounds",
-                "aws_lambda_powertools.utilities.idempotency", "chalice", *NETWORK_CLIENTS],
-    "publish": ["aws_xray_sdk", "relaycast.selection", "relaycast.insight", "relaycast.rounds", "chalice", *NETWORK_CLIENTS],
-    "expire": ["aws_xray_sdk", "relaycast.selection", "relaycast.insight", "relaycast.rounds",
-               "aws_lambda_powertools.utilities.idempotency", "chalice", *NETWORK_CLIENTS],
+               "chalice", *LOADED_WHEN_USED],
+    "propose": ["aws_xray_sdk", PARSER_MODELS, "relaycast.selection", "relaycast.insight", "relaycast.rounds",
+                "aws_lambda_powertools.utilities.idempotency", "chalice", *LOADED_WHEN_USED],
+    "publish": ["aws_xray_sdk", PARSER_MODELS, "relaycast.selection", "relaycast.insight", "relaycast.rounds", "chalice", *LOADED_WHEN_USED],
+    "expire": ["aws_xray_sdk", PARSER_MODELS, "relaycast.selection", "relaycast.insight", "relaycast.rounds",
+               "aws_lambda_powertools.utilities.idempotency", "chalice", *LOADED_WHEN_USED],
     "oauth": ["aws_xray_sdk", "relaycast.selection", "relaycast.insight", "relaycast.rounds",
-              "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.idempotency", *NETWORK_CLIENTS],
+              "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.idempotency", *LOADED_WHEN_USED],
 }
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from relaycast.networks.base import TokenRejected
 
 if TYPE_CHECKING:
+    import requests
     from authlib.integrations.requests_client import OAuth2Session
 
 TOKEN_RESPONSE_HOOKS = ("access_token_response", "refresh_token_response")

@@ -6,22 +6,22 @@ configured base (the real API, or the local sandbox); errors become the typed er
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-
-import requests
-from requests.adapters import HTTPAdapter
 
 from relaycast import clock
 from relaycast.networks.base import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
 from relaycast.networks.oauth import pkce_session, still_accepted
 
 if TYPE_CHECKING:
+    import requests
     import tweepy
     from authlib.integrations.requests_client import OAuth2Session
+    from requests.adapters import HTTPAdapter
 
-# tweepy and authlib load at the first call to X, not at import: a path that never calls X never loads them.
+# tweepy, authlib and requests load at the first call to X, not at import: a path that never calls X never loads them.
 
 SCOPES = "tweet.read tweet.write users.read offline.access"
 TWEEPY_HOST = "https://api.twitter.com"
@@ -32,18 +32,23 @@ REPOSTERS_MAX_PAGES = 10
 NOT_FOUND = "/2/problems/resource-not-found"
 
 
-class _RouteTo(HTTPAdapter):
-    """Send tweepy's hard-wired host to the configured API base, with timeouts."""
+@functools.cache
+def _route_to() -> type[HTTPAdapter]:
+    """The adapter class that sends tweepy's hard-wired host to the configured API base, with timeouts."""
+    from requests.adapters import HTTPAdapter
 
-    def __init__(self, base: str):
-        super().__init__(max_retries=0)
-        self.base = base.rstrip("/")
+    class RouteTo(HTTPAdapter):
+        def __init__(self, base: str):
+            super().__init__(max_retries=0)
+            self.base = base.rstrip("/")
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if request.url and request.url.startswith(TWEEPY_HOST):
-            request.url = self.base + request.url[len(TWEEPY_HOST) :]
-        kwargs["timeout"] = kwargs.get("timeout") or TIMEOUT
-        return super().send(request, **kwargs)
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+            if request.url and request.url.startswith(TWEEPY_HOST):
+                request.url = self.base + request.url[len(TWEEPY_HOST) :]
+            kwargs["timeout"] = kwargs.get("timeout") or TIMEOUT
+            return super().send(request, **kwargs)
+
+    return RouteTo
 
 
 class _Gone(NetworkError):
@@ -51,6 +56,7 @@ class _Gone(NetworkError):
 
 
 def _typed(error: Exception) -> NetworkError:
+    import requests
     import tweepy
 
     if isinstance(error, tweepy.NotFound):
@@ -121,6 +127,7 @@ class XNetwork:
         )
 
     def exchange_code(self, *, redirect_uri: str, code: str, code_verifier: str) -> Tokens:
+        import requests
         from authlib.integrations.base_client.errors import OAuthError
 
         try:
@@ -132,6 +139,7 @@ class XNetwork:
         return self._tokens(token)
 
     def refresh(self, refresh_token: str) -> Tokens:
+        import requests
         from authlib.integrations.base_client.errors import OAuthError
 
         try:
@@ -144,6 +152,8 @@ class XNetwork:
 
     def revoke(self, token: str, hint: str) -> None:
         """RFC 7009 revocation; raises Transient when the provider could not be reached or failed."""
+        import requests
+
         try:
             response = self._oauth().revoke_token(self.revoke_url, token=token, token_type_hint=hint)
         except (requests.Timeout, requests.ConnectionError) as error:
@@ -158,11 +168,12 @@ class XNetwork:
         import tweepy
 
         client = tweepy.Client(bearer_token=bearer, wait_on_rate_limit=False)
-        adapter = _RouteTo(self.api_base)
+        adapter = _route_to()(self.api_base)
         client.session.mount(TWEEPY_HOST, adapter)
         return client
 
     def _call(self, bearer: str, method: str, route: str, **kwargs: Any) -> dict[str, Any]:
+        import requests
         import tweepy
 
         try:
