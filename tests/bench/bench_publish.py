@@ -826,7 +826,11 @@ def main(argv: list[str] | None = None) -> int:
     console.print(cost_table(cost_rows))
     if args.report:
         report = goals_report(fanout, cost_rows, event)
-        report["cold_start"] = {"boto3_ms": cold_start["boto3_ms"], "ratios": {n: h["ratio"] for n, h in cold_start["handlers"].items()},
+        handlers = cold_start["handlers"]
+        report["cold_start"] = {"boto3_ms": cold_start["boto3_ms"], "ratios": {n: h["ratio"] for n, h in handlers.items()},
+                                # what every invocation needs (bench_cold_start.FLOORS), and what each handler adds
+                                "floor_ratios": {n: h["floor_ratio"] for n, h in handlers.items()},
+                                "over_floor_ms": {n: h["over_floor_ms"] for n, h in handlers.items()},
                                 "layer_unzipped_bytes": cold_start["layer_unzipped_bytes"]}
         report["load"] = load
         report["goals"].update({"cold_start_ratio": "<= 1.5", "load_server_errors": 0, "load_grants_lost_or_doubled": 0})
