@@ -10,9 +10,13 @@ Three layers, each enough on its own for the case it covers:
   the addresses `check_public` validated (pinned: a second DNS answer cannot rebind it inward) with TLS
   SNI and certificate checks against the host name; short timeouts, a response size cap, no redirects.
 
-The local runtime adds one explicit allowance, `sandbox`: a host name mapped to a loopback http URL
-(`{"mastodon.sandbox": "http://127.0.0.1:8123"}`), read from the `MASTODON_SANDBOX` environment variable.
-The stack never sets that variable in AWS; nothing else bypasses the checks.
+The local runtime adds two explicit allowances. `sandbox`: a host name mapped to a loopback http URL
+(`{"mastodon.sandbox": "http://127.0.0.1:8123"}`), read from the `MASTODON_SANDBOX` environment variable; the
+session's URLs are the loopback ones. `routed`: a domain whose every host (the domain and its subdomains) is
+served by a loopback URL while the session keeps speaking the public https URLs, with their Host header
+(`{"bsky.sandbox": "http://127.0.0.1:8124"}`, from `BLUESKY_SANDBOX`): the AT Protocol signs its URLs (DPoP)
+and compares issuers, and a relay's handle names its own host. The stack never sets either variable in AWS;
+nothing else bypasses the checks.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[..., Any]
 
 SANDBOX_ENV = "MASTODON_SANDBOX"
+ROUTED_ENV = "BLUESKY_SANDBOX"
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 5.0
 BODY_DEADLINE = 10.0  # a whole body, however slowly it drips in
@@ -226,6 +231,7 @@ class Target:
     base_url: str  # what requests must start with: https://host, or the sandbox's http://127.0.0.1:port
     pinned: bool  # production: connect to the validated addresses; sandbox: the loopback URL as is
     port: int = 443  # production always; another port only in tests of the pinned connection
+    loopback: str | None = None  # a routed sandbox: the public https URLs are served by this loopback URL
 
 
 class GuardAdapter(HTTPAdapter):
@@ -267,6 +273,13 @@ class GuardAdapter(HTTPAdapter):
         url = request.url or ""
         if not _same_origin(url, self.target.base_url):
             raise GuardRefused(f"only {self.target.base_url} may be reached through this session", request=request)
+        if self.target.loopback:  # a routed sandbox: the public URL, served on loopback
+            routed = request.copy()  # the caller keeps the public URL (a DPoP retry signs it again)
+            routed.headers["Host"] = self.target.host
+            routed.url = self.target.loopback + url[len(self.target.base_url):]
+            response = super().send(routed, stream=True, timeout=self.timeout, verify=False, cert=None, proxies={})
+            response.request, response.url = request, url
+            return self._finish(response)
         if not self.target.pinned:  # the sandbox: a loopback URL the local runtime chose
             response = super().send(request, stream=True, timeout=self.timeout, verify=False, cert=None, proxies={})
             return self._finish(response)
@@ -346,7 +359,7 @@ def _before_sending(error: requests.RequestException) -> bool:
     return isinstance(reason, MaxRetryError) and isinstance(reason.reason, NewConnectionError)
 
 
-def _check_sandbox(sandbox: Mapping[str, str]) -> dict[str, str]:
+def _check_sandbox(sandbox: Mapping[str, str], env: str = SANDBOX_ENV) -> dict[str, str]:
     """The allowance may only name a plain host and point it at a loopback URL without a path."""
     checked = {}
     for host, url in sandbox.items():
@@ -359,7 +372,7 @@ def _check_sandbox(sandbox: Mapping[str, str]) -> dict[str, str]:
             except ValueError:
                 loopback = False
         if parts.scheme not in ("http", "https") or not loopback or parts.path not in ("", "/") or parts.query:
-            raise ValueError(f"{SANDBOX_ENV}: {host} must map to a loopback http(s) URL, got {url!r}")
+            raise ValueError(f"{env}: {host} must map to a loopback http(s) URL, got {url!r}")
         checked[name] = f"{parts.scheme}://{parts.netloc}"
     return checked
 
@@ -373,19 +386,27 @@ class NetGuard:
     sandbox: Mapping[str, str] = field(default_factory=dict)
     timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT)
     max_bytes: int = MAX_BYTES
+    routed: Mapping[str, str] = field(default_factory=dict)  # domain → loopback URL serving all its hosts
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sandbox", _check_sandbox(self.sandbox))
+        object.__setattr__(self, "routed", _check_sandbox(self.routed, ROUTED_ENV))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> NetGuard:
-        """Production never sets MASTODON_SANDBOX; only the local runtime and tests do."""
+        """Production never sets MASTODON_SANDBOX or BLUESKY_SANDBOX; only the local runtime and tests do."""
         environ = os.environ if environ is None else environ
-        raw = environ.get(SANDBOX_ENV, "").strip()
-        sandbox = json.loads(raw) if raw else {}
-        if not isinstance(sandbox, dict):
-            raise ValueError(f"{SANDBOX_ENV} must be a JSON object of host → URL")
-        return cls(sandbox=sandbox, **kwargs)
+        allowances = {}
+        for name, env in (("sandbox", SANDBOX_ENV), ("routed", ROUTED_ENV)):
+            raw = environ.get(env, "").strip()
+            allowances[name] = json.loads(raw) if raw else {}
+            if not isinstance(allowances[name], dict):
+                raise ValueError(f"{env} must be a JSON object of host → URL")
+        return cls(**allowances, **kwargs)
+
+    def _routed(self, host: str) -> str | None:
+        """The loopback URL of a routed sandbox serving `host`, if one does."""
+        return next((url for domain, url in self.routed.items() if host == domain or host.endswith("." + domain)), None)
 
     def base_url(self, host: str) -> str:
         """Where `host`'s API lives: https://host, or its sandbox URL."""
@@ -395,11 +416,14 @@ class NetGuard:
     def check(self, host: str) -> None:
         """Raise InstanceRejected (a message for the relay) unless `host` may be used; no connection made."""
         host = parse_instance(host)
-        if host not in self.sandbox:
+        if host not in self.sandbox and not self._routed(host):
             check_public(host, self.resolve)
 
     def adapter(self, host: str) -> GuardAdapter:
         host = parse_instance(host)
+        if loopback := self._routed(host):
+            target = Target(host, f"https://{host}", pinned=False, loopback=loopback)
+            return GuardAdapter(target, lambda: [], timeout=self.timeout, max_bytes=self.max_bytes)
         if host in self.sandbox:
             target = Target(host, self.sandbox[host], pinned=False)
             return GuardAdapter(target, lambda: [], timeout=self.timeout, max_bytes=self.max_bytes)
@@ -428,6 +452,7 @@ __all__ = [
     "GuardRefused",
     "InstanceRejected",
     "NetGuard",
+    "ROUTED_ENV",
     "SANDBOX_ENV",
     "Target",
     "check_public",

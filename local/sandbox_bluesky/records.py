@@ -35,6 +35,8 @@ class Account(Record):
     app_password: str
     display_name: str
     followers: int
+    claims: str | None = None  # the handle the DID document claims, when not the account's own (a forged handle)
+    pds: str | None = None  # the PDS the DID document names, when not the sandbox (a hostile document)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,13 @@ class BlueskyRecords:
             account = Account(did=did, handle=handle.lower(), app_password=secrets.token_urlsafe(12),
                               display_name=display_name or handle.split(".")[0], followers=followers)
             self.accounts[did] = account
+            return account
+
+    def forge(self, handle: str, *, claims: str | None = None, pds: str | None = None) -> Account:
+        """Make `handle`'s DID document lie: claim another handle, or name another PDS."""
+        with self.lock:
+            account = replace(self.by_handle(handle), claims=claims, pds=pds)  # type: ignore[arg-type]
+            self.accounts[account.did] = account
             return account
 
     def by_handle(self, handle: str) -> Account | None:

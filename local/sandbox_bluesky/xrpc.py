@@ -53,9 +53,10 @@ class Pds:
         if account is None:
             return jsonify(message=f"DID not registered: {did}"), 404
         return jsonify({
-            "@context": ["https://www.w3.org/ns/did/v1"], "id": did, "alsoKnownAs": [f"at://{account.handle}"],
+            "@context": ["https://www.w3.org/ns/did/v1"], "id": did, "alsoKnownAs": [f"at://{account.claims or account.handle}"],
             "verificationMethod": [],
-            "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": self._origin()}],
+            "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
+                         "serviceEndpoint": account.pds or self._origin()}],
         })
 
     def handle_did(self) -> Response | tuple[str, int]:
@@ -179,6 +180,11 @@ class Pds:
         if did is None:
             raise XrpcError(400, "ExpiredToken", "Token has expired")
         return self._session(self.records.accounts[did])
+
+    def x_com_atproto_server_getSession(self, params: dict, body: Any) -> dict:
+        did, _ = self._caller()
+        account = self.records.accounts[did]
+        return {"handle": account.handle, "did": did, "active": True}
 
     def x_com_atproto_identity_resolveHandle(self, params: dict, body: Any) -> dict:
         account = self.records.by_handle(params["handle"])

@@ -16,6 +16,7 @@ from requests_oauth2client import DPoPKey, OAuth2Client, PrivateKeyJwt
 from requests_oauth2client.exceptions import InvalidClient, InvalidGrant
 
 from relaycast import clock
+from relaycast.networks.bluesky import client_metadata
 from relaycast_local.sandbox_bluesky import SandboxBluesky
 
 CLIENT_ID = "https://relaycast.example/bluesky/client-metadata.json"
@@ -36,10 +37,7 @@ def client_key() -> Jwk:
 
 
 def metadata(key: Jwk, scope: str = REPOST_SCOPE) -> dict:
-    return {"client_id": CLIENT_ID, "application_type": "web", "redirect_uris": [REDIRECT_URI], "scope": scope,
-            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
-            "dpop_bound_access_tokens": True, "token_endpoint_auth_method": "private_key_jwt",
-            "token_endpoint_auth_signing_alg": "ES256", "jwks": {"keys": [dict(key.public_jwk())]}}
+    return client_metadata(CLIENT_ID, REDIRECT_URI, [dict(key.public_jwk())], scope=scope)
 
 
 def oauth_client(bsky: SandboxBluesky, key: Jwk) -> OAuth2Client:

@@ -356,6 +356,29 @@ def test_sandbox_setting_is_explicit_and_loopback_only(monkeypatch: pytest.Monke
             NetGuard.from_env({"MASTODON_SANDBOX": bad})
 
 
+def test_a_routed_sandbox_keeps_the_public_urls_and_host_of_every_host_of_its_domain(loopback: str) -> None:
+    guard = NetGuard.from_env({"BLUESKY_SANDBOX": f'{{"bsky.sandbox": "{loopback}/"}}'})
+    _Handler.seen.clear()
+    for host in ("bsky.sandbox", "amina.bsky.sandbox"):
+        session = guard.session(host)
+        response = session.get(f"https://{host}/ok")
+        assert response.json() == {"ok": True} and response.url == f"https://{host}/ok"
+        assert session.base_url == f"https://{host}"
+    assert [(s["path"], s["host"]) for s in _Handler.seen] == [("/ok", "bsky.sandbox"), ("/ok", "amina.bsky.sandbox")]
+    with pytest.raises(GuardRefused, match="only https://amina.bsky.sandbox"):
+        guard.session("amina.bsky.sandbox").get("https://bsky.sandbox/ok")  # one host per session, routed or not
+    assert guard.sandbox == {} and guard.base_url("amina.bsky.sandbox") == "https://amina.bsky.sandbox"
+
+
+def test_a_routed_domain_does_not_cover_names_that_only_end_like_it(loopback: str) -> None:
+    guard = NetGuard(routed={"bsky.sandbox": loopback}, resolve=lambda *_: ["127.0.0.1"])
+    with pytest.raises(InstanceRejected):
+        guard.check("evilbsky.sandbox")  # not a subdomain: checked as public, and loopback is not
+    for bad in ('{"bsky.sandbox": "http://10.0.0.5:8123"}', '{"bsky.sandbox": "http://127.0.0.1:1/x"}', '["x"]'):
+        with pytest.raises((ValueError, InstanceRejected), match="BLUESKY_SANDBOX"):
+            NetGuard.from_env({"BLUESKY_SANDBOX": bad})
+
+
 # --- the pinned TLS connection --------------------------------------------------------------------
 
 PINNED_HOST = "pinned.relaycast.invalid"  # .invalid never resolves: any connection proves the pin was used

@@ -1,0 +1,390 @@
+"""Bluesky: a relay's identity resolved and verified both ways, AT Protocol OAuth as a confidential client (PAR,
+PKCE S256, DPoP with each server's nonces, `private_key_jwt`) through requests-oauth2client, and reposts as
+records of the relay's own repository.
+
+The relay's handle, the PDS their DID document names and the authorization server that PDS names are all
+input relaycast does not control: every request goes through `netguard` (one public host per session, pinned
+addresses, no redirects, bounded answers). A DPoP key is made for each connection and lives with its tokens:
+the tokens are useless without it, so custody seals the two together (`Session.sealable`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from relaycast import clock
+from relaycast.networks.base import NetworkError, RateLimited, TokenRejected, Transient
+
+if TYPE_CHECKING:
+    import requests
+    from requests_oauth2client import AuthorizationRequest, DPoPToken, OAuth2Client
+
+    from relaycast.netguard import NetGuard
+
+# requests-oauth2client and jwskate load at the first call to Bluesky: a path that never calls it never loads them.
+
+REPOST = "app.bsky.feed.repost"
+# The narrowest scope that creates and deletes reposts (the permission syntax; `atproto` is always required).
+SCOPE = f"atproto repo:{REPOST}?action=create&action=delete"
+PLC_DIRECTORY = "https://plc.directory"
+HANDLE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+DID = re.compile(r"^did:(plc:[a-z2-7]{24}|web:[a-z0-9.-]+)$")
+AT_URI = re.compile(r"^at://(did:[a-z]+:[a-zA-Z0-9._:%-]+)/([a-zA-Z0-9.-]+)/([a-zA-Z0-9._~:-]+)$")
+
+
+class IdentityRejected(NetworkError):
+    """The handle cannot be used to connect; the message is written for the relay who typed it."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """A verified identity: the handle's DID claims the handle back, and names the PDS and its server."""
+
+    did: str
+    handle: str
+    pds: str  # https origin
+    issuer: str  # the authorization server the PDS names
+    server: dict[str, Any]  # its metadata
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/") or parts.query or parts.username:
+        raise IdentityRejected("The Bluesky server of that account is not a plain https address.")
+    return parts.hostname
+
+
+def _json(guard: NetGuard, url: str, what: str) -> dict[str, Any]:
+    import requests
+
+    from relaycast.netguard import GuardRefused, InstanceRejected
+
+    host = urlsplit(url).hostname or ""
+    try:
+        response = guard.session(host).get(url, timeout=guard.timeout)
+    except (GuardRefused, InstanceRejected) as error:
+        raise IdentityRejected(f"{what} is not a public address: {error}") from None
+    except requests.RequestException:
+        raise Transient(f"{what} could not be reached") from None
+    if response.status_code != 200:
+        raise IdentityRejected(f"{what} answered {response.status_code}.")
+    try:
+        body = response.json()
+    except ValueError:
+        raise IdentityRejected(f"{what} did not answer JSON.") from None
+    if not isinstance(body, dict):
+        raise IdentityRejected(f"{what} did not answer a JSON object.")
+    return body
+
+
+def parse_handle(text: str) -> str:
+    handle = (text or "").strip().removeprefix("@").lower()
+    if len(handle) > 253 or not HANDLE.match(handle):
+        raise IdentityRejected("Type your Bluesky handle, for example amina.bsky.social.")
+    return handle
+
+
+def resolve(text: str, guard: NetGuard, plc: str = PLC_DIRECTORY) -> Account:
+    """Handle → DID (its host's `/.well-known/atproto-did`) → DID document (the PLC directory, or did:web's host),
+    which must claim the handle back → its PDS → the PDS's authorization server and that server's metadata."""
+    import requests
+
+    from relaycast.netguard import GuardRefused, InstanceRejected
+
+    handle = parse_handle(text)
+    try:
+        answer = guard.session(handle).get(f"https://{handle}/.well-known/atproto-did", timeout=guard.timeout)
+    except (GuardRefused, InstanceRejected) as error:
+        raise IdentityRejected(f"That handle is not on a public address: {error}") from None
+    except requests.RequestException:
+        raise Transient("the handle's host could not be reached") from None
+    did = answer.text.strip() if answer.status_code == 200 else ""
+    if not DID.match(did):
+        raise IdentityRejected("No Bluesky account answers for that handle.")
+    document = _json(guard, f"{plc}/{did}" if did.startswith("did:plc:") else f"https://{did[8:]}/.well-known/did.json",
+                     "The account's DID document")
+    claimed = next((a[5:] for a in document.get("alsoKnownAs", []) if isinstance(a, str) and a.startswith("at://")), None)
+    if document.get("id") != did or claimed != handle:
+        raise IdentityRejected("That handle's account does not claim the handle back: it cannot be verified.")
+    pds = next((s.get("serviceEndpoint") for s in document.get("service", []) if isinstance(s, dict)
+                and str(s.get("id", "")).endswith("#atproto_pds") and s.get("type") == "AtprotoPersonalDataServer"), None)
+    if not isinstance(pds, str):
+        raise IdentityRejected("The account names no Bluesky server.")
+    pds = f"https://{_host(pds)}"
+    resource = _json(guard, f"{pds}/.well-known/oauth-protected-resource", "The account's server")
+    servers = resource.get("authorization_servers")
+    if not isinstance(servers, list) or len(servers) != 1 or not isinstance(servers[0], str):
+        raise IdentityRejected("The account's server names no single authorization server.")
+    issuer = f"https://{_host(servers[0])}"
+    server = _json(guard, f"{issuer}/.well-known/oauth-authorization-server", "The authorization server")
+    _check_server(issuer, server)
+    return Account(did=did, handle=handle, pds=pds, issuer=issuer, server=server)
+
+
+def _check_server(issuer: str, server: dict[str, Any]) -> None:
+    """What the AT Protocol profile requires of the server before a relay is sent to it."""
+    required = {
+        "issuer": server.get("issuer") == issuer,
+        "PAR": server.get("require_pushed_authorization_requests") is True,
+        "S256": "S256" in server.get("code_challenge_methods_supported", []),
+        "private_key_jwt": "private_key_jwt" in server.get("token_endpoint_auth_methods_supported", []),
+        "ES256 DPoP": "ES256" in server.get("dpop_signing_alg_values_supported", []),
+        "iss parameter": server.get("authorization_response_iss_parameter_supported") is True,
+    }
+    for endpoint in ("authorization_endpoint", "token_endpoint", "pushed_authorization_request_endpoint"):
+        url = server.get(endpoint)
+        required[endpoint] = isinstance(url, str) and url.startswith(issuer + "/")
+    missing = [name for name, ok in required.items() if not ok]
+    if missing:
+        raise IdentityRejected(f"The account's authorization server does not follow the AT Protocol profile ({', '.join(missing)}).")
+
+
+def client_metadata(client_id: str, redirect_uri: str, public_keys: list[dict[str, Any]], *, client_name: str = "relaycast",
+                    scope: str = SCOPE) -> dict[str, Any]:
+    """The client metadata document the hosted app serves at its `client_id` URL: a confidential web client
+    authenticating with `private_key_jwt` (ES256), DPoP-bound tokens, the one callback. Public keys only."""
+    if any("d" in key for key in public_keys):
+        raise ValueError("client metadata publishes public keys only")
+    return {"client_id": client_id, "client_name": client_name, "application_type": "web",
+            "redirect_uris": [redirect_uri], "scope": scope, "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"], "dpop_bound_access_tokens": True, "token_endpoint_auth_method": "private_key_jwt",
+            "token_endpoint_auth_signing_alg": "ES256", "jwks": {"keys": public_keys}}
+
+
+def repost_rkey(relay_id: str, post_uri: str) -> str:
+    """The record key of a relay's repost of a post, the same every time (a TID made from their hash): a second
+    create is refused by the PDS instead of making a second repost, and the repost can be looked up by its key."""
+    digest = int.from_bytes(hashlib.sha256(f"{relay_id}\n{post_uri}".encode()).digest()[:8], "big")
+    value = digest & ((1 << 63) - 1)  # the top bit of a TID is 0
+    alphabet = "234567abcdefghijklmnopqrstuvwxyz"
+    return "".join(alphabet[(value >> shift) & 31] for shift in range(60, -1, -5))
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A connection under way: what the callback needs, sealed by the caller (it holds the DPoP private key and
+    the PKCE verifier)."""
+
+    url: str  # where the relay's browser goes
+    request: str  # the serialised authorization request (state, verifier, DPoP key)
+    did: str
+    handle: str
+    pds: str
+    issuer: str
+
+    def __repr__(self) -> str:
+        return f"Pending(handle={self.handle!r}, issuer={self.issuer!r})"
+
+
+@dataclass(frozen=True)
+class Session:
+    """A relay's live grant: DPoP-bound tokens and the key they are bound to."""
+
+    did: str
+    handle: str
+    pds: str
+    issuer: str
+    token: str  # requests-oauth2client's serialised DPoP token: access, refresh, expiry, the DPoP key
+
+    def __repr__(self) -> str:  # never the tokens or the key
+        return f"Session(did={self.did!r}, issuer={self.issuer!r})"
+
+
+class BlueskyNetwork:
+    name = "bluesky"
+    scope = SCOPE
+
+    def __init__(self, *, client_id: str, client_key: dict[str, Any], guard: NetGuard, plc: str = PLC_DIRECTORY):
+        self.client_id, self._client_key, self.guard, self.plc = client_id, client_key, guard, plc
+
+    def __repr__(self) -> str:  # never the key
+        return f"BlueskyNetwork(client_id={self.client_id!r})"
+
+    # ---- OAuth -------------------------------------------------------------------------------------
+
+    def _client(self, issuer: str, server: dict[str, Any], redirect_uri: str | None = None) -> OAuth2Client:
+        from jwskate import Jwk
+        from requests_oauth2client import OAuth2Client, PrivateKeyJwt
+
+        return OAuth2Client(
+            token_endpoint=server["token_endpoint"], revocation_endpoint=server.get("revocation_endpoint"),
+            pushed_authorization_request_endpoint=server["pushed_authorization_request_endpoint"],
+            authorization_endpoint=server["authorization_endpoint"], issuer=issuer,
+            auth=PrivateKeyJwt(self.client_id, Jwk(self._client_key), alg="ES256", aud=issuer),
+            authorization_response_iss_parameter_supported=True, dpop_bound_access_tokens=True,
+            redirect_uri=redirect_uri, session=self.guard.session(_host(issuer)))
+
+    def begin(self, handle: str, *, redirect_uri: str) -> Pending:
+        """Resolve the handle, push the authorization request (PAR, with a new DPoP key) and return where to send
+        the relay."""
+        from requests_oauth2client import AuthorizationRequestSerializer, DPoPKey
+
+        account = resolve(handle, self.guard, self.plc)
+        client = self._client(account.issuer, account.server, redirect_uri)
+        request = client.authorization_request(scope=SCOPE, state=secrets.token_urlsafe(24), nonce=None,
+                                               login_hint=account.handle, dpop_key=DPoPKey.generate(alg="ES256"))
+        pushed = self._oauth_call(lambda: client.pushed_authorization_request(request))
+        return Pending(url=pushed.uri, request=AuthorizationRequestSerializer().dumps(request).decode(), did=account.did,
+                       handle=account.handle, pds=account.pds, issuer=account.issuer)
+
+    def state_of(self, pending: Pending) -> str:
+        return self._request(pending).state
+
+    @staticmethod
+    def _request(pending: Pending) -> AuthorizationRequest:
+        from requests_oauth2client import AuthorizationRequestSerializer
+
+        return AuthorizationRequestSerializer().loads(pending.request)
+
+    def finish(self, pending: Pending, callback_url: str) -> Session:
+        """The callback: `state` and `iss` checked, the code exchanged with the same DPoP key, `sub` and `scope`
+        checked, and `sub`'s own PDS and server checked to be the ones the relay was sent to."""
+        from requests_oauth2client import TokenSerializer
+        from requests_oauth2client.exceptions import AuthorizationResponseError, MismatchingIssuer, MismatchingState
+
+        request = self._request(pending)
+        try:
+            response = request.validate_callback(callback_url)
+        except (MismatchingIssuer, MismatchingState):
+            raise IdentityRejected("This answer does not come from the server the connection was sent to.") from None
+        except AuthorizationResponseError as error:
+            raise NetworkError(f"authorization refused: {error.error}") from None
+        account = resolve(pending.handle, self.guard, self.plc)
+        token = self._oauth_call(lambda: self._client(account.issuer, account.server, request.redirect_uri)
+                                 .authorization_code(response))
+        session = Session(did=pending.did, handle=pending.handle, pds=pending.pds, issuer=pending.issuer,
+                          token=TokenSerializer().dumps(token).decode())
+        if token.kwargs.get("sub") != pending.did or (account.did, account.pds, account.issuer) != (pending.did, pending.pds, pending.issuer):
+            self.revoke(session)
+            raise IdentityRejected("The server answered for another account than the one you named.")
+        granted = set((token.scope or "").split())
+        if not {"atproto", f"repo:{REPOST}?action=create&action=delete"} <= granted and "transition:generic" not in granted:
+            self.revoke(session)
+            raise NetworkError("the grant lacks the scope to repost")
+        return session
+
+    def _token(self, session: Session) -> DPoPToken:
+        from requests_oauth2client import TokenSerializer
+
+        return TokenSerializer().loads(session.token)
+
+    def expires_at(self, session: Session) -> int:
+        token = self._token(session)
+        return int(token.expires_at.timestamp()) if token.expires_at else clock.epoch()
+
+    def refresh(self, session: Session) -> Session:
+        """A new token pair (the old refresh token is spent: custody stores the new one before anything else)."""
+        from requests_oauth2client import TokenSerializer
+
+        account = resolve(session.handle, self.guard, self.plc)
+        if account.issuer != session.issuer:
+            raise TokenRejected("the account moved to another server")
+        client = self._client(account.issuer, account.server)
+        token = self._oauth_call(lambda: client.refresh_token(self._token(session)), rejected=True)
+        return Session(did=session.did, handle=session.handle, pds=session.pds, issuer=session.issuer,
+                       token=TokenSerializer().dumps(token).decode())
+
+    def revoke(self, session: Session) -> None:
+        """RFC 7009 at the server's revocation endpoint, refresh token first (it ends the session on the reference
+        server); raises NetworkError when the server advertises none (the caller tells the relay)."""
+        server = _json(self.guard, f"{session.issuer}/.well-known/oauth-authorization-server", "The authorization server")
+        if not server.get("revocation_endpoint"):
+            raise NetworkError("the authorization server advertises no revocation endpoint")
+        client = self._client(session.issuer, server)
+        token = self._token(session)
+        for value, hint in ((token.refresh_token, "refresh_token"), (token.access_token, "access_token")):
+            if value:
+                self._oauth_call(lambda v=value, h=hint: client.revoke_token(v, token_type_hint=h))
+
+    def _oauth_call(self, call: Any, *, rejected: bool = False) -> Any:
+        import requests
+        from requests_oauth2client.exceptions import EndpointError, InvalidGrant
+
+        try:
+            return call()
+        except InvalidGrant as error:
+            if rejected:
+                raise TokenRejected(f"refused: {error.error}") from None
+            raise NetworkError(f"refused: {error.error}") from None
+        except EndpointError as error:
+            status = error.response.status_code if error.response is not None else 0
+            if status == 429 or status >= 500:
+                raise Transient(f"authorization server answered {status}") from None
+            raise NetworkError(f"authorization server refused: {error.error}") from None
+        except requests.RequestException as error:
+            raise Transient(f"authorization server unreachable: {type(error).__name__}") from None
+
+    # ---- the relay's repository --------------------------------------------------------------------
+
+    def _xrpc(self, session: Session, method: str, nsid: str, **kwargs: Any) -> requests.Response:
+        import requests
+
+        try:
+            response = self.guard.session(_host(session.pds)).request(
+                method, f"{session.pds}/xrpc/{nsid}", auth=self._token(session), timeout=self.guard.timeout, **kwargs)
+        except requests.RequestException as error:
+            raise Transient(f"{nsid}: {type(error).__name__}") from None
+        if response.status_code == 429:
+            reset = response.headers.get("ratelimit-reset", "")
+            raise RateLimited(f"{nsid}: 429", reset_at=int(reset) if reset.isdigit() else clock.epoch() + 300)
+        if response.status_code == 401:
+            raise TokenRejected(f"{nsid}: 401")
+        if response.status_code >= 500:
+            raise Transient(f"{nsid}: {response.status_code}")
+        return response
+
+    def repost(self, session: Session, relay_id: str, post_uri: str, post_cid: str) -> str:
+        """Create the relay's repost record (its key from relay and post: a second try cannot make a second
+        repost); returns the record key."""
+        rkey = repost_rkey(relay_id, post_uri)
+        record = {"$type": REPOST, "subject": {"uri": post_uri, "cid": post_cid},
+                  "createdAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
+        response = self._xrpc(session, "POST", "com.atproto.repo.createRecord",
+                              json={"repo": session.did, "collection": REPOST, "rkey": rkey, "record": record})
+        if response.status_code == 200 or self.has_reposted(session, rkey):
+            return rkey
+        raise NetworkError(f"createRecord refused: {response.status_code} {_error(response)}")
+
+    def has_reposted(self, session: Session, rkey: str) -> bool:
+        response = self._xrpc(session, "GET", "com.atproto.repo.getRecord",
+                              params={"repo": session.did, "collection": REPOST, "rkey": rkey})
+        if response.status_code == 200:
+            return True
+        if response.status_code == 400 and _error(response) == "RecordNotFound":
+            return False
+        raise NetworkError(f"getRecord refused: {response.status_code} {_error(response)}")
+
+    def undo_repost(self, session: Session, rkey: str) -> None:
+        response = self._xrpc(session, "POST", "com.atproto.repo.deleteRecord",
+                              json={"repo": session.did, "collection": REPOST, "rkey": rkey})
+        if response.status_code != 200:
+            raise NetworkError(f"deleteRecord refused: {response.status_code} {_error(response)}")
+
+    def token_works(self, session: Session) -> bool:
+        """Whether the PDS still accepts the access token (the end of access proves the tokens dead with it)."""
+        try:
+            response = self._xrpc(session, "GET", "com.atproto.server.getSession")
+        except TokenRejected:
+            return False
+        return response.status_code == 200
+
+
+def _error(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("error", ""))
+    except ValueError:
+        return ""
+
+
+def post_ref(uri: str) -> tuple[str, str]:
+    """The DID and record key of a post's at-uri (a pick's id on Bluesky)."""
+    match = AT_URI.match(uri)
+    if not match or match.group(2) != "app.bsky.feed.post":
+        raise NetworkError(f"not a Bluesky post: {uri}")
+    return match.group(1), match.group(3)

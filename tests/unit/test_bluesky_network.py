@@ -1,0 +1,145 @@
+"""relaycast's Bluesky adapter against the sandbox Bluesky over real HTTP, through netguard's routed allowance:
+identity verified both ways, the OAuth dance (PAR, DPoP, private_key_jwt), reposts that cannot double, refresh,
+revocation, and the hostile answers a relay's handle can lead to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from jwskate import Jwk
+
+from relaycast.netguard import NetGuard
+from relaycast.networks import NetworkError, TokenRejected
+from relaycast.networks.bluesky import (BlueskyNetwork, IdentityRejected, client_metadata, parse_handle, repost_rkey,
+                                        resolve)
+from relaycast_local.sandbox_bluesky import SandboxBluesky
+
+CLIENT_ID = "https://relaycast.example/bluesky/client-metadata.json"
+REDIRECT_URI = "https://relaycast.example/callback/bluesky"
+
+
+@pytest.fixture
+def bsky() -> Iterator[SandboxBluesky]:
+    with SandboxBluesky() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def network(bsky) -> BlueskyNetwork:
+    key = Jwk.generate(alg="ES256", kid="relaycast-1")
+    bsky.register_client(client_metadata(CLIENT_ID, REDIRECT_URI, [dict(key.public_jwk())]))
+    guard = NetGuard(routed={bsky.domain: bsky.base_url})
+    return BlueskyNetwork(client_id=CLIENT_ID, client_key=dict(key), guard=guard, plc=bsky.plc_url)
+
+
+def connected(bsky, network, handle: str, *, sign_in_as: str | None = None):
+    pending = network.begin(handle, redirect_uri=REDIRECT_URI)
+    return network.finish(pending, bsky.consent(pending.url, sign_in_as or handle))
+
+
+def test_a_handle_resolves_to_its_did_pds_and_authorization_server(bsky, network):
+    amina = bsky.add_account(bsky.handle("amina"))
+    account = resolve(f"@{amina.handle.upper()}", network.guard, bsky.plc_url)
+    assert (account.did, account.handle, account.pds, account.issuer) == (amina.did, amina.handle, bsky.origin, bsky.origin)
+
+
+@pytest.mark.parametrize("typed", ["", "amina", "amina..bsky.social", "https://amina.bsky.social", "amina@bsky.social",
+                                   "a" * 300 + ".social"])
+def test_a_handle_that_is_not_one_is_refused_before_any_request(typed, bsky, network):
+    with pytest.raises(IdentityRejected, match="Type your Bluesky handle"):
+        parse_handle(typed)
+    assert bsky.requests == []
+
+
+def test_an_unknown_handle_a_forged_claim_and_a_private_pds_are_refused(bsky, network):
+    with pytest.raises(IdentityRejected, match="No Bluesky account"):
+        resolve(bsky.handle("nobody"), network.guard, bsky.plc_url)
+    bsky.add_account(bsky.handle("mallory"))
+    bsky.forge(bsky.handle("mallory"), claims=bsky.handle("amina"))  # the document claims someone else's handle
+    with pytest.raises(IdentityRejected, match="does not claim the handle back"):
+        resolve(bsky.handle("mallory"), network.guard, bsky.plc_url)
+    for pds in ("https://169.254.169.254", "https://localhost", "http://pds.example.org", "https://10.0.0.7:8443"):
+        bsky.forge(bsky.handle("mallory"), pds=pds)
+        with pytest.raises(IdentityRejected):
+            resolve(bsky.handle("mallory"), network.guard, bsky.plc_url)
+    assert not any(r.path.startswith("/oauth") for r in bsky.requests)  # no authorization was ever started
+
+
+def test_a_handle_on_a_private_host_is_refused_without_a_connection():
+    guard = NetGuard(resolve=lambda *a, **k: [(2, 1, 6, "", ("10.1.2.3", 443))])
+    with pytest.raises(IdentityRejected, match="not on a public address"):
+        resolve("amina.example-pds.org", guard)
+
+
+def test_a_relay_connects_reposts_once_undoes_refreshes_and_is_revoked(bsky, network):
+    amina = bsky.add_account(bsky.handle("amina"))
+    post = bsky.add_post(bsky.handle("nils"), "Three labs in four reproduce it #RCDEMO26")
+    session = connected(bsky, network, amina.handle)
+    assert session.did == amina.did and "bsky-at-" not in repr(session)
+
+    rkey = network.repost(session, "bluesky-r1", post.uri, post.cid)
+    assert network.repost(session, "bluesky-r1", post.uri, post.cid) == rkey  # a second try: the same record
+    assert [r.subject_uri for r in bsky.reposts_by(amina.handle)] == [post.uri]
+    assert rkey == repost_rkey("bluesky-r1", post.uri) and network.has_reposted(session, rkey)
+    network.undo_repost(session, rkey)
+    assert bsky.reposts_by(amina.handle) == [] and not network.has_reposted(session, rkey)
+
+    refreshed = network.refresh(session)
+    assert network.token_works(refreshed)
+    with pytest.raises(TokenRejected):
+        network.refresh(session)  # its refresh token was spent: a replay, which ends the session at the server
+    assert bsky.live_tokens() == [] and not network.token_works(refreshed)
+
+
+def test_revocation_ends_every_token_and_the_pds_then_refuses_them(bsky, network):
+    amina = bsky.add_account(bsky.handle("amina"))
+    session = connected(bsky, network, amina.handle)
+    assert len(bsky.live_tokens()) == 2 and network.token_works(session)
+    network.revoke(session)
+    assert bsky.live_tokens() == [] and not network.token_works(session)
+
+
+def test_signing_in_as_another_account_than_the_one_named_is_refused_and_its_tokens_revoked(bsky, network):
+    amina, other = bsky.add_account(bsky.handle("amina")), bsky.add_account(bsky.handle("other"))
+    with pytest.raises(IdentityRejected, match="another account"):
+        connected(bsky, network, amina.handle, sign_in_as=other.handle)
+    assert bsky.live_tokens() == []
+
+
+def test_an_answer_from_another_issuer_or_with_another_state_is_refused(bsky, network):
+    amina = bsky.add_account(bsky.handle("amina"))
+    for changed in ({"iss": "https://evil.example"}, {"state": "forged"}):
+        pending = network.begin(amina.handle, redirect_uri=REDIRECT_URI)
+        callback = bsky.consent(pending.url, amina.handle)
+        query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()} | changed
+        with pytest.raises(IdentityRejected, match="does not come from the server"):
+            network.finish(pending, f"{REDIRECT_URI}?{urlencode(query)}")
+    assert bsky.live_tokens() == []  # no code was exchanged
+
+
+def test_an_error_callback_is_a_refusal_and_exchanges_nothing(bsky, network):
+    amina = bsky.add_account(bsky.handle("amina"))
+    pending = network.begin(amina.handle, redirect_uri=REDIRECT_URI)
+    with pytest.raises(NetworkError, match="access_denied"):
+        network.finish(pending, bsky.consent(pending.url, amina.handle, decision="deny"))
+    assert not any(r.path == "/oauth/token" for r in bsky.requests)
+
+
+def test_the_pending_connection_and_the_session_never_show_their_secrets(bsky, network):
+    amina = bsky.add_account(bsky.handle("amina"))
+    pending = network.begin(amina.handle, redirect_uri=REDIRECT_URI)
+    state = network.state_of(pending)
+    assert len(state) >= 32 and state not in repr(pending) and pending.request not in repr(pending)
+    assert state not in pending.url  # the browser carries only the pushed request's reference
+    session = network.finish(pending, bsky.consent(pending.url, amina.handle))
+    assert session.token not in repr(session) and "DPoP" not in repr(session)
+    assert repr(network) == f"BlueskyNetwork(client_id={CLIENT_ID!r})"
+
+
+def test_the_client_metadata_never_publishes_a_private_key():
+    key = Jwk.generate(alg="ES256", kid="k")
+    with pytest.raises(ValueError, match="public keys only"):
+        client_metadata(CLIENT_ID, REDIRECT_URI, [dict(key)])
+    assert client_metadata(CLIENT_ID, REDIRECT_URI, [dict(key.public_jwk())])["jwks"]["keys"][0].keys() >= {"kty", "x", "y"}
