@@ -78,7 +78,7 @@ class SandboxBluesky(BlueskyRecords, LoopbackSandbox):
         self.app = Flask("sandbox-bluesky")
         oauth.install(self.app, self.oauth)
         xrpc.install(self.app, self.pds)
-        install_fault_injection(self.app, self.lock, self.faults, _fault_answer, self.calls.update,
+        install_fault_injection(self.app, self.lock, self.faults, _fault_answer, lambda e: self.calls.update([e]),
                                 self._requests.append)
 
     def _serve(self) -> Serving:

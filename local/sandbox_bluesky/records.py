@@ -87,6 +87,7 @@ class BlueskyRecords:
     reposts: dict[str, Repost] = field(default_factory=dict)  # by at-uri
     grants: dict[str, Grant] = field(default_factory=dict)  # by session id
     sessions: dict[str, str] = field(default_factory=dict)  # app-password session tokens → DID
+    expired_sessions: set[str] = field(default_factory=set)
     seen_jti: set[str] = field(default_factory=set)
 
     # ---- accounts and posts ------------------------------------------------------------------------
@@ -132,6 +133,13 @@ class BlueskyRecords:
         account = self.by_handle(handle)
         with self.lock:
             return [r for r in self.reposts.values() if account and r.did == account.did]
+
+    def expire_app_sessions(self) -> None:
+        """Every app-password session's access token expires (its refresh token still works)."""
+        with self.lock:
+            for token in [t for t in self.sessions if t.startswith("sess-at-")]:
+                self.expired_sessions.add(token)
+                del self.sessions[token]
 
     # ---- tokens ------------------------------------------------------------------------------------
 

@@ -72,6 +72,8 @@ class Pds:
         """The DID of the caller and the OAuth scope (None for an app-password session, which may do anything)."""
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
+        if scheme == "Bearer" and token in self.records.expired_sessions:
+            raise XrpcError(400, "ExpiredToken", "Token has expired")
         if scheme == "Bearer" and token in self.records.sessions:
             return self.records.sessions[token], None
         if scheme != "DPoP" or not token:

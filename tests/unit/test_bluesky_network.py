@@ -5,14 +5,16 @@ revocation, and the hostile answers a relay's handle can lead to."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from jwskate import Jwk
 
+from relaycast import clock
 from relaycast.netguard import NetGuard
-from relaycast.networks import NetworkError, TokenRejected
-from relaycast.networks.bluesky import (BlueskyNetwork, IdentityRejected, client_metadata, parse_handle, repost_rkey,
+from relaycast.networks import NetworkError, RateLimited, TokenRejected, Transient
+from relaycast.networks.bluesky import (BlueskyNetwork, BlueskySource, IdentityRejected, client_metadata, parse_handle, repost_rkey,
                                         resolve)
 from relaycast_local.sandbox_bluesky import SandboxBluesky
 
@@ -143,3 +145,78 @@ def test_the_client_metadata_never_publishes_a_private_key():
     with pytest.raises(ValueError, match="public keys only"):
         client_metadata(CLIENT_ID, REDIRECT_URI, [dict(key)])
     assert client_metadata(CLIENT_ID, REDIRECT_URI, [dict(key.public_jwk())])["jwks"]["keys"][0].keys() >= {"kty", "x", "y"}
+
+
+@pytest.fixture
+def event_clock() -> Iterator[list[datetime]]:
+    now = [datetime(2026, 12, 4, 10, 0, tzinfo=UTC)]
+    clock.use(lambda: now[0])
+    try:
+        yield now
+    finally:
+        clock.use(None)
+
+
+def source(bsky, network, event) -> BlueskySource:
+    return BlueskySource(service=bsky.origin, identifier=event.handle, app_password=event.app_password, guard=network.guard)
+
+
+def test_the_source_reads_the_tagged_posts_page_by_page_and_from_its_cursor(bsky, network, event_clock):
+    event = bsky.add_account(bsky.handle("event"))
+    start = event_clock[0] - timedelta(hours=3)
+    for i in range(130):
+        bsky.add_post(bsky.handle(f"expert{i % 3}"), f"Finding {i} #RCDEMO26", at=start + timedelta(minutes=i))
+    bsky.add_post(bsky.handle("expert0"), "Elsewhere #other", at=start)
+    feed = source(bsky, network, event)
+    pages = list(feed.search(["rcdemo26"], None))
+    assert [len(p) for p in pages] == [100, 30]
+    posts = [p for page in pages for p in page]
+    assert [p.text for p in posts[:2]] == ["Finding 129 #RCDEMO26", "Finding 128 #RCDEMO26"] and len(posts) == 130
+    first = posts[0]
+    did, rkey = first.post_id.split("/")[2], first.post_id.rsplit("/", 1)[1]
+    assert (first.network, first.author, first.author_id, first.cid) == ("bluesky", bsky.handle("expert0"), did, bsky.posts[first.post_id].cid)
+    assert first.url == f"https://bsky.app/profile/{first.author}/post/{rkey}"
+    since = (start + timedelta(minutes=125)).isoformat()
+    assert [p.text for page in feed.search(["rcdemo26"], since) for p in page] == [f"Finding {i} #RCDEMO26" for i in range(129, 124, -1)]
+    assert bsky.calls["xrpc"] >= 3 and sum(1 for r in bsky.requests if r.path.endswith("createSession")) == 1
+
+
+def test_the_source_refreshes_its_session_instead_of_signing_in_again(bsky, network, event_clock):
+    event = bsky.add_account(bsky.handle("event"))
+    bsky.add_post(bsky.handle("nils"), "A #RCDEMO26", at=event_clock[0])
+    feed = source(bsky, network, event)
+    assert len(next(feed.search(["rcdemo26"], None))) == 1
+    kept = dict(feed.session)
+    bsky.expire_app_sessions()
+    again = BlueskySource(service=bsky.origin, identifier=event.handle, app_password="not needed", guard=network.guard,
+                          session=kept)  # the next round, with the session the last one kept
+    assert len(next(again.search(["rcdemo26"], None))) == 1
+    assert again.session != kept and sum(1 for r in bsky.requests if r.path.endswith("createSession")) == 1
+    assert "not needed" not in repr(again) and kept["access"] not in repr(again)
+
+
+def test_a_wrong_app_password_is_a_rejected_token_not_a_retry(bsky, network):
+    event = bsky.add_account(bsky.handle("event"))
+    feed = BlueskySource(service=bsky.origin, identifier=event.handle, app_password="wrong", guard=network.guard)
+    with pytest.raises(TokenRejected, match="could not sign in"):
+        next(feed.search(["rcdemo26"], None))
+
+
+def test_a_relays_followers_come_from_their_profile(bsky, network):
+    event, amina = bsky.add_account(bsky.handle("event")), bsky.add_account(bsky.handle("amina"), followers=321)
+    assert source(bsky, network, event).followers(amina.did) == 321
+
+
+def test_a_lost_answer_then_a_retry_makes_one_repost_and_a_429_carries_its_reset(bsky, network):
+    amina = bsky.add_account(bsky.handle("amina"))
+    post = bsky.add_post(bsky.handle("nils"), "A finding #RCDEMO26")
+    session = connected(bsky, network, amina.handle)
+    bsky.fail_next("POST", "/xrpc/com.atproto.repo.createRecord", 503, after=True)  # the PDS acted, its answer is lost
+    with pytest.raises(Transient):
+        network.repost(session, "bluesky-r1", post.uri, post.cid)
+    assert network.repost(session, "bluesky-r1", post.uri, post.cid) == repost_rkey("bluesky-r1", post.uri)
+    assert len(bsky.reposts_by(amina.handle)) == 1
+    bsky.fail_next("POST", "/xrpc/com.atproto.repo.deleteRecord", 429, reset_at=1_900_000_000)
+    with pytest.raises(RateLimited) as limited:
+        network.undo_repost(session, repost_rkey("bluesky-r1", post.uri))
+    assert limited.value.reset_at == 1_900_000_000 and len(bsky.reposts_by(amina.handle)) == 1

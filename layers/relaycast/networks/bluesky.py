@@ -15,11 +15,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from relaycast import clock
-from relaycast.networks.base import NetworkError, RateLimited, TokenRejected, Transient
+from relaycast.networks.base import NetworkError, Post, RateLimited, TokenRejected, Transient
 
 if TYPE_CHECKING:
     import requests
@@ -36,6 +37,13 @@ PLC_DIRECTORY = "https://plc.directory"
 HANDLE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 DID = re.compile(r"^did:(plc:[a-z2-7]{24}|web:[a-z0-9.-]+)$")
 AT_URI = re.compile(r"^at://(did:[a-z]+:[a-zA-Z0-9._:%-]+)/([a-zA-Z0-9.-]+)/([a-zA-Z0-9._~:-]+)$")
+
+
+@dataclass(frozen=True)
+class BlueskyPost(Post):
+    """A post as the rounds store it, with the content id a repost record must name (its strong reference)."""
+
+    cid: str = ""
 
 
 class IdentityRejected(NetworkError):
@@ -373,6 +381,93 @@ class BlueskyNetwork:
         except TokenRejected:
             return False
         return response.status_code == 200
+
+
+class BlueskySource:
+    """The event's tags on Bluesky, read with the event's own account (search is not public any more): an app
+    password signs in once, then its session is refreshed; `session` is what the caller keeps between rounds
+    (sealed: it holds tokens), since signing in is limited to a few dozen times a day."""
+
+    def __init__(self, *, service: str, identifier: str, app_password: str, guard: NetGuard,
+                 session: dict[str, str] | None = None):
+        self.service, self._identifier, self._password, self.guard = service.rstrip("/"), identifier, app_password, guard
+        self.session = session
+
+    def __repr__(self) -> str:  # never the password or the session
+        return f"BlueskySource(service={self.service!r}, identifier={self._identifier!r})"
+
+    def _call(self, method: str, nsid: str, *, token: str | None = None, **kwargs: Any) -> requests.Response:
+        import requests
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = self.guard.session(_host(self.service)).request(
+                method, f"{self.service}/xrpc/{nsid}", headers=headers, timeout=self.guard.timeout, **kwargs)
+        except requests.RequestException as error:
+            raise Transient(f"{nsid}: {type(error).__name__}") from None
+        if response.status_code == 429:
+            reset = response.headers.get("ratelimit-reset", "")
+            raise RateLimited(f"{nsid}: 429", reset_at=int(reset) if reset.isdigit() else clock.epoch() + 300)
+        if response.status_code >= 500:
+            raise Transient(f"{nsid}: {response.status_code}")
+        return response
+
+    def _signed_in(self) -> str:
+        if self.session is None:
+            response = self._call("POST", "com.atproto.server.createSession",
+                                  json={"identifier": self._identifier, "password": self._password})
+            if response.status_code != 200:
+                raise TokenRejected(f"the event's Bluesky account could not sign in: {_error(response)}")
+            body = response.json()
+            self.session = {"access": body["accessJwt"], "refresh": body["refreshJwt"]}
+        return self.session["access"]
+
+    def _authorised(self, method: str, nsid: str, **kwargs: Any) -> requests.Response:
+        response = self._call(method, nsid, token=self._signed_in(), **kwargs)
+        if response.status_code in (400, 401) and _error(response) in ("ExpiredToken", "InvalidToken"):
+            refreshed = self._call("POST", "com.atproto.server.refreshSession", token=self.session["refresh"])  # type: ignore[index]
+            if refreshed.status_code == 200:
+                body = refreshed.json()
+                self.session = {"access": body["accessJwt"], "refresh": body["refreshJwt"]}
+            else:
+                self.session = None  # the refresh token is spent too: sign in again
+            response = self._call(method, nsid, token=self._signed_in(), **kwargs)
+        if response.status_code == 401:
+            raise TokenRejected(f"{nsid}: 401")
+        if response.status_code != 200:
+            raise NetworkError(f"{nsid} refused: {response.status_code} {_error(response)}")
+        return response
+
+    def search(self, tags: list[str], since: str | None) -> Iterator[list[BlueskyPost]]:
+        """Posts carrying the tags, newest first, page by page; `since` (an ISO instant: the newest `indexedAt`
+        already stored) makes each post read once, give or take the ones of that very instant."""
+        params: dict[str, Any] = {"q": " ".join(f"#{t}" for t in tags), "tag": list(tags), "sort": "latest", "limit": 100}
+        if since:
+            params["since"] = since
+        while True:
+            body = self._authorised("GET", "app.bsky.feed.searchPosts", params=params).json()
+            yield [self._post(view) for view in body.get("posts", []) if isinstance(view, dict)]
+            if not body.get("cursor") or not body.get("posts"):
+                return
+            params["cursor"] = body["cursor"]
+
+    def followers(self, actor: str) -> int | None:
+        """An account's followers (the reach of a relay's reposts), when its profile says."""
+        count = self._authorised("GET", "app.bsky.actor.getProfile", params={"actor": actor}).json().get("followersCount")
+        return count if isinstance(count, int) else None
+
+    @staticmethod
+    def _post(view: dict[str, Any]) -> BlueskyPost:
+        record, author = view.get("record") or {}, view.get("author") or {}
+        _, rkey = post_ref(view["uri"])
+        created = datetime.fromisoformat(str(record.get("createdAt") or view["indexedAt"]).replace("Z", "+00:00"))
+        langs = record.get("langs") or []
+        return BlueskyPost(
+            network="bluesky", post_id=view["uri"], cid=view["cid"], author=author.get("handle", ""),
+            author_id=author.get("did", ""), text=str(record.get("text", "")), created_at=created.astimezone(UTC),
+            lang=langs[0] if langs and isinstance(langs[0], str) else "und", likes=int(view.get("likeCount", 0)),
+            reposts=int(view.get("repostCount", 0)), replies=int(view.get("replyCount", 0)),
+            is_reply="reply" in record, url=f"https://bsky.app/profile/{author.get('handle', '')}/post/{rkey}")
 
 
 def _error(response: requests.Response) -> str:
