@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,7 +14,6 @@ from jwskate import Jwk
 from requests_oauth2client import DPoPKey, OAuth2Client, PrivateKeyJwt
 from requests_oauth2client.exceptions import InvalidClient, InvalidGrant
 
-from relaycast import clock
 from relaycast.networks.bluesky import client_metadata
 from relaycast_local.sandbox_bluesky import SandboxBluesky
 
@@ -23,12 +21,6 @@ CLIENT_ID = "https://relaycast.example/bluesky/client-metadata.json"
 REDIRECT_URI = "https://relaycast.example/callback/bluesky"
 REPOST_SCOPE = "atproto repo:app.bsky.feed.repost?action=create&action=delete"
 REPOST = "app.bsky.feed.repost"
-
-
-@pytest.fixture
-def bsky() -> Iterator[SandboxBluesky]:
-    with SandboxBluesky() as sandbox:
-        yield sandbox
 
 
 @pytest.fixture
@@ -223,16 +215,6 @@ def test_handle_and_did_resolve_both_ways(bsky):
     assert [s["serviceEndpoint"] for s in document["service"] if s["id"] == "#atproto_pds"] == [bsky.origin]
     resolved = http.get(f"{bsky.origin}/xrpc/com.atproto.identity.resolveHandle", params={"handle": amina.handle}, timeout=5)
     assert resolved.json() == {"did": amina.did}
-
-
-@pytest.fixture
-def event_clock() -> Iterator[list[datetime]]:
-    now = [datetime(2026, 12, 4, 10, 0, tzinfo=UTC)]
-    clock.use(lambda: now[0])
-    try:
-        yield now
-    finally:
-        clock.use(None)
 
 
 def test_search_needs_a_session_and_pages_the_tagged_posts_that_exist_yet(bsky, event_clock):

@@ -4,28 +4,19 @@ revocation, and the hostile answers a relay's handle can lead to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from jwskate import Jwk
 
-from relaycast import clock
 from relaycast.netguard import NetGuard
 from relaycast.networks import NetworkError, RateLimited, TokenRejected, Transient
 from relaycast.networks.bluesky import (BlueskyNetwork, BlueskySource, IdentityRejected, client_metadata, parse_handle, repost_rkey,
                                         resolve)
-from relaycast_local.sandbox_bluesky import SandboxBluesky
 
 CLIENT_ID = "https://relaycast.example/bluesky/client-metadata.json"
 REDIRECT_URI = "https://relaycast.example/callback/bluesky"
-
-
-@pytest.fixture
-def bsky() -> Iterator[SandboxBluesky]:
-    with SandboxBluesky() as sandbox:
-        yield sandbox
 
 
 @pytest.fixture
@@ -145,16 +136,6 @@ def test_the_client_metadata_never_publishes_a_private_key():
     with pytest.raises(ValueError, match="public keys only"):
         client_metadata(CLIENT_ID, REDIRECT_URI, [dict(key)])
     assert client_metadata(CLIENT_ID, REDIRECT_URI, [dict(key.public_jwk())])["jwks"]["keys"][0].keys() >= {"kty", "x", "y"}
-
-
-@pytest.fixture
-def event_clock() -> Iterator[list[datetime]]:
-    now = [datetime(2026, 12, 4, 10, 0, tzinfo=UTC)]
-    clock.use(lambda: now[0])
-    try:
-        yield now
-    finally:
-        clock.use(None)
 
 
 def source(bsky, network, event) -> BlueskySource:
