@@ -15,6 +15,10 @@ EVENT ?= events/example.yaml
 # The functions' run time (set in the stack too): the layer's wheels are fetched for it, not for this machine.
 LAMBDA_PYTHON := 3.13
 LAMBDA_PLATFORMS := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64
+# That Python on this machine (pyenv's, or on the PATH): it compiles the layer's bytecode, which Lambda cannot
+# write on its read-only /opt, so a layer without it compiles every module again at every cold start.
+LAMBDA_PY ?= $(firstword $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/$(LAMBDA_PYTHON)*/bin/python$(LAMBDA_PYTHON)) \
+  $(shell p=$$(command -v python$(LAMBDA_PYTHON) 2>/dev/null) && "$$p" -c '' 2>/dev/null && echo "$$p"))
 
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
@@ -74,6 +78,9 @@ $(LAYER_STAMP): pyproject.toml $(LAYER_SOURCES) | $(PY_STAMP)
 	rm -rf build/layer/python/{boto3,botocore,s3transfer}{,-*.dist-info} build/layer/python/bin
 	cp -r layers/relaycast build/layer/python/relaycast
 	find build/layer -name '__pycache__' -prune -exec rm -rf {} +
+	@test -n "$(LAMBDA_PY)" || { echo "make layer: Python $(LAMBDA_PYTHON) (Lambda's) is needed to compile the layer's bytecode: set LAMBDA_PY=/path/to/python$(LAMBDA_PYTHON)" >&2; exit 1; }
+	# Hash-based and never checked against the sources: a zip's timestamps cannot invalidate it.
+	$(LAMBDA_PY) -m compileall -q -j 0 --invalidation-mode unchecked-hash build/layer/python
 	@touch $@
 
 layer: $(LAYER_STAMP)

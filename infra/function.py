@@ -28,6 +28,8 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 METRICS_NAMESPACE = "relaycast"
 # Never ship byte code compiled by the synthesising Python, nor build stamps.
 ASSET_EXCLUDE = ["__pycache__", "*.pyc", ".built", ".DS_Store"]
+# The layer keeps the bytecode `make layer` compiled for Lambda's Python (it cannot be written on /opt).
+LAYER_EXCLUDE = [".built", ".DS_Store"]
 
 
 class LayerNotBuiltError(RuntimeError):
@@ -44,7 +46,7 @@ def shared_layer(scope: Construct, layer_dir: Path = LAYER_DIR) -> lambda_.Layer
     return lambda_.LayerVersion(
         scope,
         "SharedLayer",
-        code=lambda_.Code.from_asset(str(layer_dir), exclude=ASSET_EXCLUDE),
+        code=lambda_.Code.from_asset(str(layer_dir), exclude=LAYER_EXCLUDE),
         compatible_runtimes=[RUNTIME],
         compatible_architectures=[ARCHITECTURE],
         description="relaycast domain package and its runtime dependencies",

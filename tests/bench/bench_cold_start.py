@@ -13,6 +13,10 @@ libraries the house builds on: boto3, Powertools' logger and metrics (its batch 
 batches, idempotency in publish, Chalice in oauth) and the typed settings and event config (pydantic models) that
 every invocation parses. The handler's own cost is what it adds to its floor.
 
+Also what bytecode saves: each function's import beyond boto3's (boto3 loaded first), with the bytecode this
+machine's packages have, and with none at all (an empty PYTHONPYCACHEPREFIX: every module compiled, as Lambda
+would at every cold start from a layer without bytecode, /opt being read-only; `make layer` compiles it).
+
 Also the layer's unzipped size: the bytes of build/layer/python and of what the stack's layer asset holds
 (build/layer without what infra/function.py excludes), when `make layer` has built it.
 """
@@ -23,14 +27,17 @@ import argparse
 import ast
 import fnmatch
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "handlers")]
 
-from handler_support import FUNCTION_MODULES, import_fresh  # noqa: E402
+from handler_support import FUNCTION_MODULES, import_fresh, lambda_environment  # noqa: E402
 
 LAYER = ROOT / "build" / "layer"
 
@@ -47,9 +54,9 @@ FLOORS = {
 
 
 def _asset_exclude() -> list[str]:
-    """infra/function.py's ASSET_EXCLUDE, read from its source (importing infra would start the CDK's Node)."""
+    """infra/function.py's LAYER_EXCLUDE, read from its source (importing infra would start the CDK's Node)."""
     tree = ast.parse((ROOT / "infra" / "function.py").read_text())
-    (value,) = [n.value for n in tree.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "ASSET_EXCLUDE"]
+    (value,) = [n.value for n in tree.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "LAYER_EXCLUDE"]
     return ast.literal_eval(value)
 
 
@@ -59,6 +66,29 @@ def _bytes(folder: Path, exclude: list[str] = ()) -> int | None:
     return sum(p.stat().st_size for p in folder.rglob("*")
                if p.is_file() and not any(fnmatch.fnmatch(part, pattern) for part in p.relative_to(folder).parts
                                           for pattern in exclude))
+
+
+_AFTER_BOTO3 = """
+import sys, time
+sys.path.insert(0, {folder!r})
+import boto3
+start = time.perf_counter()
+import {module}
+print(time.perf_counter() - start)
+"""
+
+
+def _after_boto3(name: str, bytecode: bool) -> float:
+    """Seconds to import the function's module once boto3 is loaded, with this machine's bytecode or none."""
+    folder = ROOT / "functions" / name
+    env = lambda_environment(name)
+    with tempfile.TemporaryDirectory() as empty:
+        if not bytecode:
+            env = {**env, "PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"}
+        done = subprocess.run([sys.executable, "-c", _AFTER_BOTO3.format(folder=str(folder), module=FUNCTION_MODULES[name])],
+                              cwd=folder, env={**env, "PATH": os.environ.get("PATH", "")}, capture_output=True, text=True,
+                              check=True)
+    return float(done.stdout)
 
 
 def measure(runs: int = 9) -> dict:
@@ -71,11 +101,17 @@ def measure(runs: int = 9) -> dict:
             times.append(import_fresh(name, modules=modules)["seconds"])
     median = {probe: round(statistics.median(times) * 1000, 1) for probe, times in seconds.items()}
     boto3_ms = median[None, None]
+    bytecode: dict[tuple[str, bool], list[float]] = {(n, b): [] for n in FUNCTION_MODULES for b in (True, False)}
+    for _ in range(max(3, runs // 3)):
+        for (name, with_bytecode), times in bytecode.items():
+            times.append(_after_boto3(name, with_bytecode))
     handlers = {}
     for name in FUNCTION_MODULES:
         ms, floor_ms = median[name, None], median[name, FLOORS[name]]
         handlers[name] = {"import_ms": ms, "ratio": round(ms / boto3_ms, 2), "floor_ms": floor_ms,
-                          "floor_ratio": round(floor_ms / boto3_ms, 2), "over_floor_ms": round(ms - floor_ms, 1)}
+                          "floor_ratio": round(floor_ms / boto3_ms, 2), "over_floor_ms": round(ms - floor_ms, 1),
+                          "over_boto3_ms_with_bytecode": round(statistics.median(bytecode[name, True]) * 1000, 1),
+                          "over_boto3_ms_without_bytecode": round(statistics.median(bytecode[name, False]) * 1000, 1)}
     return {
         "runs": runs,
         "boto3_ms": boto3_ms,
@@ -96,13 +132,15 @@ def main(argv: list[str] | None = None) -> int:
 
     figures = measure(args.runs)
     table = Table(title=f"cold start: import of each function's module (median of {args.runs} fresh processes)")
-    for column in ("module", "import ms", "× boto3", "floor ms", "floor × boto3", "over floor ms"):
+    for column in ("module", "import ms", "× boto3", "floor ms", "floor × boto3", "over floor ms",
+                   "after boto3 ms", "… without bytecode"):
         table.add_column(column, justify="left" if column == "module" else "right")
-    table.add_row("boto3 alone", f"{figures['boto3_ms']:.0f}", "1.00", "", "", "")
+    table.add_row("boto3 alone", f"{figures['boto3_ms']:.0f}", "1.00", "", "", "", "", "")
     for name, row in figures["handlers"].items():
         ratio = f"{row['ratio']:.2f}" if row["ratio"] <= 1.5 else f"[red]{row['ratio']:.2f}[/red]"
-        table.add_row(f"{name} ({FUNCTION_MODULES[name]})", f"{row['import_ms']:.0f}", ratio, f"{row['floor_ms']:.0f}",
-                      f"{row['floor_ratio']:.2f}", f"{row['over_floor_ms']:.0f}")
+        table.add_row(name, f"{row['import_ms']:.0f}", ratio, f"{row['floor_ms']:.0f}", f"{row['floor_ratio']:.2f}",
+                      f"{row['over_floor_ms']:.0f}", f"{row['over_boto3_ms_with_bytecode']:.0f}",
+                      f"{row['over_boto3_ms_without_bytecode']:.0f}")
     console = Console()
     console.print(table)
     for label, key in (("layer, unzipped", "layer_unzipped_bytes"), ("layer asset, unzipped", "layer_asset_unzipped_bytes")):

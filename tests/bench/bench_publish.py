@@ -831,6 +831,9 @@ def main(argv: list[str] | None = None) -> int:
                                 # what every invocation needs (bench_cold_start.FLOORS), and what each handler adds
                                 "floor_ratios": {n: h["floor_ratio"] for n, h in handlers.items()},
                                 "over_floor_ms": {n: h["over_floor_ms"] for n, h in handlers.items()},
+                                # what the layer's bytecode saves at each cold start (none: every module compiled)
+                                "over_boto3_ms_with_bytecode": {n: h["over_boto3_ms_with_bytecode"] for n, h in handlers.items()},
+                                "over_boto3_ms_without_bytecode": {n: h["over_boto3_ms_without_bytecode"] for n, h in handlers.items()},
                                 "layer_unzipped_bytes": cold_start["layer_unzipped_bytes"]}
         report["load"] = load
         report["goals"].update({"cold_start_ratio": "<= 1.5", "load_server_errors": 0, "load_grants_lost_or_doubled": 0})

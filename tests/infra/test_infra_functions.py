@@ -65,6 +65,18 @@ def test_shared_layer_is_attached_to_every_function(synth):
     assert not (content / ".built").exists()
 
 
+def test_the_layer_ships_bytecode_for_lambdas_python_that_nothing_invalidates(synth):
+    """Lambda cannot write bytecode on /opt: without it every module compiles again at every cold start."""
+    _, layer = synth.one("AWS::Lambda::LayerVersion")
+    content = _asset_dir(synth, layer["Properties"]["Content"]["S3Key"]) / "python"
+    sources = [p for p in content.rglob("*.py")]
+    missing = [p for p in sources if not (p.parent / "__pycache__" / f"{p.stem}.cpython-313.pyc").is_file()]
+    assert len(sources) > 500 and missing == []
+    assert not [p for p in content.rglob("*.pyc") if ".cpython-313." not in p.name]  # no bytecode of another Python
+    header = (content / "relaycast" / "__pycache__" / "config.cpython-313.pyc").read_bytes()[:8]
+    assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, source never checked (PEP 552)
+
+
 def test_each_asset_is_rooted_at_its_own_folder(synth):
     for name, (_, props) in synth.functions().items():
         root = _asset_dir(synth, props["Code"]["S3Key"])
