@@ -28,6 +28,7 @@ import boto3
 
 from relaycast import settings
 from relaycast.config import EventConfig, load_event_config
+from relaycast.networks.bluesky import new_client_key
 
 from .feed import Post, generate_conference_feed
 from .runtime import DeployedStack, LocalCloud, SimClock
@@ -143,6 +144,7 @@ def app_secret(x: SandboxX) -> str:
             "x_client_secret": x.client_secret,
             "x_bearer_token": x.bearer_token,
             "signing_key": "local-demo-signing-key-0123456789abcdef",
+            "bluesky_client_key": new_client_key(),
         }
     )
 

@@ -4,9 +4,9 @@ The routes are the blueprints of `chalicelib/`; every request goes through `chal
 
 from chalice import Chalice
 
-from chalicelib import connecting, dashboard, guard, hosted, links, moderating
+from chalicelib import bluesky, connecting, dashboard, guard, hosted, links, moderating
 
 app = Chalice(app_name="relaycast-oauth")
-for part in (hosted, connecting, dashboard, links, moderating):
+for part in (hosted, connecting, dashboard, links, moderating, bluesky):
     app.register_blueprint(part.blueprint)
 app.register_middleware(guard.guarding(app), "http")

@@ -23,6 +23,9 @@ class AppSecret(BaseModel):
     x_client_secret: str
     x_bearer_token: str
     signing_key: str
+    # The stack's own ES256 key (a private JWK, JSON) with which relaycast authenticates to Bluesky's servers
+    # (`private_key_jwt`); its public half is published at /bluesky/jwks.json. Absent: Bluesky is not offered.
+    bluesky_client_key: str | None = None
 
     def __repr__(self) -> str:  # never print secrets, even by accident
         return "AppSecret(***)"

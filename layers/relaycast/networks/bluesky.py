@@ -11,6 +11,7 @@ the tokens are useless without it, so custody seals the two together (`Session.s
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -163,6 +164,32 @@ def client_metadata(client_id: str, redirect_uri: str, public_keys: list[dict[st
             "redirect_uris": [redirect_uri], "scope": scope, "grant_types": ["authorization_code", "refresh_token"],
             "response_types": ["code"], "dpop_bound_access_tokens": True, "token_endpoint_auth_method": "private_key_jwt",
             "token_endpoint_auth_signing_alg": "ES256", "jwks": {"keys": public_keys}}
+
+
+CLIENT_METADATA_PATH = "bluesky/client-metadata.json"
+JWKS_PATH = "bluesky/jwks.json"
+CALLBACK_PATH = "callback/bluesky"
+
+
+def new_client_key() -> str:
+    """A new ES256 private key for a stack (JWK, JSON, with a `kid` naming when it was made): kept in the app
+    secret, never shown."""
+    from jwskate import Jwk
+
+    return json.dumps(dict(Jwk.generate(alg="ES256", kid=f"relaycast-{clock.epoch()}")))
+
+
+def public_keys(client_key: str) -> list[dict[str, Any]]:
+    """The public half of the stack's key, as its JWKS lists it."""
+    from jwskate import Jwk
+
+    return [dict(Jwk(json.loads(client_key)).public_jwk())]
+
+
+def hosted_client_metadata(hosted_page_url: str, client_key: str) -> dict[str, Any]:
+    """The metadata document of the hosted app: its `client_id` is the document's own URL."""
+    base = hosted_page_url if hosted_page_url.endswith("/") else hosted_page_url + "/"
+    return client_metadata(base + CLIENT_METADATA_PATH, base + CALLBACK_PATH, public_keys(client_key))
 
 
 def repost_rkey(relay_id: str, post_uri: str) -> str:
