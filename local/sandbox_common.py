@@ -21,6 +21,7 @@ source of truth of a run (who reposted what, which tokens were revoked). Each ne
 from __future__ import annotations
 
 import html
+import re
 import socket
 import threading
 import time
@@ -369,6 +370,27 @@ def hidden_inputs(params: Mapping[str, Any]) -> str:
     """The hidden form fields carrying the authorization request (those present) through a consent page."""
     return "".join(f'<input type="hidden" name="{k}" value="{html.escape(str(params[k]))}">'
                    for k in AUTHORIZATION_FIELDS if params.get(k) is not None)
+
+
+def consent_page(*, title: str, question: str, scope: str, carried: Mapping[str, Any],
+                 inputs: Iterable[tuple[str, str, str, str]], allow: str, deny: str) -> str:
+    """A sandbox's consent page: what the app asks for, `carried` (the request) in hidden fields, the sign-in
+    `inputs` (id and name, label, type, value) and the stable hooks `#allow` and `#deny` (decision=allow|deny)."""
+    hidden = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(str(v))}">' for k, v in carried.items())
+    fields = ""
+    for name, label, kind, value in inputs:
+        typed = f' type="{kind}"' if kind != "text" else ""
+        given = f' value="{html.escape(value)}"' if value else ""
+        fields += f'<label>{html.escape(label)} <input id="{name}" name="{name}"{typed}{given}></label>'
+    return (f"<!doctype html><title>{html.escape(title)}</title><h1>{html.escape(question)}</h1>"
+            f"<p>It asks for: <code>{html.escape(scope)}</code></p><form method=\"post\">{hidden}{fields}"
+            f'<button id="allow" name="decision" value="allow">{html.escape(allow)}</button>'
+            f'<button id="deny" name="decision" value="deny">{html.escape(deny)}</button></form>')
+
+
+def hidden_fields(page_html: str) -> dict[str, str]:
+    """A consent page's hidden fields, as a scripted relay sends them back."""
+    return {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page_html)}
 
 
 class _RewriteAdapter(requests.adapters.HTTPAdapter):

@@ -36,8 +36,6 @@ The sandbox is the run's truth: ``reposts_by(handle)``, ``live_tokens()``, and e
 
 from __future__ import annotations
 
-import html
-import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -50,7 +48,7 @@ from flask import Flask, Response, jsonify
 from relaycast_local.lexicons import Lexicons
 from relaycast_local.sandbox_bluesky import oauth, xrpc
 from relaycast_local.sandbox_bluesky.records import Account, BlueskyRecords, Grant, PostRecord, Repost
-from relaycast_local.sandbox_common import (Fault, FaultQueue, LoopbackSandbox, RecordedRequest, Serving,
+from relaycast_local.sandbox_common import (Fault, FaultQueue, LoopbackSandbox, RecordedRequest, Serving, hidden_fields,
                                             install_fault_injection, serve_wsgi)
 
 __all__ = ["Account", "Grant", "PostRecord", "RecordedRequest", "Repost", "SandboxBluesky"]
@@ -140,7 +138,7 @@ class SandboxBluesky(BlueskyRecords, LoopbackSandbox):
         page = http.get(authorize_url, timeout=10)
         if page.status_code != 200:
             raise RuntimeError(f"the consent page answered {page.status_code}: {page.text[:200]}")
-        fields = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)}
+        fields = hidden_fields(page.text)
         account = self.by_handle(handle)
         secret = password if password is not None else account.app_password if account else ""
         answer = http.post(f"{self.origin}/oauth/authorize", allow_redirects=False, timeout=10,

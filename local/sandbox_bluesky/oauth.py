@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +15,7 @@ from flask import Flask, Response, jsonify, request
 from relaycast import clock
 from relaycast_local.sandbox_bluesky.proofs import Nonces, ProofRefused, check_client_assertion, check_dpop
 from relaycast_local.sandbox_bluesky.records import BlueskyRecords
+from relaycast_local.sandbox_common import consent_page
 
 ACCESS_TTL = 3600  # the reference server's access token lifetime (read `expires_in`, never assume it)
 PAR_TTL = 300
@@ -61,11 +61,7 @@ class AuthorizationServer:
     # ---- answers -----------------------------------------------------------------------------------
 
     def _error(self, error: str, description: str, status: int = 400) -> Response:
-        response = jsonify(error=error, error_description=description)
-        response.status_code = status
-        response.headers["DPoP-Nonce"] = self.nonces.current()
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return self._ok({"error": error, "error_description": description}, status)
 
     def _refused(self, refused: ProofRefused) -> Response:
         return self._error(refused.error, refused.description, 400 if refused.nonce else 401 if refused.error == "invalid_client" else 400)
@@ -82,7 +78,7 @@ class AuthorizationServer:
 
     def _proof(self) -> str:
         return check_dpop(request.headers.get("DPoP"), method=request.method, url=self.issuer + request.path,
-                          nonces=self.nonces, records=self.records).jkt
+                          nonces=self.nonces, records=self.records)
 
     # ---- endpoints ---------------------------------------------------------------------------------
 
@@ -129,16 +125,11 @@ class AuthorizationServer:
         pushed = self._pushed_request(request.args.to_dict())
         if pushed is None:
             return "<h1>Unknown or expired authorization request</h1>", 400
-        hint = html.escape(pushed.get("login_hint", ""))
-        scope = html.escape(pushed.get("scope", ""))
-        return (f"<!doctype html><title>Sign in to Bluesky sandbox</title><h1>Authorize {html.escape(pushed['client_id'])}</h1>"
-                f"<p>It asks for: <code>{scope}</code></p>"
-                f'<form method="post"><input type="hidden" name="request_uri" value="{html.escape(request.args["request_uri"])}">'
-                f'<input type="hidden" name="client_id" value="{html.escape(pushed["client_id"])}">'
-                f'<label>Handle <input id="identifier" name="identifier" value="{hint}"></label>'
-                f'<label>Password <input id="password" name="password" type="password"></label>'
-                f'<button id="allow" name="decision" value="allow">Authorize</button>'
-                f'<button id="deny" name="decision" value="deny">Deny</button></form>'), 200
+        return consent_page(
+            title="Sign in to Bluesky sandbox", question=f"Authorize {pushed['client_id']}", scope=pushed.get("scope", ""),
+            carried={"request_uri": request.args["request_uri"], "client_id": pushed["client_id"]},
+            inputs=[("identifier", "Handle", "text", pushed.get("login_hint", "")), ("password", "Password", "password", "")],
+            allow="Authorize", deny="Deny"), 200
 
     def authorize_answer(self) -> Response | tuple[str, int]:
         form = request.form.to_dict()

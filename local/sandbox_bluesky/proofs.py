@@ -9,7 +9,6 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from joserfc import jwk, jws, jwt
 from joserfc.errors import JoseError
@@ -53,14 +52,10 @@ def thumbprint_of_token(access_token: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(access_token.encode()).digest()).rstrip(b"=").decode()
 
 
-@dataclass(frozen=True)
-class Proof:
-    jkt: str  # the thumbprint of the client's DPoP key, to which tokens are bound
-
-
 def check_dpop(proof: str | None, *, method: str, url: str, nonces: Nonces, records: BlueskyRecords,
-               access_token: str | None = None) -> Proof:
-    """The DPoP proof of one request, or ProofRefused (`invalid_dpop_proof`, or `use_dpop_nonce`)."""
+               access_token: str | None = None) -> str:
+    """The thumbprint of the key that signed the request's DPoP proof (tokens are bound to it), or ProofRefused
+    (`invalid_dpop_proof`, or `use_dpop_nonce`)."""
     if not proof:
         raise ProofRefused("invalid_dpop_proof", "DPoP proof required")
     try:
@@ -85,7 +80,7 @@ def check_dpop(proof: str | None, *, method: str, url: str, nonces: Nonces, reco
         raise ProofRefused("use_dpop_nonce", "Authorization server requires nonce in DPoP proof", nonce=True)
     if not isinstance(claims.get("jti"), str) or not records.first_use_of(f"dpop:{claims['jti']}"):
         raise ProofRefused("invalid_dpop_proof", "the proof was used before")
-    return Proof(jkt=key.thumbprint())
+    return key.thumbprint()
 
 
 def check_client_assertion(form: dict[str, str], *, issuer: str, metadata_of: Callable[[str], dict],

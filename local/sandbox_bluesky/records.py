@@ -12,15 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from relaycast import clock
+from relaycast.networks.bluesky import TID_ALPHABET, tid
 from relaycast_local.sandbox_common import Record
 
-_BASE32_SORT = "234567abcdefghijklmnopqrstuvwxyz"
-
-
-def tid(micros: int, clock_id: int = 0) -> str:
-    """A TID (the protocol's timestamp identifier): 53 bits of microseconds and 10 of clock id, base32-sortable."""
-    value = (micros << 10) | (clock_id & 0x3FF)
-    return "".join(_BASE32_SORT[(value >> shift) & 31] for shift in range(60, -1, -5))
+def timestamp_tid(micros: int, clock_id: int = 0) -> str:
+    """A TID (the protocol's timestamp identifier): 53 bits of microseconds and 10 of clock id."""
+    return tid((micros << 10) | (clock_id & 0x3FF))
 
 
 def cid_of(value: Any) -> str:
@@ -97,7 +94,7 @@ class BlueskyRecords:
             existing = self.by_handle(handle)
             if existing:
                 return existing
-            did = "did:plc:" + "".join(secrets.choice(_BASE32_SORT) for _ in range(24))
+            did = "did:plc:" + "".join(secrets.choice(TID_ALPHABET) for _ in range(24))
             account = Account(did=did, handle=handle.lower(), app_password=secrets.token_urlsafe(12),
                               display_name=display_name or handle.split(".")[0], followers=followers)
             self.accounts[did] = account
@@ -121,7 +118,7 @@ class BlueskyRecords:
         created = (at or clock.now()).astimezone(UTC)
         words = {w.strip(".,;:!?").lstrip("#").lower() for w in text.split() if w.startswith("#")}
         with self.lock:
-            rkey = tid(int(created.timestamp() * 1_000_000), len(self.posts))
+            rkey = timestamp_tid(int(created.timestamp() * 1_000_000), len(self.posts))
             uri = f"at://{account.did}/app.bsky.feed.post/{rkey}"
             post = PostRecord(uri=uri, cid=cid_of((uri, text)), did=account.did, text=text,
                               tags=tuple(sorted(words | {t.lower() for t in tags})), created_at=created)

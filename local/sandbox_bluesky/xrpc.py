@@ -15,7 +15,7 @@ from relaycast import clock
 from relaycast_local.lexicons import LexiconError, Lexicons
 from relaycast_local.sandbox_bluesky.oauth import AuthorizationServer
 from relaycast_local.sandbox_bluesky.proofs import Nonces, ProofRefused, check_dpop
-from relaycast_local.sandbox_bluesky.records import Account, BlueskyRecords, PostRecord, Repost, cid_of, tid
+from relaycast_local.sandbox_bluesky.records import Account, BlueskyRecords, PostRecord, Repost, cid_of, timestamp_tid
 
 REPOST = "app.bsky.feed.repost"
 SESSION_TTL = 7200
@@ -79,7 +79,7 @@ class Pds:
         if scheme != "DPoP" or not token:
             raise XrpcError(401, "AuthenticationRequired", "Authentication Required")
         try:
-            proof = check_dpop(request.headers.get("DPoP"), method=request.method, url=self._origin() + request.path,
+            jkt = check_dpop(request.headers.get("DPoP"), method=request.method, url=self._origin() + request.path,
                                nonces=self.nonces, records=self.records, access_token=token)
         except ProofRefused as refused:
             if refused.nonce:
@@ -92,7 +92,7 @@ class Pds:
             raise XrpcError(401, "InvalidToken", "Bad token", headers={"WWW-Authenticate": 'DPoP error="invalid_token"'})
         if grant.access_expires <= clock.epoch():
             raise XrpcError(401, "ExpiredToken", "Token has expired", headers={"WWW-Authenticate": 'DPoP error="invalid_token"'})
-        if grant.jkt != proof.jkt:
+        if grant.jkt != jkt:
             raise XrpcError(401, "InvalidToken", "the token is bound to another DPoP key",
                             headers={"WWW-Authenticate": 'DPoP error="invalid_token"'})
         return grant.did, grant.scope
@@ -205,7 +205,7 @@ class Pds:
             self.lexicons.validate(REPOST, "record", record)
         except LexiconError as error:
             raise XrpcError(400, "InvalidRecord", str(error)) from None
-        rkey = body.get("rkey") or tid(int(clock.now().timestamp() * 1_000_000), secrets.randbelow(1024))
+        rkey = body.get("rkey") or timestamp_tid(int(clock.now().timestamp() * 1_000_000), secrets.randbelow(1024))
         uri = f"at://{account.did}/{REPOST}/{rkey}"
         with self.records.lock:
             if uri in self.records.reposts:

@@ -21,7 +21,6 @@ The sandbox is the run's truth: ``reshares_by(member)``, ``live_tokens()``, ever
 
 from __future__ import annotations
 
-import html
 import re
 import secrets
 import threading
@@ -34,7 +33,7 @@ from flask import Flask, Response, jsonify, request
 
 from relaycast import clock
 from relaycast_local.sandbox_common import (Fault, FaultQueue, LoopbackSandbox, Record, RecordedRequest, Serving,
-                                            install_fault_injection, serve_wsgi)
+                                            consent_page, hidden_fields, install_fault_injection, serve_wsgi)
 
 TOKEN_TTL = 60 * 24 * 3600
 CODE_TTL = 600
@@ -162,8 +161,7 @@ class SandboxLinkedIn(LoopbackSandbox):
         page = requests.get(authorize_url, timeout=10)
         if page.status_code != 200:
             raise RuntimeError(f"the consent page answered {page.status_code}: {page.text[:200]}")
-        fields = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)}
-        answer = requests.post(self.authorize_url, data={**fields, "member": member, "decision": decision},
+        answer = requests.post(self.authorize_url, data={**hidden_fields(page.text), "member": member, "decision": decision},
                                allow_redirects=False, timeout=10)
         if answer.status_code != 302:
             raise RuntimeError(f"the consent answer was {answer.status_code}: {answer.text[:200]}")
@@ -175,12 +173,8 @@ class SandboxLinkedIn(LoopbackSandbox):
         args = request.args.to_dict()
         if args.get("client_id") != self.client_id or not self._redirect.match(args.get("redirect_uri", "")):
             return "<h1>The application or its redirect URI is not registered</h1>", 400
-        hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in args.items())
-        return (f"<!doctype html><title>LinkedIn sandbox</title><h1>Allow {html.escape(self.client_id)}?</h1>"
-                f"<p>It asks for: <code>{html.escape(args.get('scope', ''))}</code></p><form method=\"post\">{hidden}"
-                f'<label>Member <input id="member" name="member"></label>'
-                f'<button id="allow" name="decision" value="allow">Allow</button>'
-                f'<button id="deny" name="decision" value="deny">Cancel</button></form>'), 200
+        return consent_page(title="LinkedIn sandbox", question=f"Allow {self.client_id}?", scope=args.get("scope", ""),
+                            carried=args, inputs=[("member", "Member", "text", "")], allow="Allow", deny="Cancel"), 200
 
     def _authorize_answer(self) -> Response | tuple[str, int]:
         form = request.form.to_dict()

@@ -48,9 +48,7 @@ OAuth views), `routes` (where they go in mastodon-mock's app, the search route a
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -60,7 +58,7 @@ from mastodon_mock.app import create_app
 from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, RateLimitConfig, SeedConfig, StreamingConfig
 from mastodon_mock.db.models import Status
 
-from relaycast_local.sandbox_common import AsgiRecorder, LoopbackSandbox, RecordedRequest, Serving, serve_asgi
+from relaycast_local.sandbox_common import AsgiRecorder, LoopbackSandbox, RecordedRequest, Serving, hidden_fields, serve_asgi
 from relaycast_local.sandbox_mastodon.records import MastodonRecords
 from relaycast_local.sandbox_mastodon.routes import extend
 
@@ -180,10 +178,8 @@ class SandboxMastodon(MastodonRecords, LoopbackSandbox):
         page = self._http.get(authorize_url, timeout=10)
         if page.status_code != 200:
             raise RuntimeError(f"the consent page answered {page.status_code}: {page.text[:200]}")
-        fields = {k: html.unescape(v) for k, v in
-                  re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)}
         answer = self._http.post(f"{self._require_base()}/oauth/authorize", allow_redirects=False, timeout=10,
-                                 data={**fields, "username": username, "decision": decision})
+                                 data={**hidden_fields(page.text), "username": username, "decision": decision})
         if answer.status_code != 302:
             raise RuntimeError(f"the consent answer was {answer.status_code}: {answer.text[:200]}")
         return dict(parse_qsl(urlsplit(answer.headers["Location"]).query))

@@ -27,7 +27,6 @@ import argparse
 import ast
 import fnmatch
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -86,8 +85,7 @@ def _after_boto3(name: str, bytecode: bool) -> float:
         if not bytecode:
             env = {**env, "PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"}
         done = subprocess.run([sys.executable, "-c", _AFTER_BOTO3.format(folder=str(folder), module=FUNCTION_MODULES[name])],
-                              cwd=folder, env={**env, "PATH": os.environ.get("PATH", "")}, capture_output=True, text=True,
-                              check=True)
+                              cwd=folder, env=env, capture_output=True, text=True, check=True)
     return float(done.stdout)
 
 

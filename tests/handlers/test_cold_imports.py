@@ -23,7 +23,7 @@ LEFT_OUT = {
     "publish": ["aws_xray_sdk", PARSER_MODELS, "relaycast.selection", "relaycast.insight", "relaycast.rounds", "chalice", *LOADED_WHEN_USED],
     "expire": ["aws_xray_sdk", PARSER_MODELS, "relaycast.selection", "relaycast.insight", "relaycast.rounds",
                "aws_lambda_powertools.utilities.idempotency", "chalice", *LOADED_WHEN_USED],
-    "oauth": ["aws_xray_sdk", "relaycast.selection", "relaycast.insight", "relaycast.rounds",
+    "oauth": ["aws_xray_sdk", "relaycast.networks.bluesky", "relaycast.selection", "relaycast.insight", "relaycast.rounds",
               "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.idempotency", *LOADED_WHEN_USED],
 }
 

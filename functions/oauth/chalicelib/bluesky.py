@@ -7,8 +7,8 @@ from chalice import Blueprint, Response
 
 from chalicelib.web import Visit, route
 from relaycast.errors import NotFound
-from relaycast.networks.bluesky import hosted_client_metadata, public_keys
 
+# relaycast.networks.bluesky loads in these views only: the hosted page's cold start never pays for it.
 blueprint = Blueprint(__name__)
 
 
@@ -27,9 +27,13 @@ def _client_key(visit: Visit) -> str:
 
 @route(blueprint, "/bluesky/client-metadata.json", methods=["GET"])
 def client_metadata(visit: Visit):
+    from relaycast.networks.bluesky import hosted_client_metadata
+
     return _json(hosted_client_metadata(visit.settings.hosted_page_url or "", _client_key(visit)))
 
 
 @route(blueprint, "/bluesky/jwks.json", methods=["GET"])
 def jwks(visit: Visit):
+    from relaycast.networks.bluesky import public_keys
+
     return _json({"keys": public_keys(_client_key(visit))})

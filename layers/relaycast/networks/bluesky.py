@@ -4,8 +4,8 @@ records of the relay's own repository.
 
 The relay's handle, the PDS their DID document names and the authorization server that PDS names are all
 input relaycast does not control: every request goes through `netguard` (one public host per session, pinned
-addresses, no redirects, bounded answers). A DPoP key is made for each connection and lives with its tokens:
-the tokens are useless without it, so custody seals the two together (`Session.sealable`).
+addresses, no redirects, bounded answers). A DPoP key is made for each connection and lives with its tokens
+(`Session.token` holds both): the tokens are useless without it, so custody must seal the two together.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -37,6 +37,7 @@ SCOPE = f"atproto repo:{REPOST}?action=create&action=delete"
 PLC_DIRECTORY = "https://plc.directory"
 HANDLE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 DID = re.compile(r"^did:(plc:[a-z2-7]{24}|web:[a-z0-9.-]+)$")
+TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable, as the protocol's timestamp identifiers
 AT_URI = re.compile(r"^at://(did:[a-z]+:[a-zA-Z0-9._:%-]+)/([a-zA-Z0-9.-]+)/([a-zA-Z0-9._~:-]+)$")
 
 
@@ -69,18 +70,22 @@ def _host(url: str) -> str:
     return parts.hostname
 
 
-def _json(guard: NetGuard, url: str, what: str) -> dict[str, Any]:
+def _get(guard: NetGuard, url: str, what: str) -> requests.Response:
+    """GET through netguard: a host it refuses is the relay's input refused, a failure to reach it is transient."""
     import requests
 
     from relaycast.netguard import GuardRefused, InstanceRejected
 
-    host = urlsplit(url).hostname or ""
     try:
-        response = guard.session(host).get(url, timeout=guard.timeout)
+        return guard.session(urlsplit(url).hostname or "").get(url, timeout=guard.timeout)
     except (GuardRefused, InstanceRejected) as error:
-        raise IdentityRejected(f"{what} is not a public address: {error}") from None
+        raise IdentityRejected(f"{what} is not on a public address: {error}") from None
     except requests.RequestException:
         raise Transient(f"{what} could not be reached") from None
+
+
+def _json(guard: NetGuard, url: str, what: str) -> dict[str, Any]:
+    response = _get(guard, url, what)
     if response.status_code != 200:
         raise IdentityRejected(f"{what} answered {response.status_code}.")
     try:
@@ -102,17 +107,8 @@ def parse_handle(text: str) -> str:
 def resolve(text: str, guard: NetGuard, plc: str = PLC_DIRECTORY) -> Account:
     """Handle → DID (its host's `/.well-known/atproto-did`) → DID document (the PLC directory, or did:web's host),
     which must claim the handle back → its PDS → the PDS's authorization server and that server's metadata."""
-    import requests
-
-    from relaycast.netguard import GuardRefused, InstanceRejected
-
     handle = parse_handle(text)
-    try:
-        answer = guard.session(handle).get(f"https://{handle}/.well-known/atproto-did", timeout=guard.timeout)
-    except (GuardRefused, InstanceRejected) as error:
-        raise IdentityRejected(f"That handle is not on a public address: {error}") from None
-    except requests.RequestException:
-        raise Transient("the handle's host could not be reached") from None
+    answer = _get(guard, f"https://{handle}/.well-known/atproto-did", "That handle")
     did = answer.text.strip() if answer.status_code == 200 else ""
     if not DID.match(did):
         raise IdentityRejected("No Bluesky account answers for that handle.")
@@ -167,7 +163,6 @@ def client_metadata(client_id: str, redirect_uri: str, public_keys: list[dict[st
 
 
 CLIENT_METADATA_PATH = "bluesky/client-metadata.json"
-JWKS_PATH = "bluesky/jwks.json"
 CALLBACK_PATH = "callback/bluesky"
 
 
@@ -195,10 +190,13 @@ def hosted_client_metadata(hosted_page_url: str, client_key: str) -> dict[str, A
 def repost_rkey(relay_id: str, post_uri: str) -> str:
     """The record key of a relay's repost of a post, the same every time (a TID made from their hash): a second
     create is refused by the PDS instead of making a second repost, and the repost can be looked up by its key."""
-    digest = int.from_bytes(hashlib.sha256(f"{relay_id}\n{post_uri}".encode()).digest()[:8], "big")
-    value = digest & ((1 << 63) - 1)  # the top bit of a TID is 0
-    alphabet = "234567abcdefghijklmnopqrstuvwxyz"
-    return "".join(alphabet[(value >> shift) & 31] for shift in range(60, -1, -5))
+    return tid(int.from_bytes(hashlib.sha256(f"{relay_id}\n{post_uri}".encode()).digest()[:8], "big"))
+
+
+def tid(value: int) -> str:
+    """A TID's text: 63 bits (its top bit is 0), 13 base32-sortable characters."""
+    value &= (1 << 63) - 1
+    return "".join(TID_ALPHABET[(value >> shift) & 31] for shift in range(60, -1, -5))
 
 
 @dataclass(frozen=True)
@@ -299,7 +297,7 @@ class BlueskyNetwork:
             self.revoke(session)
             raise IdentityRejected("The server answered for another account than the one you named.")
         granted = set((token.scope or "").split())
-        if not {"atproto", f"repo:{REPOST}?action=create&action=delete"} <= granted and "transition:generic" not in granted:
+        if not set(SCOPE.split()) <= granted and "transition:generic" not in granted:
             self.revoke(session)
             raise NetworkError("the grant lacks the scope to repost")
         return session
@@ -358,20 +356,9 @@ class BlueskyNetwork:
     # ---- the relay's repository --------------------------------------------------------------------
 
     def _xrpc(self, session: Session, method: str, nsid: str, **kwargs: Any) -> requests.Response:
-        import requests
-
-        try:
-            response = self.guard.session(_host(session.pds)).request(
-                method, f"{session.pds}/xrpc/{nsid}", auth=self._token(session), timeout=self.guard.timeout, **kwargs)
-        except requests.RequestException as error:
-            raise Transient(f"{nsid}: {type(error).__name__}") from None
-        if response.status_code == 429:
-            reset = response.headers.get("ratelimit-reset", "")
-            raise RateLimited(f"{nsid}: 429", reset_at=int(reset) if reset.isdigit() else clock.epoch() + 300)
+        response = _xrpc(self.guard, session.pds, method, nsid, auth=self._token(session), **kwargs)
         if response.status_code == 401:
             raise TokenRejected(f"{nsid}: 401")
-        if response.status_code >= 500:
-            raise Transient(f"{nsid}: {response.status_code}")
         return response
 
     def repost(self, session: Session, relay_id: str, post_uri: str, post_cid: str) -> str:
@@ -379,7 +366,7 @@ class BlueskyNetwork:
         repost); returns the record key."""
         rkey = repost_rkey(relay_id, post_uri)
         record = {"$type": REPOST, "subject": {"uri": post_uri, "cid": post_cid},
-                  "createdAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
+                  "createdAt": clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
         response = self._xrpc(session, "POST", "com.atproto.repo.createRecord",
                               json={"repo": session.did, "collection": REPOST, "rkey": rkey, "record": record})
         if response.status_code == 200 or self.has_reposted(session, rkey):
@@ -424,20 +411,8 @@ class BlueskySource:
         return f"BlueskySource(service={self.service!r}, identifier={self._identifier!r})"
 
     def _call(self, method: str, nsid: str, *, token: str | None = None, **kwargs: Any) -> requests.Response:
-        import requests
-
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        try:
-            response = self.guard.session(_host(self.service)).request(
-                method, f"{self.service}/xrpc/{nsid}", headers=headers, timeout=self.guard.timeout, **kwargs)
-        except requests.RequestException as error:
-            raise Transient(f"{nsid}: {type(error).__name__}") from None
-        if response.status_code == 429:
-            reset = response.headers.get("ratelimit-reset", "")
-            raise RateLimited(f"{nsid}: 429", reset_at=int(reset) if reset.isdigit() else clock.epoch() + 300)
-        if response.status_code >= 500:
-            raise Transient(f"{nsid}: {response.status_code}")
-        return response
+        return _xrpc(self.guard, self.service, method, nsid, headers=headers, **kwargs)
 
     def _signed_in(self) -> str:
         if self.session is None:
@@ -495,6 +470,24 @@ class BlueskySource:
             lang=langs[0] if langs and isinstance(langs[0], str) else "und", likes=int(view.get("likeCount", 0)),
             reposts=int(view.get("repostCount", 0)), replies=int(view.get("replyCount", 0)),
             is_reply="reply" in record, url=f"https://bsky.app/profile/{author.get('handle', '')}/post/{rkey}")
+
+
+def _xrpc(guard: NetGuard, service: str, method: str, nsid: str, **kwargs: Any) -> requests.Response:
+    """One XRPC call to `service` through netguard: 429 (with Bluesky's `ratelimit-reset`), 5xx and failures to
+    reach it typed; any other answer is the caller's to read."""
+    import requests
+
+    try:
+        response = guard.session(_host(service)).request(method, f"{service}/xrpc/{nsid}", timeout=guard.timeout,
+                                                         **kwargs)
+    except requests.RequestException as error:
+        raise Transient(f"{nsid}: {type(error).__name__}") from None
+    if response.status_code == 429:
+        reset = response.headers.get("ratelimit-reset", "")
+        raise RateLimited(f"{nsid}: 429", reset_at=int(reset) if reset.isdigit() else clock.epoch() + 300)
+    if response.status_code >= 500:
+        raise Transient(f"{nsid}: {response.status_code}")
+    return response
 
 
 def _error(response: requests.Response) -> str:

@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 
 from relaycast import clock
 from relaycast.networks.base import Identity, NetworkError, RateLimited, TokenRejected, Tokens, Transient
-from relaycast.networks.oauth import pkce_session
+from relaycast.networks.oauth import busy_token_endpoint, pkce_session
 
 if TYPE_CHECKING:
     import requests
@@ -42,12 +42,6 @@ def post_urn(text: str) -> str:
     return match.group(0)
 
 
-def _busy(response: requests.Response) -> requests.Response:
-    if response.status_code == 429 or response.status_code >= 500:
-        raise Transient(f"token endpoint answered {response.status_code}")
-    return response
-
-
 class LinkedInNetwork:
     name = "linkedin"
     mode = "approve-each"
@@ -69,7 +63,7 @@ class LinkedInNetwork:
 
     def _oauth(self, redirect_uri: str | None = None) -> OAuth2Session:
         return pkce_session(self.client_id, self.client_secret, scope=self.scope, redirect_uri=redirect_uri,
-                            auth_method="client_secret_post", busy=_busy, default_timeout=TIMEOUT)
+                            auth_method="client_secret_post", busy=busy_token_endpoint, default_timeout=TIMEOUT)
 
     def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str | None = None) -> str:
         """LinkedIn's web flow takes no PKCE: the state and the client secret carry it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from relaycast.networks.base import TokenRejected
+from relaycast.networks.base import TokenRejected, Transient
 
 if TYPE_CHECKING:
     import requests
@@ -44,6 +44,14 @@ def pkce_session(
     for hook in TOKEN_RESPONSE_HOOKS:
         session.register_compliance_hook(hook, busy)
     return session
+
+
+def busy_token_endpoint(response: requests.Response) -> requests.Response:
+    """A 429 or 5xx from a token endpoint carries no token and no OAuth error (X answers a problem document): the
+    endpoint is busy, not refusing, so the connect or the refresh is tried again later."""
+    if response.status_code == 429 or response.status_code >= 500:
+        raise Transient(f"token endpoint answered {response.status_code}")
+    return response
 
 
 def still_accepted(identity: Callable[[str], Any], access_token: str) -> bool:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from relaycast import clock
 from relaycast.networks.base import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
-from relaycast.networks.oauth import pkce_session, still_accepted
+from relaycast.networks.oauth import busy_token_endpoint, pkce_session, still_accepted
 
 if TYPE_CHECKING:
     import requests
@@ -71,14 +71,6 @@ def _typed(error: Exception) -> NetworkError:
     return NetworkError(str(error))
 
 
-def _busy_token_endpoint(response: requests.Response) -> requests.Response:
-    """A 429 or 5xx from the token endpoint carries no token and no OAuth error (X answers a problem document):
-    the endpoint is busy, not refusing, so the connect or the refresh is tried again later."""
-    if response.status_code == 429 or response.status_code >= 500:
-        raise Transient(f"token endpoint answered {response.status_code}")
-    return response
-
-
 class XNetwork:
     name = "x"
     mode = "approve-each"  # X forbids automated reposting across accounts that authorised one app
@@ -108,7 +100,7 @@ class XNetwork:
     # --- OAuth ----------------------------------------------------------------------------------
     def _oauth(self, redirect_uri: str | None = None) -> OAuth2Session:
         return pkce_session(self.client_id, self.client_secret, scope=self.scope, redirect_uri=redirect_uri,
-                            auth_method="client_secret_basic", busy=_busy_token_endpoint, default_timeout=TIMEOUT)
+                            auth_method="client_secret_basic", busy=busy_token_endpoint, default_timeout=TIMEOUT)
 
     def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str) -> str:
         url, _ = self._oauth(redirect_uri).create_authorization_url(
