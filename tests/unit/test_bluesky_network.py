@@ -201,3 +201,12 @@ def test_a_lost_answer_then_a_retry_makes_one_repost_and_a_429_carries_its_reset
     with pytest.raises(RateLimited) as limited:
         network.undo_repost(session, repost_rkey("bluesky-r1", post.uri))
     assert limited.value.reset_at == 1_900_000_000 and len(bsky.reposts_by(amina.handle)) == 1
+
+
+def test_a_refresh_reads_only_the_granting_servers_metadata(bsky, network):
+    amina = bsky.add_account(bsky.handle("amina"))
+    session = connected(bsky, network, amina.handle)
+    before = len(bsky.requests)
+    network.refresh(session)
+    # No handle, DID document or PDS read; the server's nonce is remembered with the session's DPoP key.
+    assert [r.path for r in bsky.requests[before:]] == ["/.well-known/oauth-authorization-server", "/oauth/token"]

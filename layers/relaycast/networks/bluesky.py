@@ -311,14 +311,19 @@ class BlueskyNetwork:
         token = self._token(session)
         return int(token.expires_at.timestamp()) if token.expires_at else clock.epoch()
 
+    def _server(self, issuer: str) -> dict[str, Any]:
+        """The metadata of the authorization server a session was granted by (checked against the profile)."""
+        server = _json(self.guard, f"{issuer}/.well-known/oauth-authorization-server", "The authorization server")
+        _check_server(issuer, server)
+        return server
+
     def refresh(self, session: Session) -> Session:
-        """A new token pair (the old refresh token is spent: custody stores the new one before anything else)."""
+        """A new token pair from the server that granted the session (its refresh token is spent: custody stores
+        the new one before anything else). One metadata read, not the whole identity chain: a session is bound
+        to its server whatever becomes of the handle."""
         from requests_oauth2client import TokenSerializer
 
-        account = resolve(session.handle, self.guard, self.plc)
-        if account.issuer != session.issuer:
-            raise TokenRejected("the account moved to another server")
-        client = self._client(account.issuer, account.server)
+        client = self._client(session.issuer, self._server(session.issuer))
         token = self._oauth_call(lambda: client.refresh_token(self._token(session)), rejected=True)
         return Session(did=session.did, handle=session.handle, pds=session.pds, issuer=session.issuer,
                        token=TokenSerializer().dumps(token).decode())
@@ -326,7 +331,7 @@ class BlueskyNetwork:
     def revoke(self, session: Session) -> None:
         """RFC 7009 at the server's revocation endpoint, refresh token first (it ends the session on the reference
         server); raises NetworkError when the server advertises none (the caller tells the relay)."""
-        server = _json(self.guard, f"{session.issuer}/.well-known/oauth-authorization-server", "The authorization server")
+        server = self._server(session.issuer)
         if not server.get("revocation_endpoint"):
             raise NetworkError("the authorization server advertises no revocation endpoint")
         client = self._client(session.issuer, server)
