@@ -101,8 +101,8 @@ class Lexicons:
             for ours, theirs in (("maxLength", "maxLength"), ("minLength", "minLength"), ("enum", "enum"), ("const", "const")):
                 if theirs in d:
                     schema[ours] = d[theirs]
-            if "maxGraphemes" in d:  # a grapheme is at least one code point: a bound on code points would be wrong
-                schema.setdefault("maxLength", max(d.get("maxLength", 0), d["maxGraphemes"] * 16))
+            # A lexicon's maxLength counts UTF-8 bytes, JSON Schema's counts code points: a looser bound, never a
+            # wrong refusal. maxGraphemes is left to the byte bound every official lexicon gives beside it.
             return schema
         if kind == "integer":
             return {"type": "integer", **{k: d[k] for k in ("minimum", "maximum", "enum", "const") if k in d}}
