@@ -66,6 +66,45 @@ def test_tokens_are_sealed_and_bound_to_their_relay(kms_key):
         crypto.unseal(blob, event_slug="ev", relay_id="x-2", network="x")
 
 
+def test_a_custody_larger_than_kms_can_encrypt_is_sealed_in_an_envelope(kms_key):
+    """KMS encrypts 4 KiB at most (moto does not hold it to that: the hook below does, as KMS would); a Bluesky
+    custody with its proof key and a day of retired tokens is larger."""
+    from relaycast import aws
+
+    kms = aws.client("kms")
+    sent = []
+
+    def kms_limit(params, **kwargs):
+        sent.append(len(params.get("Plaintext", b"")))
+        if len(params.get("Plaintext", b"")) > 4096:
+            raise ValueError("KMS refuses a plaintext over 4096 bytes")
+
+    kms.meta.events.register("provide-client-params.kms.Encrypt", kms_limit)
+    try:
+        with pytest.raises(ValueError, match="4096"):  # the hook holds the client crypto uses to KMS's limit
+            kms.encrypt(KeyId=kms_key, Plaintext=b"x" * 5000)
+        held = {"current": {"access_token": "a" * 900}, "retired": [{"token": f"t{i}" * 300, "hint": "access_token"} for i in range(30)]}
+        blob = crypto.seal(held, key_id=kms_key, event_slug="ev", relay_id="grant:g-1", network="bluesky")
+    finally:
+        kms.meta.events.unregister("provide-client-params.kms.Encrypt", kms_limit)
+    assert len(blob) > 4096 + 1000 and sent == [5000]  # KMS made a data key; it never saw the tokens
+    assert b"t1t1" not in blob
+    assert crypto.unseal(blob, event_slug="ev", relay_id="grant:g-1", network="bluesky") == held
+    with pytest.raises(ClientError):  # the data key is bound to the context: another grant's item cannot open it
+        crypto.unseal(blob, event_slug="ev", relay_id="grant:g-2", network="bluesky")
+    altered = blob[:-5] + bytes([blob[-5] ^ 1]) + blob[-4:]
+    with pytest.raises(crypto.Tampered):
+        crypto.unseal(altered, event_slug="ev", relay_id="grant:g-1", network="bluesky")
+
+
+def test_a_blob_kms_sealed_by_itself_still_opens(kms_key):
+    from relaycast import aws
+
+    context = {"event": "ev", "relay": "x-1", "network": "x"}
+    blob = aws.client("kms").encrypt(KeyId=kms_key, Plaintext=b'{"access_token":"old"}', EncryptionContext=context)["CiphertextBlob"]
+    assert crypto.unseal(blob, event_slug="ev", relay_id="x-1", network="x") == {"access_token": "old"}
+
+
 def test_take_quotas_takes_every_budget_or_none(store, frozen_clock):
     budgets = [("a", 2, 60), ("b", 1, 60), ("c", 5, 60)]
     assert store.take_quotas(budgets) == (0, None)

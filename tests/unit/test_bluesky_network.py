@@ -12,7 +12,8 @@ from jwskate import Jwk
 
 from relaycast.netguard import NetGuard
 from relaycast.networks import NetworkError, RateLimited, TokenRejected, Transient
-from relaycast.networks.bluesky import (BlueskyNetwork, BlueskySource, IdentityRejected, client_metadata, parse_handle, repost_rkey,
+from relaycast.networks.bluesky import (BlueskyNetwork, BlueskySource, IdentityRejected, client_metadata, parse_handle, post_id_of,
+                                        repost_rkey,
                                         resolve)
 
 CLIENT_ID = "https://relaycast.example/bluesky/client-metadata.json"
@@ -154,8 +155,11 @@ def test_the_source_reads_the_tagged_posts_page_by_page_and_from_its_cursor(bsky
     posts = [p for page in pages for p in page]
     assert [p.text for p in posts[:2]] == ["Finding 129 #RCDEMO26", "Finding 128 #RCDEMO26"] and len(posts) == 130
     first = posts[0]
-    did, rkey = first.post_id.split("/")[2], first.post_id.rsplit("/", 1)[1]
-    assert (first.network, first.author, first.author_id, first.cid) == ("bluesky", bsky.handle("expert0"), did, bsky.posts[first.post_id].cid)
+    did, rkey = first.uri.split("/")[2], first.uri.rsplit("/", 1)[1]
+    assert (first.network, first.author, first.author_id, first.cid) == ("bluesky", bsky.handle("expert0"), did, bsky.posts[first.uri].cid)
+    # Decimal ids, as on the other networks (the tables and the dashboard's forms take no at-uri), and distinct.
+    assert first.post_id == post_id_of(first.uri) and first.post_id.isdigit() and len({p.post_id for p in posts}) == 130
+    assert first.ref == f"{first.uri} {first.cid}" and first.indexed_at
     assert first.url == f"https://bsky.app/profile/{first.author}/post/{rkey}"
     since = (start + timedelta(minutes=125)).isoformat()
     assert [p.text for page in feed.search(["rcdemo26"], since) for p in page] == [f"Finding {i} #RCDEMO26" for i in range(129, 124, -1)]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from relaycast import clock
-from relaycast.networks.base import NetworkError, Post, RateLimited, TokenRejected, Transient
+from relaycast.networks.base import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
 
 if TYPE_CHECKING:
     import requests
@@ -43,9 +43,13 @@ AT_URI = re.compile(r"^at://(did:[a-z]+:[a-zA-Z0-9._:%-]+)/([a-zA-Z0-9.-]+)/([a-
 
 @dataclass(frozen=True)
 class BlueskyPost(Post):
-    """A post as the rounds store it, with the content id a repost record must name (its strong reference)."""
+    """A post as the rounds store it: its id is decimal (`post_id_of` its at-uri), `ref` is what a repost record
+    names (the at-uri and the content id: its strong reference), `indexed_at` the AppView's time (the cursor)."""
 
+    uri: str = ""
     cid: str = ""
+    ref: str = ""
+    indexed_at: str = ""
 
 
 class IdentityRejected(NetworkError):
@@ -253,15 +257,16 @@ class BlueskyNetwork:
             authorization_response_iss_parameter_supported=True, dpop_bound_access_tokens=True,
             redirect_uri=redirect_uri, session=self.guard.session(_host(issuer)))
 
-    def begin(self, handle: str, *, redirect_uri: str) -> Pending:
+    def begin(self, handle: str, *, redirect_uri: str, state: str | None = None, code_verifier: str | None = None) -> Pending:
         """Resolve the handle, push the authorization request (PAR, with a new DPoP key) and return where to send
         the relay."""
         from requests_oauth2client import AuthorizationRequestSerializer, DPoPKey
 
         account = resolve(handle, self.guard, self.plc)
         client = self._client(account.issuer, account.server, redirect_uri)
-        request = client.authorization_request(scope=SCOPE, state=secrets.token_urlsafe(24), nonce=None,
-                                               login_hint=account.handle, dpop_key=DPoPKey.generate(alg="ES256"))
+        request = client.authorization_request(scope=SCOPE, state=state or secrets.token_urlsafe(24), nonce=None,
+                                               login_hint=account.handle, dpop_key=DPoPKey.generate(alg="ES256"),
+                                               **({"code_verifier": code_verifier} if code_verifier else {}))
         pushed = self._oauth_call(lambda: client.pushed_authorization_request(request))
         return Pending(url=pushed.uri, request=AuthorizationRequestSerializer().dumps(request).decode(), did=account.did,
                        handle=account.handle, pds=account.pds, issuer=account.issuer)
@@ -331,14 +336,17 @@ class BlueskyNetwork:
     def revoke(self, session: Session) -> None:
         """RFC 7009 at the server's revocation endpoint, refresh token first (it ends the session on the reference
         server); raises NetworkError when the server advertises none (the caller tells the relay)."""
-        server = self._server(session.issuer)
-        if not server.get("revocation_endpoint"):
-            raise NetworkError("the authorization server advertises no revocation endpoint")
-        client = self._client(session.issuer, server)
         token = self._token(session)
         for value, hint in ((token.refresh_token, "refresh_token"), (token.access_token, "access_token")):
             if value:
-                self._oauth_call(lambda v=value, h=hint: client.revoke_token(v, token_type_hint=h))
+                self.revoke_one(session, value, hint)
+
+    def revoke_one(self, session: Session, value: str, hint: str) -> None:
+        """One token of a session (the generic interface revokes token by token)."""
+        server = self._server(session.issuer)
+        if not server.get("revocation_endpoint"):
+            raise NetworkError("the authorization server advertises no revocation endpoint")
+        self._oauth_call(lambda: self._client(session.issuer, server).revoke_token(value, token_type_hint=hint))
 
     def _oauth_call(self, call: Any, *, rejected: bool = False) -> Any:
         import requests
@@ -400,6 +408,95 @@ class BlueskyNetwork:
         except TokenRejected:
             return False
         return response.status_code == 200
+
+
+def bind(raw: str, session: Session) -> str:
+    """A token as the rest of relaycast holds it: the token, a space (never in a token), and the session it is
+    bound to (DPoP key, account, servers), so each call that gets it can prove possession."""
+    import base64
+
+    data = json.dumps({"did": session.did, "handle": session.handle, "pds": session.pds, "issuer": session.issuer,
+                       "token": session.token}, separators=(",", ":")).encode()
+    return f"{raw} {base64.urlsafe_b64encode(data).decode()}"
+
+
+def unbind(bound: str) -> Session:
+    import base64
+
+    try:
+        _, data = bound.split(" ", 1)
+        return Session(**json.loads(base64.urlsafe_b64decode(data)))
+    except (ValueError, TypeError):
+        raise TokenRejected("not a Bluesky token bound to its session") from None
+
+
+class BlueskyGrants:
+    """Bluesky in the words every network adapter speaks (tokens as strings, a post as its reference): what the
+    pipeline calls. A token is `bind`'s form, so revocation, verification and refresh each carry their DPoP key;
+    a post's reference is its at-uri and cid (`post_ref`)."""
+
+    name = "bluesky"
+    scope = SCOPE
+
+    def __init__(self, network: BlueskyNetwork):
+        self.network = network
+
+    def __repr__(self) -> str:
+        return f"BlueskyGrants({self.network!r})"
+
+    def begin(self, handle: str, *, redirect_uri: str, state: str, code_verifier: str) -> Pending:
+        return self.network.begin(handle, redirect_uri=redirect_uri, state=state, code_verifier=code_verifier)
+
+    def tokens(self, session: Session) -> Tokens:
+        token = self.network._token(session)
+        return Tokens(access_token=bind(token.access_token, session),
+                      refresh_token=bind(token.refresh_token, session) if token.refresh_token else None,
+                      expires_at=self.network.expires_at(session), scope=token.scope or SCOPE)
+
+    def exchange(self, pending: Pending, callback_url: str) -> Tokens:
+        return self.tokens(self.network.finish(pending, callback_url))
+
+    def identity(self, access_token: str) -> Identity:
+        session = unbind(access_token)
+        return Identity(user_id=session.did, username=session.handle)
+
+    def refresh(self, refresh_token: str | None) -> Tokens:
+        if not refresh_token:
+            raise TokenRejected("no refresh token was granted")
+        return self.tokens(self.network.refresh(unbind(refresh_token)))
+
+    def revoke(self, token: str, hint: str) -> None:
+        session = unbind(token)
+        self.network.revoke_one(session, token.split(" ", 1)[0], hint)
+
+    def token_works(self, access_token: str) -> bool:
+        return self.network.token_works(unbind(access_token))
+
+    def repost(self, access_token: str, user_id: str, post: str) -> None:
+        uri, cid = split_ref(post)
+        self.network.repost(unbind(access_token), user_id, uri, cid)
+
+    def has_reposted(self, access_token: str, user_id: str, post: str) -> bool:
+        uri, _ = split_ref(post)
+        return self.network.has_reposted(unbind(access_token), repost_rkey(user_id, uri))
+
+    def undo_repost(self, access_token: str, user_id: str, post: str) -> None:
+        uri, _ = split_ref(post)
+        self.network.undo_repost(unbind(access_token), repost_rkey(user_id, uri))
+
+
+def split_ref(post: str) -> tuple[str, str]:
+    """A post's reference (`BlueskyPost.ref`): its at-uri and content id."""
+    uri, _, cid = post.partition(" ")
+    post_ref(uri)
+    if not cid:
+        raise NetworkError("a Bluesky post is reposted by its uri and cid")
+    return uri, cid
+
+
+def post_id_of(uri: str) -> str:
+    """A post's id in relaycast's tables (decimal, as on the other networks): 64 bits of its at-uri's digest."""
+    return str(int.from_bytes(hashlib.sha256(uri.encode()).digest()[:8], "big"))
 
 
 class BlueskySource:
@@ -470,7 +567,8 @@ class BlueskySource:
         created = datetime.fromisoformat(str(record.get("createdAt") or view["indexedAt"]).replace("Z", "+00:00"))
         langs = record.get("langs") or []
         return BlueskyPost(
-            network="bluesky", post_id=view["uri"], cid=view["cid"], author=author.get("handle", ""),
+            network="bluesky", post_id=post_id_of(view["uri"]), uri=view["uri"], cid=view["cid"],
+            ref=f"{view['uri']} {view['cid']}", indexed_at=str(view.get("indexedAt", "")), author=author.get("handle", ""),
             author_id=author.get("did", ""), text=str(record.get("text", "")), created_at=created.astimezone(UTC),
             lang=langs[0] if langs and isinstance(langs[0], str) else "und", likes=int(view.get("likeCount", 0)),
             reposts=int(view.get("repostCount", 0)), replies=int(view.get("replyCount", 0)),
