@@ -86,6 +86,8 @@ class Pipeline(Construct):
         storage.grant_app_secret_read(self.publish.function)
         # publish decrypts a relay's tokens and re-encrypts them when a refresh rotates them.
         storage.token_key.grant_encrypt_decrypt(self.publish.function)
+        if "bluesky" in config.networks:  # the event's Bluesky session (app password) is kept sealed between polls
+            storage.token_key.grant_encrypt_decrypt(self.poll.function)
         # A grant revoked at the network ends where it is found (publish): revocation path and receipt.
         notices.grant_send(self.publish.function)
         # select mails the moderator's round, propose each relay's digest: both with signed links.

@@ -55,6 +55,9 @@ class RelaycastStack(Stack):
             fn.function.add_environment("HOSTED_PAGE_URL", self.connect_api.url)
         self.schedules = Schedules(self, "Schedules", parts=parts, state_machine=self.pipeline.state_machine,
                                    publish=self.pipeline.publish.function)
+        if "bluesky" in config.networks:  # relaycast's Bluesky client_id is a URL of the hosted page
+            for fn in (self.pipeline.publish, self.schedules.expire):
+                fn.function.add_environment("HOSTED_PAGE_URL", self.connect_api.url)
         self.functions = {
             "oauth": self.connect_api.oauth,
             "poll": self.pipeline.poll,

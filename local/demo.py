@@ -28,6 +28,7 @@ class LocalEvent:
     stack: LocalStack
     relays: list[SimulatedRelay]
     on_mastodon: tuple[str, ...] = ()  # usernames of the relays who also connected Mastodon
+    on_bluesky: tuple[str, ...] = ()  # usernames of the relays who also connected Bluesky
     came_back: tuple[str, ...] = ()  # usernames of the relays who revoked X during the event and connected again
     live_at_receipt: int = 0  # confirmed receipts whose tokens the network still accepted when the receipt was made
 
@@ -66,6 +67,9 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
     per_user = Counter(user for user, _post in sandbox.retweets if user in relay_users)
     revoked_users = {r.user_id for r in sandbox.revocations if r.whole_grant and r.user_id in relay_users}
     reblogs = event.stack.mastodon.reblogs() if event.stack.mastodon else []
+    bluesky = event.stack.bluesky
+    handles = {r.bluesky_handle for r in event.relays if r.bluesky_handle}
+    reposts = [(r.did, r.subject_uri) for h in sorted(handles) for r in bluesky.reposts_by(h)] if bluesky else []
     receipts = [i for i in items if i.get("kind") == "receipt"]
     reconnected, revoked_then_back = reconnections(event)
     return {
@@ -112,8 +116,18 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "mastodon_grants_revoked_upstream": sum(
             1 for i in items if i.get("sk", "").startswith("RECEIPT#mastodon#") and i.get("confirmed") is True
         ),
+        "bluesky_relays_connected": len(event.on_bluesky),
+        "bluesky_candidates": sum(1 for i in items if i.get("kind") == "candidate" and i.get("network") == "bluesky"),
+        # What the relays' own repositories hold at the end (the sandbox's truth, not relaycast's ledger).
+        "bluesky_reposts": len(reposts),
+        "bluesky_max_reposts_per_relay": max(Counter(did for did, _ in reposts).values(), default=0),
+        "bluesky_duplicate_reposts": len(reposts) - len(set(reposts)),
+        "bluesky_grants_revoked_upstream": sum(
+            1 for i in items if i.get("sk", "").startswith("RECEIPT#bluesky#") and i.get("confirmed") is True
+        ),
         "receipts_expected_by_mail": sum(
-            (1 + (r.username in event.on_mastodon) + (r.username in event.came_back)) for r in event.relays
+            (1 + (r.username in event.on_mastodon) + (r.username in event.on_bluesky) + (r.username in event.came_back))
+            for r in event.relays
             if r.dashboard_url and r.email
         ),
         "grants_left": kinds["grant"],
@@ -157,6 +171,10 @@ def run_event(
             event.on_mastodon = tuple(p.username for p in people[::3])
             for person in people[::3]:
                 person.add_mastodon(MASTODON_INSTANCE)
+        if stack.bluesky:  # one relay in four adds a Bluesky account from their dashboard
+            event.on_bluesky = tuple(p.username for p in people[1::4])
+            for person in people[1::4]:
+                person.add_bluesky(stack.bluesky)
         inbox = stack.sent_emails()
         for person in people:
             if person.email:
@@ -232,6 +250,10 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         and figures["tokens_still_active"] == 0
         and figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["receipts_expected_by_mail"]
         and figures["mastodon_grants_revoked_upstream"] == figures["mastodon_relays_connected"]
+        and figures["bluesky_grants_revoked_upstream"] == figures["bluesky_relays_connected"]
+        and ("bluesky" not in config.networks or (
+            0 < figures["bluesky_reposts"] and figures["bluesky_max_reposts_per_relay"] <= figures["cap_per_relay"]
+            and figures["bluesky_duplicate_reposts"] == 0))
         and figures["revocations_per_grant_max"] == 1
         and figures["grants_left"] == 0
         and figures["token_material_left"] == 0

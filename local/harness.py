@@ -28,16 +28,19 @@ import boto3
 
 from relaycast import settings
 from relaycast.config import EventConfig, load_event_config
-from relaycast.networks.bluesky import new_client_key
+from relaycast.networks.bluesky import CLIENT_METADATA_PATH, hosted_client_metadata, new_client_key
 
 from .feed import Post, generate_conference_feed
 from .runtime import DeployedStack, LocalCloud, SimClock
+from .sandbox_bluesky import SandboxBluesky
 from .sandbox_mastodon import SandboxMastodon
 from .sandbox_x import SandboxX
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The Mastodon sandbox's instance name (the one instance relaycast may reach on loopback).
 MASTODON_INSTANCE = "mastodon.sandbox"
+#: The Bluesky sandbox's domain: its handles, PDS, authorization server and PLC directory.
+BLUESKY_DOMAIN = "bsky.sandbox"
 
 
 @dataclass
@@ -53,6 +56,8 @@ class LocalStack:
     overrides: dict[str, str]  # the environment the functions got on top of the stack's
     feed: list[Post]  # what the experts and the crowd post on X during the event
     mastodon_scheduled: int = 0  # statuses of the feed the experts also post on Mastodon
+    bluesky: SandboxBluesky | None = None  # when the event offers Bluesky
+    bluesky_scheduled: int = 0  # posts of the feed the experts also post on Bluesky
 
     @property
     def table_name(self) -> str:
@@ -70,7 +75,7 @@ class LocalStack:
 
     def networks(self) -> list[Any]:
         """The sandboxes that issue relays' tokens."""
-        return [self.x, *([self.mastodon] if self.mastodon else [])]
+        return [self.x, *([self.mastodon] if self.mastodon else []), *([self.bluesky] if self.bluesky else [])]
 
 
 @contextmanager
@@ -91,15 +96,22 @@ def local_stack(event_file: str | Path, *, cdk_out: Path | None = None, lead: ti
         feed = generate_conference_feed(config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts])
         x.add_posts(feed)
         scheduled = feed_mastodon(config, feed, mastodon, cloud) if mastodon else 0
-        overrides = local_overrides(x, mastodon)
+        client_key = new_client_key()
+        # The local runtime runs one function at a time, so the sandbox cannot fetch relaycast's client metadata
+        # from the hosted app while the oauth function waits on its PAR: it reads the document that URL serves.
+        bluesky = running.enter_context(SandboxBluesky(domain=BLUESKY_DOMAIN, fetch_client_metadata=lambda client_id:
+                                                       client_metadata_at(client_id, client_key))) \
+            if "bluesky" in config.networks else None
+        on_bluesky = feed_bluesky(config, feed, bluesky) if bluesky else 0
+        overrides = local_overrides(x, mastodon, bluesky)
         deployed = cloud.deploy(
             cdk_out,
             f"relaycast-{config.slug}",
             env_overrides=overrides,
-            secret_values={f"relaycast/{config.slug}/app": app_secret(x)},
+            secret_values={f"relaycast/{config.slug}/app": app_secret(x, client_key, bluesky)},
         )
         api_url = cloud.serve_api(deployed)
-        yield LocalStack(config, cloud, deployed, x, mastodon, api_url, overrides, feed, scheduled)
+        yield LocalStack(config, cloud, deployed, x, mastodon, api_url, overrides, feed, scheduled, bluesky, on_bluesky)
 
 
 def synth(event_file: str | Path, outdir: Path) -> Path:
@@ -115,12 +127,16 @@ def synth(event_file: str | Path, outdir: Path) -> Path:
     return outdir
 
 
-def local_overrides(x: SandboxX, mastodon: SandboxMastodon | None = None) -> dict[str, str]:
-    """Point the functions at the sandbox networks (the Mastodon sandbox is the one instance allowed on loopback)."""
+def local_overrides(x: SandboxX, mastodon: SandboxMastodon | None = None,
+                    bluesky: SandboxBluesky | None = None) -> dict[str, str]:
+    """Point the functions at the sandbox networks (the Mastodon sandbox is the one instance allowed on loopback,
+    the Bluesky sandbox's domain the one routed there)."""
     return {
         "X_API_BASE": x.base_url,
         "X_AUTHORIZE_URL": f"{x.base_url}/i/oauth2/authorize",
         **(mastodon.env() if mastodon else {}),
+        **({"BLUESKY_SANDBOX": json.dumps({bluesky.domain: bluesky.base_url}), "BLUESKY_SERVICE": bluesky.origin,
+            "BLUESKY_PLC": bluesky.plc_url} if bluesky else {}),
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("RELAYCAST_LOG_LEVEL", "WARNING"),
     }
@@ -137,14 +153,37 @@ def feed_mastodon(config: EventConfig, feed: list[Post], mastodon: SandboxMastod
     return len(statuses)
 
 
-def app_secret(x: SandboxX) -> str:
+def feed_bluesky(config: EventConfig, feed: list[Post], bluesky: SandboxBluesky) -> int:
+    """The experts who are on the Bluesky sandbox post there what they post on X, at the same event time (the
+    sandbox shows a post once relaycast's clock reaches it). Returns how many posts are scheduled."""
+    accounts = {e.handle: e.bluesky for e in config.experts if e.bluesky and e.bluesky.endswith(f".{bluesky.domain}")}
+    posts = [post for post in feed if post.username.lower() in accounts]
+    for post in posts:
+        bluesky.add_post(accounts[post.username.lower()], post.text, at=post.created_at)
+    return len(posts)
+
+
+#: The event's own Bluesky account in the sandbox, which the rounds search with.
+BLUESKY_EVENT_ACCOUNT = "event"
+
+
+def client_metadata_at(client_id: str, client_key: str) -> dict[str, Any]:
+    """The client metadata document the hosted app serves at `client_id` (its URL)."""
+    if not client_id.endswith("/" + CLIENT_METADATA_PATH):
+        raise ValueError(f"not relaycast's client metadata URL: {client_id}")
+    return hosted_client_metadata(client_id.removesuffix(CLIENT_METADATA_PATH), client_key)
+
+
+def app_secret(x: SandboxX, client_key: str, bluesky: SandboxBluesky | None = None) -> str:
+    account = bluesky.add_account(bluesky.handle(BLUESKY_EVENT_ACCOUNT)) if bluesky else None
     return json.dumps(
         {
             "x_client_id": x.client_id,
             "x_client_secret": x.client_secret,
             "x_bearer_token": x.bearer_token,
             "signing_key": "local-demo-signing-key-0123456789abcdef",
-            "bluesky_client_key": new_client_key(),
+            "bluesky_client_key": client_key,
+            **({"bluesky_identifier": account.handle, "bluesky_app_password": account.app_password} if account else {}),
         }
     )
 

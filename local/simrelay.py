@@ -12,7 +12,8 @@ from urllib.parse import urljoin
 import requests
 
 # The post of each approve form (undo forms carry a post too).
-PENDING = re.compile(r'/relay/approve"[^>]*>\s*(?:<input[^>]*>)*?<input type="hidden" name="post" value="([0-9]+)"')
+PENDING = re.compile(r'/relay/approve"[^>]*>\s*(?:<input[^>]*>)*?<input type="hidden" name="network" value="([a-z]+)">'
+                     r'<input type="hidden" name="post" value="([0-9]+)"')
 CONFIRM_LINK = re.compile(r"https?://\S+/email/confirm\?c=\S+")
 
 
@@ -31,6 +32,7 @@ class SimulatedRelay:
     dashboard_url: str | None = None
     approved: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    bluesky_handle: str | None = None
 
     def __post_init__(self) -> None:
         self.http = requests.Session()
@@ -57,6 +59,24 @@ class SimulatedRelay:
         token = html.unescape(re.search(r'name="t" value="([^"]+)"', page.text).group(1))
         landed = self._through_consent(html.unescape(action.group(1)), {"instance": instance, "t": token})
         self._expect(self.http.get(landed, timeout=10), 200)
+        return landed
+
+    def add_bluesky(self, bluesky) -> str:
+        """From their dashboard, connect a Bluesky account to the same relay: their handle typed, the sandbox's
+        consent page signed in with their app password (an account made for them), the answer back in this browser."""
+        page = self._expect(self.http.get(self.dashboard_url, timeout=10), 200)
+        action = re.search(r'<form method="post" action="([^"]*/connect/bluesky)"', page.text)
+        if not action:
+            raise RelayJourneyError(f"{self.username}: the dashboard offers no Bluesky connect")
+        handle = bluesky.add_account(bluesky.handle(self.username.replace("_", "-"))).handle
+        token = html.unescape(re.search(r'name="t" value="([^"]+)"', page.text).group(1))
+        started = self._expect(self.http.post(html.unescape(action.group(1)), data={"handle": handle, "t": token},
+                                              allow_redirects=False, timeout=30), 302)
+        answer = bluesky.consent(started.headers["Location"], handle)
+        callback = self._expect(self.http.get(answer, allow_redirects=False, timeout=30), 200, 303)
+        landed = (self._confirm_link(callback) if callback.status_code == 200 else callback).headers["Location"]
+        self._expect(self.http.get(landed, timeout=10), 200)
+        self.bluesky_handle = handle
         return landed
 
     def _confirm_link(self, page: requests.Response) -> requests.Response:
@@ -119,10 +139,11 @@ class SimulatedRelay:
         token_value = html.unescape(token.group(1)) if token else ""
         approved = skipped = 0
         base = self.dashboard_url.split("/relay?", 1)[0]
-        for post_id in dict.fromkeys(PENDING.findall(page.text)):
+        for network, post_id in dict.fromkeys(PENDING.findall(page.text)):
             action = "approve" if self.random.random() < self.approve_rate else "skip"
             self._expect(
-                self.http.post(f"{base}/relay/{action}", data={"t": token_value, "network": "x", "post": post_id}, allow_redirects=False, timeout=30),
+                self.http.post(f"{base}/relay/{action}", data={"t": token_value, "network": network, "post": post_id},
+                               allow_redirects=False, timeout=30),
                 303,
             )
             if action == "approve":

@@ -19,7 +19,7 @@ from relaycast.policy import modes_allowed, policy
 
 KNOWN_NETWORKS = ("x", "mastodon", "bluesky", "linkedin")
 # Networks whose adapters exist today; the others are known names that are not built yet.
-BUILT_NETWORKS = ("x", "mastodon")
+BUILT_NETWORKS = ("x", "mastodon", "bluesky")
 LANGUAGES = ("en", "fr")
 
 # A hint per kind of mistake, shown next to pydantic's message.
@@ -71,6 +71,8 @@ class Expert(BaseModel):
     weight: Annotated[float, Field(gt=0, le=10)] = 1.0
     # The same person on Mastodon, as @user@instance: their statuses under the event's tag count as an expert's.
     mastodon: Annotated[str, Field(max_length=320)] | None = None
+    # The same person on Bluesky, by handle (e.g. amina.bsky.social).
+    bluesky: Annotated[str, Field(max_length=253)] | None = None
 
     @field_validator("handle")
     @classmethod
@@ -89,6 +91,16 @@ class Expert(BaseModel):
         if not re.fullmatch(r"[a-z0-9_]{1,30}@[a-z0-9-]+(\.[a-z0-9-]+)+", account):
             raise ValueError(f"'{value}' is not a Mastodon account (@user@instance)")
         return account
+
+    @field_validator("bluesky")
+    @classmethod
+    def _normalise_bluesky(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        handle = value.strip().lstrip("@").lower()
+        if not re.fullmatch(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?", handle) or len(handle) > 253:
+            raise ValueError(f"'{value}' is not a Bluesky handle (e.g. amina.bsky.social)")
+        return handle
 
 
 class Moderation(BaseModel):
@@ -244,9 +256,9 @@ class EventConfig(BaseModel):
         return self.modes.get(network, "approve-each")
 
     def expert_weight(self, handle: str) -> float:
-        """An X handle, or a Mastodon account as user@instance."""
+        """An X handle, a Mastodon account as user@instance, or a Bluesky handle."""
         handle = handle.lstrip("@").lower()
-        return next((e.weight for e in self.experts if handle in (e.handle, e.mastodon)), 0.0)
+        return next((e.weight for e in self.experts if handle in (e.handle, e.mastodon, e.bluesky)), 0.0)
 
     def to_json(self) -> str:
         return self.model_dump_json()

@@ -28,7 +28,8 @@ def new_grant_id() -> str:
 
 
 def client_for_grant(settings: Settings, store: Store, grant: dict[str, Any], x: Any = None) -> Any:
-    """The client that speaks for a grant: X's (shared by the function when given), or the relay's instance's."""
+    """The client that speaks for a grant: X's (shared by the function when given), the relay's instance's, or
+    Bluesky's (each grant's servers travel with its tokens)."""
     if grant["network"] == "x" and x is not None:
         return x
     return client_for(settings, store, grant["network"], instance=grant.get("instance"))
@@ -82,7 +83,8 @@ def fingerprints_of(current: dict[str, Any], retired: list[dict[str, str]]) -> l
 
 
 def fingerprint(token: str) -> str:
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+    # A token bound to its proof key travels as "<token> <binding>" (Bluesky's DPoP): the token alone is named.
+    return "sha256:" + hashlib.sha256(token.split(" ", 1)[0].encode()).hexdigest()[:16]
 
 
 def keep_retired(store: Store, settings: Settings, config: EventConfig, custody: dict[str, Any], fresh: Tokens) -> None:

@@ -28,6 +28,7 @@ from relaycast.storage import Store, ledger_sk, receipt_sk, relay_pk
 
 X_SETTINGS_URL = "https://x.com/settings/connected_apps"
 MASTODON_SETTINGS_PATH = "/oauth/authorized_applications"
+BLUESKY_SERVER, BLUESKY_ACCOUNT_PATH = "https://bsky.social", "/account"
 SWEEP_REASON = "the event ended"
 NO_TOKEN = "relaycast never held a token for this account: nothing to revoke"
 # Receives of one end-grant message before its grant is ended as unconfirmed; below the queue's
@@ -80,8 +81,17 @@ def _end_custody_tokens(store: Store, settings: Settings, config: EventConfig, c
 
 
 def unconfirmed(error: Exception, grant: dict[str, Any] | None = None) -> str:
-    where = f"https://{grant['instance']}{MASTODON_SETTINGS_PATH}" if grant and grant.get("instance") else X_SETTINGS_URL
-    return f"could not confirm ({error}); revoke by hand at {where}"
+    return f"could not confirm ({error}); revoke by hand at {settings_url(grant or {})}"
+
+
+def settings_url(grant: dict[str, Any]) -> str:
+    """Where the relay removes relaycast's access by hand: their instance's authorised apps, the account page of
+    the Bluesky server they granted (its connected apps), X's connected apps."""
+    if grant.get("instance"):
+        return f"https://{grant['instance']}{MASTODON_SETTINGS_PATH}"
+    if grant.get("network") == "bluesky":
+        return f"{grant.get('server') or BLUESKY_SERVER}{BLUESKY_ACCOUNT_PATH}"
+    return X_SETTINGS_URL
 
 
 def end_grant(
@@ -276,8 +286,14 @@ def confirmed_by_app(client: Any, grant: dict[str, Any], post_id: str) -> bool |
 
 
 def published_link(grant: dict[str, Any], post_id: str, post: str | None = None) -> str:
-    """Where the relay's followers see it: X's status, or the original status (`post`, from Store.post_ref)."""
-    return f"https://x.com/i/status/{post_id}" if grant["network"] == "x" else post or post_id
+    """Where the relay's followers see it: X's status, the original status (`post`, from Store.post_ref), or a
+    Bluesky post's page (its reference names the author's DID and the record key)."""
+    if grant["network"] == "x":
+        return f"https://x.com/i/status/{post_id}"
+    if post and post.startswith("at://"):
+        did, _, rkey = post.split(" ", 1)[0][5:].partition("/app.bsky.feed.post/")
+        return f"https://bsky.app/profile/{did}/post/{rkey}"
+    return post or post_id
 
 
 def _send_receipt_once(store: Store, config: EventConfig, receipt_key: dict[str, str]) -> None:

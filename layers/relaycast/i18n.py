@@ -40,10 +40,26 @@ FR: dict[str, str] = {
     "E-mail for proposals and your receipt (optional)": "E-mail pour les propositions et votre reçu (facultatif)",
     "We send a confirmation link first; nothing else is sent until you open it.":
         "Nous envoyons d'abord un lien de confirmation ; rien d'autre n'est envoyé avant que vous l'ouvriez.",
-    "Connect X": "Connecter X",
     "Your Mastodon instance": "Votre instance Mastodon",
     "For example mastodon.social": "Par exemple mastodon.social",
-    "Connect Mastodon": "Connecter Mastodon",
+    "Connect %(network)s": "Connecter %(network)s",
+    "Join %(network)s with share links": "Rejoindre %(network)s avec des liens de partage",
+    "Your Bluesky handle": "Votre pseudo Bluesky",
+    "For example amina.bsky.social, or your own domain": "Par exemple amina.bsky.social, ou votre propre domaine",
+    # The Bluesky handle a relay types, and the answer of their server
+    "Type your Bluesky handle, for example amina.bsky.social.":
+        "Saisissez votre pseudo Bluesky, par exemple amina.bsky.social.",
+    "No Bluesky account answers for that handle.": "Aucun compte Bluesky ne répond à ce pseudo.",
+    "That handle's account does not claim the handle back: it cannot be verified.":
+        "Le compte de ce pseudo ne revendique pas ce pseudo en retour : il ne peut pas être vérifié.",
+    "This Bluesky account's servers are not on public addresses.":
+        "Les serveurs de ce compte Bluesky n'ont pas d'adresse publique.",
+    "This Bluesky account's servers do not answer as Bluesky servers do.":
+        "Les serveurs de ce compte Bluesky ne répondent pas comme des serveurs Bluesky.",
+    "This answer does not come from the server the connection was sent to.":
+        "Cette réponse ne vient pas du serveur auquel la connexion a été envoyée.",
+    "The server answered for another account than the one you named.":
+        "Le serveur a répondu pour un autre compte que celui que vous avez indiqué.",
     # Share-link mode (no token at all)
     "On X, relaycast holds no token: each proposal is a link to X's own repost page, and you repost it yourself.":
         "Sur X, relaycast ne détient aucun jeton : chaque proposition est un lien vers la page de repartage de X, "
@@ -64,8 +80,6 @@ FR: dict[str, str] = {
     "Your user name on %(network)s (optional, so your own posts are never proposed to you)":
         "Votre nom d'utilisateur sur %(network)s (facultatif, pour que vos propres publications ne vous soient jamais "
         "proposées)",
-    "Join X with share links": "Rejoindre X avec des liens de partage",
-    "Join Mastodon with share links": "Rejoindre Mastodon avec des liens de partage",
     "Connect another network": "Connecter un autre réseau",
     # Dashboard
     "Your relay for %(event)s": "Votre relais pour %(event)s",

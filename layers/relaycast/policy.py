@@ -63,6 +63,22 @@ POLICIES: dict[str, Policy] = {
         per_app=None,  # limits are per instance and account
         content="the original status is boosted as is",
     ),
+    "bluesky": Policy(
+        network="bluesky",
+        modes=("approve-each", "share-link"),
+        why=(
+            "Bluesky's Developer Guidelines (docs.bsky.app/docs/support/developer-guidelines, 1.1) count "
+            "generating automated or bulk interactions that notify a user as spam, and a repost notifies its "
+            "author: each repost needs the relay's own click (approve-each), or the relay reposts it themselves "
+            "(share-link)"
+        ),
+        publish="repost record (com.atproto.repo.createRecord, collection app.bsky.feed.repost)",
+        undo="delete the repost record (com.atproto.repo.deleteRecord)",
+        # 5,000 points per account per hour, a created record costing 3 (the day's 35,000 is never the tighter).
+        per_user=Limit(5_000 // 3, 3600),
+        per_app=None,  # the servers' limits are per account and per client address, not per app
+        content="the original post is reposted as is (a strong reference: its uri and content id)",
+    ),
 }
 
 

@@ -29,7 +29,7 @@ class PublishJob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     relay_id: str = Field(pattern=r"^[a-z]+-[0-9A-Za-z_-]{1,64}$")
-    network: str = Field(pattern=r"^(x|mastodon)$")
+    network: str = Field(pattern=f"^({'|'.join(NETWORK_NAMES)})$")
     post_id: str = Field(pattern=r"^[0-9]{1,25}$")
 
 

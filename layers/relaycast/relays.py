@@ -11,7 +11,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from relaycast import aws, capacity, clock, credentials, expire, limits, notices, pages
+from relaycast import aws, capacity, clock, credentials, crypto, expire, limits, notices, pages
 from relaycast.config import EventConfig
 from relaycast.errors import (
     CapacityReached,
@@ -27,7 +27,7 @@ from relaycast.errors import (
     UpstreamFailed,
 )
 from relaycast.networks import NETWORK_NAMES, NetworkError, Transient
-from relaycast.networks.factory import client_for
+from relaycast.networks.factory import bluesky_grants, client_for
 from relaycast.observability import logger
 from relaycast.quiet import is_zone, jitter, relay_zone, window, zone_choices
 from relaycast.settings import Settings
@@ -37,15 +37,19 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 POST_ID = re.compile(r"^[0-9]{1,25}$")
 STATE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 CODE = re.compile(r"^[A-Za-z0-9._~-]{1,512}$")
-# X and Mastodon account ids are decimal numbers; anything else a network (or an instance) reports is refused.
+# X and Mastodon account ids are decimal numbers, Bluesky's are DIDs; anything else a network (or an instance)
+# reports is refused.
 ACCOUNT_ID = re.compile(r"^[0-9]{1,25}$")
+ACCOUNT_IDS = {"bluesky": re.compile(r"^did:(plc:[a-z2-7]{24}|web:[a-z0-9.-]{1,253})$")}
 BINDING = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 CONFIRMATION = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 # How long a relay has to confirm linking an account to their dashboard; its tokens end a little after.
 CONFIRM_SECONDS = 900
 CONFIRM_GRACE_SECONDS = 300
 # What each network must grant for relaycast to work; less is refused and revoked at once.
-REQUIRED_SCOPES = {"x": {"tweet.write", "users.read"}, "mastodon": {"write:statuses", "read:accounts", "read:statuses"}}
+# (Bluesky's repost permission is checked by its adapter: a granular scope, or the older transition:generic.)
+REQUIRED_SCOPES = {"x": {"tweet.write", "users.read"}, "mastodon": {"write:statuses", "read:accounts", "read:statuses"},
+                   "bluesky": {"atproto"}}
 
 
 @dataclass(frozen=True)
@@ -248,7 +252,9 @@ def start_connect(
     room(store, config, network, relay_id)
     email = _checked_email(form.get("email"))
     timezone = _checked_timezone(form.get("timezone"))
-    instance = None
+    state, binding = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(64)  # 86 characters, within PKCE's 43..128
+    instance = request = server = None
     if network == "mastodon":
         from relaycast.netguard import InstanceRejected, parse_instance
 
@@ -259,10 +265,12 @@ def start_connect(
             raise (Unavailable if error.retryable else InvalidRequest)(str(error)) from None
         except NetworkError:
             raise UpstreamFailed("%(network)s could not be reached. Please try again in a minute.", network=instance) from None
+        url = client.authorization_url(redirect_uri=redirect_uri, state=state, code_verifier=verifier)
+    elif network == "bluesky":
+        url, request, server = _begin_bluesky(settings, config, form.get("handle", ""), redirect_uri, state, verifier)
     else:
         client = client_for(settings, store, network)
-    state, binding = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    verifier = secrets.token_urlsafe(64)  # 86 characters, within PKCE's 43..128
+        url = client.authorization_url(redirect_uri=redirect_uri, state=state, code_verifier=verifier)
     store.put_state(
         state,
         without_none(
@@ -273,12 +281,58 @@ def start_connect(
                 "lang": lang,
                 "timezone": timezone,
                 "instance": instance,
+                "request": request,
+                "server": server,
                 "relay_id": relay_id,
                 "binding": _binding_hash(binding),
             }
         ),
     )
-    return Started(client.authorization_url(redirect_uri=redirect_uri, state=state, code_verifier=verifier), binding)
+    return Started(url, binding)
+
+
+def _pending_context(config: EventConfig, state: str) -> dict[str, str]:
+    # Bound to its state: a sealed request copied to another state's item would not decrypt.
+    return {"event_slug": config.slug, "relay_id": f"state:{state}", "network": "bluesky"}
+
+
+def _begin_bluesky(settings: Settings, config: EventConfig, handle: str, redirect_uri: str, state: str,
+                   verifier: str) -> tuple[str, bytes, str]:
+    """Resolve and verify the relay's handle, push the authorization request; the request (with its new DPoP key)
+    waits sealed in the state for the callback."""
+    from dataclasses import asdict
+
+    from relaycast.networks.bluesky import IdentityRejected
+
+    try:
+        pending = bluesky_grants(settings).begin(handle, redirect_uri=redirect_uri, state=state, code_verifier=verifier)
+    except IdentityRejected as error:
+        logger.info("Bluesky handle refused", extra={"detail": error.detail[:200]})
+        raise InvalidRequest(error.message) from None
+    except Transient:
+        raise Unavailable("%(network)s could not be reached. Please try again in a minute.", network="Bluesky") from None
+    except NetworkError as error:
+        logger.info("Bluesky refused the authorization request", extra={"error": str(error)[:200]})
+        raise UpstreamFailed("%(network)s refused the connection: nothing was stored. Please start again.", network="Bluesky") from None
+    sealed = crypto.seal(asdict(pending), key_id=settings.token_key_id, **_pending_context(config, state))
+    return pending.url, sealed, pending.issuer
+
+
+def _exchange(settings: Settings, config: EventConfig, client: Any, pending: dict[str, Any], params: dict[str, str],
+              redirect_uri: str) -> Any:
+    """The network's answer for the code; Bluesky's is validated whole (`state`, `iss`) with the sealed request."""
+    if "request" not in pending:
+        return client.exchange_code(redirect_uri=redirect_uri, code=params["code"], code_verifier=pending["verifier"])
+    from urllib.parse import urlencode
+
+    from relaycast.networks.bluesky import IdentityRejected, Pending
+
+    request = Pending(**crypto.unseal(pending["request"], **_pending_context(config, params["state"])))
+    try:
+        return client.exchange(request, f"{redirect_uri}?{urlencode(params)}")
+    except IdentityRejected as error:
+        logger.info("Bluesky answer refused", extra={"detail": error.detail[:200]})
+        raise InvalidRequest(error.message) from None
 
 
 def finish_connect(
@@ -323,7 +377,7 @@ def finish_connect(
     label = instance or NETWORK_NAMES[network]
     try:
         client = client_for(settings, store, network, instance=instance)
-        tokens = client.exchange_code(redirect_uri=redirect_uri, code=code, code_verifier=pending["verifier"])
+        tokens = _exchange(settings, config, client, pending, params, redirect_uri)
     except Transient:
         raise Unavailable("%(network)s could not be reached. Please try again in a minute.", network=label) from None
     except NetworkError:  # a forged or mismatched code, a wrong verifier: the answer itself is bad
@@ -400,7 +454,7 @@ def _save_connection(store: Store, config: EventConfig, client: Any, tokens: Any
     if missing:
         raise Forbidden("The permission %(scopes)s was not granted: nothing was stored.", scopes=", ".join(sorted(missing)))
     identity = client.identity(tokens.access_token)
-    if not ACCOUNT_ID.match(identity.user_id or ""):
+    if not ACCOUNT_IDS.get(network, ACCOUNT_ID).match(identity.user_id or ""):
         raise InvalidRequest("%(network)s refused the connection: nothing was stored. Please start again.", network=label)
     instance = pending.get("instance")
     asked = pending.get("relay_id")  # connecting another network from a dashboard
@@ -472,6 +526,7 @@ def _attach(store: Store, config: EventConfig, pending: dict[str, Any], *, asked
                     "network": network,
                     "grant_id": grant_id,
                     "instance": instance,
+                    "server": pending.get("server"),  # Bluesky: the authorization server the relay granted
                     "user_id": user_id,
                     "username": username,
                     # A second network joins the first's confirmed address; a new address waits for its link.

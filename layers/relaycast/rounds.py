@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from relaycast import clock, selection
+from relaycast import clock, crypto, selection
 from relaycast.config import EventConfig
 from relaycast.fanout import author_key
 from relaycast.networks import NetworkError, Post
@@ -17,46 +17,89 @@ from relaycast.observability import logger
 from relaycast.storage import Store
 
 if TYPE_CHECKING:
+    from relaycast.networks.bluesky import BlueskySource
     from relaycast.networks.mastodon import MastodonNetwork
+    from relaycast.settings import Settings
+
+Feed = Callable[[str | None], Iterator[list[Post]]]
 
 
-def poll(store: Store, config: EventConfig, x: XNetwork, mastodon: MastodonNetwork | None = None) -> dict[str, Any]:
+class Cursor(NamedTuple):
+    """How a feed is cursored: the value a post leaves the cursor at, and how two values compare."""
+
+    value: Callable[[Post], str]
+    order: Callable[[str], Any]
+
+
+BY_ID = Cursor(lambda post: post.post_id, int)  # X, Mastodon: ids grow with time
+# Bluesky: the AppView's indexing time (post ids are record keys, in no order a search can resume from).
+BY_TIME = Cursor(lambda post: str(getattr(post, "indexed_at", "") or post.created_at.isoformat()), str)
+
+
+def poll(store: Store, config: EventConfig, x: XNetwork, mastodon: MastodonNetwork | None = None,
+         bluesky: BlueskySource | None = None) -> dict[str, Any]:
     """Read what is new on every source since its cursor; each post is stored once and never read twice. X's
-    search fails the round (it is retried); a Mastodon source that fails is reported and read next round."""
-    feeds: dict[str, Callable[[str | None], Iterator[list[Post]]]] = {"x": lambda since: x.search(config.search_query, since)}
+    search fails the round (it is retried); a Mastodon or Bluesky source that fails is reported and read next
+    round."""
+    feeds: dict[str, tuple[Feed, Cursor]] = {"x": (lambda since: x.search(config.search_query, since), BY_ID)}
     if mastodon is not None:
         for tag in config.hashtags:
-            feeds[f"mastodon#{tag}"] = lambda since, tag=tag: mastodon.tag_timeline(tag, since)
+            feeds[f"mastodon#{tag}"] = (lambda since, tag=tag: mastodon.tag_timeline(tag, since), BY_ID)
+    if bluesky is not None:
+        feeds["bluesky"] = (lambda since: bluesky.search(config.hashtags, since), BY_TIME)
     result: dict[str, Any] = {"read": 0, "stored": 0, "failed": []}
-    for cursor, feed in feeds.items():
+    for name, (feed, cursor) in feeds.items():
         try:
-            read, stored, newest = _read(store, config, cursor, feed)
+            read, stored, newest = _read(store, config, name, feed, cursor)
         except NetworkError as error:
-            if cursor == "x":
+            if name == "x":
                 raise
-            logger.warning("a source failed; it is read again next round", extra={"source": cursor, "error": str(error)})
-            result["failed"].append(cursor)
+            logger.warning("a source failed; it is read again next round", extra={"source": name, "error": str(error)})
+            result["failed"].append(name)
             continue
         result["read"] += read
         result["stored"] += stored
-        if cursor == "x":
+        if name == "x":
             result["since_id"] = newest
     return result
 
 
-def _read(store: Store, config: EventConfig, cursor: str, feed: Callable[[str | None], Iterator[list[Post]]]) -> tuple[int, int, str | None]:
-    since_id = store.cursor(cursor)
+def _session_context(config: EventConfig) -> dict[str, str]:
+    return {"event_slug": config.slug, "relay_id": "source:bluesky", "network": "bluesky"}
+
+
+def bluesky_source(store: Store, settings: Settings) -> BlueskySource | None:
+    """The event's Bluesky account as a source, signed in with the session an earlier poll kept (signing in is
+    limited to a few hundred times a day; a poll every minute would spend that)."""
+    from relaycast.networks.factory import bluesky_source as source_of
+
+    blob = store.source_session("bluesky") if "bluesky" in settings.event().networks else None
+    return source_of(settings, crypto.unseal(blob, **_session_context(settings.event())) if blob else None)
+
+
+def keep_session(store: Store, settings: Settings, source: BlueskySource | None, kept: dict[str, str] | None) -> None:
+    """Store the source's session when the poll changed it (a sign-in, a refresh), sealed: it authenticates."""
+    if source is None or source.session == kept:
+        return
+    blob = (crypto.seal(source.session, key_id=settings.token_key_id, **_session_context(settings.event()))
+            if source.session else None)
+    store.set_source_session("bluesky", blob)
+
+
+def _read(store: Store, config: EventConfig, name: str, feed: Feed, cursor: Cursor) -> tuple[int, int, str | None]:
+    since_id = store.cursor(name)
     newest = since_id
     read = stored = 0
     for page in feed(since_id):
         for post in page:
             read += 1
-            if newest is None or int(post.post_id) > int(newest):
-                newest = post.post_id
+            value = cursor.value(post)
+            if newest is None or cursor.order(value) > cursor.order(newest):
+                newest = value
             stored += store.add_candidate(candidate_item(post, config))
     # The cursor moves only after every page is stored: a crash re-reads, it never skips.
     if newest and newest != since_id:
-        store.set_cursor(cursor, newest)
+        store.set_cursor(name, newest)
     return read, stored, newest
 
 

@@ -26,6 +26,10 @@ class AppSecret(BaseModel):
     # The stack's own ES256 key (a private JWK, JSON) with which relaycast authenticates to Bluesky's servers
     # (`private_key_jwt`); its public half is published at /bluesky/jwks.json. Absent: Bluesky is not offered.
     bluesky_client_key: str | None = None
+    # The event's own Bluesky account, which reads the tags (search needs a signed-in account): its handle or
+    # DID and an app password (never the account's main password).
+    bluesky_identifier: str | None = None
+    bluesky_app_password: str | None = None
 
     def __repr__(self) -> str:  # never print secrets, even by accident
         return "AppSecret(***)"
@@ -45,6 +49,9 @@ class Settings(BaseModel):
     end_grant_queue_url: str | None = None
     x_api_base: str = "https://api.x.com"
     x_authorize_url: str = "https://x.com/i/oauth2/authorize"
+    # Bluesky's entryway (where the event's account signs in and searches) and its PLC directory.
+    bluesky_service: str = "https://bsky.social"
+    bluesky_plc: str = "https://plc.directory"
     # The hosted page's public URL (API Gateway's stage URL): every link relaycast builds starts with it.
     hosted_page_url: str | None = None
 

@@ -1,7 +1,7 @@
 """Share-link mode: relaycast holds no token at all.
 
 The relay joins without OAuth; each proposal becomes a link to the network's own credited action (X's
-repost intent, a boost from the relay's own Mastodon instance). relaycast records the click under the
+repost intent, a boost from the relay's own Mastodon instance, a Bluesky post's page). relaycast records the click under the
 relay's cap, once per post, and the relay finishes the action themselves on the network.
 """
 
@@ -25,7 +25,9 @@ from relaycast.storage import NoSeat, Store, without_none
 
 MODE = SHARE_LINK
 # X handles are 1..15 characters; Mastodon's local user names up to 30: letters, digits and "_" on both.
-HANDLE = {"x": re.compile(r"^[A-Za-z0-9_]{1,15}$"), "mastodon": re.compile(r"^[A-Za-z0-9_]{1,30}$")}
+# Bluesky's are domain names (amina.bsky.social).
+HANDLE = {"x": re.compile(r"^[A-Za-z0-9_]{1,15}$"), "mastodon": re.compile(r"^[A-Za-z0-9_]{1,30}$"),
+          "bluesky": re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,62}$")}
 SHARED = "shared"
 CAP_REACHED = "Your cap of %(cap)s posts is reached: nothing more is recorded in your name."
 NOT_ACTIVE = "Sharing is paused or ended for this network: nothing was recorded."
@@ -45,7 +47,10 @@ def join(store: Store, settings: Settings, config: EventConfig, *, network: str,
     email = _checked_email(form.get("email"))
     username, _, domain = (form.get("username") or "").strip().removeprefix("@").partition("@")
     if username and not HANDLE[network].match(username):
+        if network == "bluesky":
+            raise InvalidRequest("Type your Bluesky handle, for example amina.bsky.social.")
         raise InvalidRequest("Type only your user name, for example amina_data.")
+    username = username.lower() if network == "bluesky" else username
     instance = None
     if network == "mastodon":  # the boost opens on the relay's own instance: its name is needed, not a call to it
         from relaycast.netguard import InstanceRejected, parse_instance  # netguard loads requests: only this path
@@ -100,6 +105,8 @@ def intent_url(grant: dict[str, Any], proposal: dict[str, Any]) -> str:
     status_url = str(proposal.get("url", ""))
     if urlsplit(status_url).scheme != "https":
         raise NotFound("Unknown post.")
+    if grant["network"] == "bluesky":  # no repost intent exists: the post's own page, where the relay reposts it
+        return status_url
     return f"https://{grant['instance']}/authorize_interaction?uri={quote(status_url, safe='')}"
 
 

@@ -447,6 +447,17 @@ class Store:
     def set_cursor(self, network: str, since_id: str) -> None:
         self.table.put_item(Item={"pk": "EVENT", "sk": f"CURSOR#{network}", "kind": "cursor", "since_id": since_id})
 
+    def source_session(self, network: str) -> bytes | None:
+        """A source's sealed sign-in session (Bluesky's event account), kept between polls."""
+        item = self.get("EVENT", f"SOURCE#{network}")
+        return bytes(item["session"]) if item else None
+
+    def set_source_session(self, network: str, blob: bytes | None) -> None:
+        if blob is None:
+            self.delete("EVENT", f"SOURCE#{network}")
+        else:
+            self.table.put_item(Item={"pk": "EVENT", "sk": f"SOURCE#{network}", "kind": "source_session", "session": blob})
+
     def add_candidate(self, item: dict[str, Any]) -> bool:
         return self.put_new({"pk": "CANDIDATE", "sk": f"{item['network']}#{item['post_id']}", "kind": "candidate", **item})
 
@@ -468,11 +479,11 @@ class Store:
 
     def post_ref(self, network: str, post_id: str) -> str:
         """What a network's client is given for a post: X's id; on Mastodon the status's URL, which the relay's
-        own instance resolves (status ids are per instance)."""
+        own instance resolves (status ids are per instance); on Bluesky its strong reference (uri and cid)."""
         if network == "x":
             return post_id
         item = self.get("CANDIDATE", f"{network}#{post_id}") or {}
-        return item.get("url") or post_id
+        return item.get("ref") or item.get("url") or post_id
 
     def mark_selected(self, network: str, post_id: str, round_id: str) -> bool:
         """Claim a candidate for a round; False if another round took it first."""

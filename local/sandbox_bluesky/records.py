@@ -86,6 +86,7 @@ class BlueskyRecords:
     sessions: dict[str, str] = field(default_factory=dict)  # app-password session tokens → DID
     expired_sessions: set[str] = field(default_factory=set)
     seen_jti: set[str] = field(default_factory=set)
+    issued: dict[str, str] = field(default_factory=dict)  # every OAuth token ever issued → its session id
 
     # ---- accounts and posts ------------------------------------------------------------------------
 
@@ -153,6 +154,19 @@ class BlueskyRecords:
                     live.append(g.access_token)
             return live
 
+    # What the demo checks every network for: each token issued, whether it still works, and its session's others.
+    def issued_tokens(self) -> list[str]:
+        with self.lock:
+            return list(self.issued)
+
+    def is_token_active(self, token: str) -> bool:
+        return token in self.live_tokens()
+
+    def tokens_of_grant(self, token: str) -> list[str]:
+        with self.lock:
+            session = self.issued.get(token)
+            return [t for t, s in self.issued.items() if s == session] if session else [token]
+
     def grant_of(self, *, access_token: str | None = None, refresh_token: str | None = None) -> Grant | None:
         with self.lock:
             for g in self.grants.values():
@@ -171,6 +185,7 @@ class BlueskyRecords:
                       refresh_token="bsky-rt-" + secrets.token_urlsafe(24), access_expires=clock.epoch() + ttl)
         with self.lock:
             self.grants[grant.session_id] = grant
+            self.issued.update({grant.access_token: grant.session_id, grant.refresh_token: grant.session_id})
         return grant
 
     def rotate(self, grant: Grant, ttl: int) -> Grant:
@@ -179,6 +194,7 @@ class BlueskyRecords:
                           used_refresh_tokens=(*grant.used_refresh_tokens, grant.refresh_token))
         with self.lock:
             self.grants[grant.session_id] = rotated
+            self.issued.update({rotated.access_token: grant.session_id, rotated.refresh_token: grant.session_id})
         return rotated
 
     def revoke(self, grant: Grant) -> None:

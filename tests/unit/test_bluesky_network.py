@@ -63,7 +63,7 @@ def test_an_unknown_handle_a_forged_claim_and_a_private_pds_are_refused(bsky, ne
 
 def test_a_handle_on_a_private_host_is_refused_without_a_connection():
     guard = NetGuard(resolve=lambda *a, **k: [(2, 1, 6, "", ("10.1.2.3", 443))])
-    with pytest.raises(IdentityRejected, match="not on a public address"):
+    with pytest.raises(IdentityRejected, match="not on public addresses"):
         resolve("amina.example-pds.org", guard)
 
 

@@ -116,3 +116,19 @@ def test_cli_check_exits_non_zero_and_names_the_field(tmp_path):
     result = subprocess.run([sys.executable, "-m", "relaycast_local.cli", "check", str(bad)], capture_output=True, text=True)
     assert result.returncode == 2
     assert "cap_per_relay" in result.stderr and "end" in result.stderr
+
+
+def test_bluesky_is_approve_each_or_share_link_and_auto_is_refused_with_the_guidelines_reason():
+    config = parse_event_config({**GOOD, "networks": ["x", "bluesky"]})
+    assert config.mode("bluesky") == "approve-each"
+    assert parse_event_config({**GOOD, "networks": ["bluesky"], "modes": {"bluesky": "share-link"}}).mode("bluesky") == "share-link"
+    found = problems(networks=["x", "bluesky"], modes={"bluesky": "auto"})
+    assert "Developer Guidelines" in found["modes.bluesky"].problem and "approve-each" in found["modes.bluesky"].fix
+
+
+def test_an_expert_may_name_their_bluesky_handle_and_a_wrong_one_is_refused():
+    config = parse_event_config({**GOOD, "experts": [{"handle": "@amina_data", "weight": 2, "bluesky": "@Amina.Bsky.Social"}]})
+    assert config.expert_weight("amina.bsky.social") == 2 and config.experts[0].bluesky == "amina.bsky.social"
+    for wrong in ("amina", "https://bsky.app/profile/amina", "amina@bsky.social"):
+        found = problems(experts=[{"handle": "@amina_data", "bluesky": wrong}])
+        assert "experts.0.bluesky" in found and "not a Bluesky handle" in found["experts.0.bluesky"].problem

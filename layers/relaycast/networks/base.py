@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 # The networks a relay can connect, with the name a relay reads.
-NETWORK_NAMES = {"x": "X", "mastodon": "Mastodon"}
+NETWORK_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
 
 
 class NetworkError(Exception):
@@ -63,4 +63,4 @@ class Post:
     reposts: int = 0
     replies: int = 0
     is_reply: bool = False
-    url: str = ""
+    url: str = ""  # where a reader opens it (on Mastodon also what the relay's own instance resolves)

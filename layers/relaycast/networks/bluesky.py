@@ -53,7 +53,16 @@ class BlueskyPost(Post):
 
 
 class IdentityRejected(NetworkError):
-    """The handle cannot be used to connect; the message is written for the relay who typed it."""
+    """The handle cannot be used to connect: `message` is written for the relay who typed it (a fixed sentence,
+    translated on their page), `detail` says what exactly failed (for the logs)."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(f"{message} ({detail})" if detail else message)
+        self.message, self.detail = message, detail
+
+
+NOT_PUBLIC = "This Bluesky account's servers are not on public addresses."
+NOT_BLUESKY = "This Bluesky account's servers do not answer as Bluesky servers do."
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,7 @@ class Account:
 def _host(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/") or parts.query or parts.username:
-        raise IdentityRejected("The Bluesky server of that account is not a plain https address.")
+        raise IdentityRejected(NOT_BLUESKY, f"not a plain https origin: {url[:100]}")
     return parts.hostname
 
 
@@ -83,7 +92,7 @@ def _get(guard: NetGuard, url: str, what: str) -> requests.Response:
     try:
         return guard.session(urlsplit(url).hostname or "").get(url, timeout=guard.timeout)
     except (GuardRefused, InstanceRejected) as error:
-        raise IdentityRejected(f"{what} is not on a public address: {error}") from None
+        raise IdentityRejected(NOT_PUBLIC, f"{what}: {error}") from None
     except requests.RequestException:
         raise Transient(f"{what} could not be reached") from None
 
@@ -91,13 +100,13 @@ def _get(guard: NetGuard, url: str, what: str) -> requests.Response:
 def _json(guard: NetGuard, url: str, what: str) -> dict[str, Any]:
     response = _get(guard, url, what)
     if response.status_code != 200:
-        raise IdentityRejected(f"{what} answered {response.status_code}.")
+        raise IdentityRejected(NOT_BLUESKY, f"{what} answered {response.status_code}")
     try:
         body = response.json()
     except ValueError:
-        raise IdentityRejected(f"{what} did not answer JSON.") from None
+        raise IdentityRejected(NOT_BLUESKY, f"{what} did not answer JSON") from None
     if not isinstance(body, dict):
-        raise IdentityRejected(f"{what} did not answer a JSON object.")
+        raise IdentityRejected(NOT_BLUESKY, f"{what} did not answer a JSON object")
     return body
 
 
@@ -124,12 +133,12 @@ def resolve(text: str, guard: NetGuard, plc: str = PLC_DIRECTORY) -> Account:
     pds = next((s.get("serviceEndpoint") for s in document.get("service", []) if isinstance(s, dict)
                 and str(s.get("id", "")).endswith("#atproto_pds") and s.get("type") == "AtprotoPersonalDataServer"), None)
     if not isinstance(pds, str):
-        raise IdentityRejected("The account names no Bluesky server.")
+        raise IdentityRejected(NOT_BLUESKY, "the DID document names no PDS")
     pds = f"https://{_host(pds)}"
     resource = _json(guard, f"{pds}/.well-known/oauth-protected-resource", "The account's server")
     servers = resource.get("authorization_servers")
     if not isinstance(servers, list) or len(servers) != 1 or not isinstance(servers[0], str):
-        raise IdentityRejected("The account's server names no single authorization server.")
+        raise IdentityRejected(NOT_BLUESKY, "the PDS names no single authorization server")
     issuer = f"https://{_host(servers[0])}"
     server = _json(guard, f"{issuer}/.well-known/oauth-authorization-server", "The authorization server")
     _check_server(issuer, server)
@@ -151,7 +160,7 @@ def _check_server(issuer: str, server: dict[str, Any]) -> None:
         required[endpoint] = isinstance(url, str) and url.startswith(issuer + "/")
     missing = [name for name, ok in required.items() if not ok]
     if missing:
-        raise IdentityRejected(f"The account's authorization server does not follow the AT Protocol profile ({', '.join(missing)}).")
+        raise IdentityRejected(NOT_BLUESKY, f"the authorization server does not follow the AT Protocol profile: {', '.join(missing)}")
 
 
 def client_metadata(client_id: str, redirect_uri: str, public_keys: list[dict[str, Any]], *, client_name: str = "relaycast",
@@ -350,7 +359,8 @@ class BlueskyNetwork:
 
     def _oauth_call(self, call: Any, *, rejected: bool = False) -> Any:
         import requests
-        from requests_oauth2client.exceptions import EndpointError, InvalidGrant
+        from requests_oauth2client.dpop import InvalidUseDPoPNonceResponse
+        from requests_oauth2client.exceptions import EndpointError, InvalidGrant, OAuth2Error
 
         try:
             return call()
@@ -365,6 +375,8 @@ class BlueskyNetwork:
             raise NetworkError(f"authorization server refused: {error.error}") from None
         except requests.RequestException as error:
             raise Transient(f"authorization server unreachable: {type(error).__name__}") from None
+        except (OAuth2Error, InvalidUseDPoPNonceResponse) as error:  # an answer no client could use (a nonce loop)
+            raise NetworkError(f"authorization server answered unusably: {type(error).__name__}") from None
 
     # ---- the relay's repository --------------------------------------------------------------------
 
@@ -580,11 +592,15 @@ def _xrpc(guard: NetGuard, service: str, method: str, nsid: str, **kwargs: Any) 
     reach it typed; any other answer is the caller's to read."""
     import requests
 
+    from requests_oauth2client.dpop import InvalidUseDPoPNonceResponse
+
     try:
         response = guard.session(_host(service)).request(method, f"{service}/xrpc/{nsid}", timeout=guard.timeout,
                                                          **kwargs)
     except requests.RequestException as error:
         raise Transient(f"{nsid}: {type(error).__name__}") from None
+    except InvalidUseDPoPNonceResponse:  # the PDS keeps asking for another nonce: it may settle later
+        raise Transient(f"{nsid}: the server's DPoP nonces do not settle") from None
     if response.status_code == 429:
         reset = response.headers.get("ratelimit-reset", "")
         raise RateLimited(f"{nsid}: 429", reset_at=int(reset) if reset.isdigit() else clock.epoch() + 300)
