@@ -18,7 +18,6 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from werkzeug.middleware.http_proxy import ProxyMiddleware
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -30,7 +29,9 @@ from .harness import MASTODON_INSTANCE, local_stack, sent_emails
 
 ROUND_WALL_SECONDS = 25  # default pace: a person sees a round about every 25 seconds
 TICK_SECONDS = 0.25  # wall time between two moves of the clock (each one pumps the queues)
-HOLD_SECONDS = 120  # the longest the clock waits for a person at X's consent page
+HOLD_SECONDS = 120  # the longest the clock waits for a person at a network's consent page
+# The hosted app's browser-binding cookie: set by a connect, sent back with its callback (one per connection).
+BINDING_COOKIE = "relaycast_connect"
 
 
 class _Quiet(WSGIRequestHandler):
@@ -40,7 +41,8 @@ class _Quiet(WSGIRequestHandler):
 
 class Holds:
     """The OAuth state (10 minutes) and the sandbox's code (30 seconds) live in event time, which runs faster
-    than a person reading X's consent page: the clock waits from a connect until its callback (or HOLD_SECONDS).
+    than a person reading a consent page: the clock waits from a connect until its callback (or HOLD_SECONDS),
+    the two told apart by the browser binding the connect sets and the callback brings back.
     `moving` is held while the clock moves: a connect that arrives during a round waits for the round's end before
     its state is made, so the clock never jumps past a state it has just made."""
 
@@ -64,10 +66,18 @@ class Holds:
             return bool(self._since)
 
 
+def _binding(cookies: str) -> str:
+    return next((c.split("=", 1)[1] for c in cookies.split(";") if c.strip().startswith(BINDING_COOKIE + "=")), "")
+
+
 class Front:
     """The fixed port. The API is served on its stage (`/live/…`, as API Gateway's invoke URL); this forwards it
     with the browser's Host header, so the app's own links point here, and sends any other path to the same path
-    on the stage (as a custom domain mapped to the stage would), so `/` is the hosted page."""
+    on the stage (as a custom domain mapped to the stage would), so `/` is the hosted page.
+
+    The Bluesky sandbox's public origin (`https://bsky.sandbox`) is no name a browser can reach: its consent page
+    is served here under `/bsky.sandbox/` (a connect's redirect there is rewritten to it), forwarded to the
+    sandbox with its own Host."""
 
     def __init__(self, host: str, port: int) -> None:
         # Bound now, by us (werkzeug would exit 1 on a taken port): reported before the slow synth and deploy.
@@ -78,36 +88,53 @@ class Front:
         self.holds = Holds()
         self._app: Any = None
         self._thread: threading.Thread | None = None
+        self._sandbox: tuple[str, str] | None = None  # the Bluesky sandbox's public origin, and its path here
 
-    def start(self, api_url: str) -> None:
+    def start(self, api_url: str, bluesky: Any = None) -> None:
         stage = "/" + api_url.rstrip("/").rsplit("/", 1)[1]
+        routes: dict[str, dict[str, Any]] = {f"{stage}/": {"target": api_url, "host": None}}
+        if bluesky is not None:
+            self._sandbox = (bluesky.origin + "/", f"/{bluesky.domain}/")
+            routes[f"/{bluesky.domain}/"] = {"target": bluesky.base_url, "host": bluesky.domain, "remove_prefix": True}
 
         def to_stage(environ: dict[str, Any], start_response: Any) -> Any:
             query = environ.get("QUERY_STRING")
             return redirect(stage + environ["PATH_INFO"] + (f"?{query}" if query else ""), 307)(environ, start_response)
 
         # A round holds the in-process Lambda lock for a moment: wait for it rather than answer 502.
-        self._app = ProxyMiddleware(to_stage, {f"{stage}/": {"target": api_url, "host": None}}, timeout=120)
+        self._app = ProxyMiddleware(to_stage, routes, timeout=120)
         self._thread = threading.Thread(target=self.server.serve_forever, name="relaycast-serve", daemon=True)
         self._thread.start()
 
     def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
-        path, query = environ["PATH_INFO"], environ.get("QUERY_STRING", "")
+        path = environ["PATH_INFO"]
         if "/callback/" in path:
+            statuses: list[str] = []
+
+            def answered(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+                statuses.append(status)
+                return start_response(status, headers, *rest)
+
             try:  # the code is exchanged while the callback is answered
-                return self._app(environ, start_response)
+                return self._app(environ, answered)
             finally:
-                self.holds.drop(parse_qs(query).get("state", [""])[0])
+                # A page that asks the relay to link the account (200) keeps the clock waiting for their answer.
+                if environ["REQUEST_METHOD"] != "GET" or not statuses or not statuses[0].startswith("200"):
+                    self.holds.drop(_binding(environ.get("HTTP_COOKIE", "")))
         if "/connect/" not in path:
             return self._app(environ, start_response)
         request = f"request:{id(environ)}"
         with self.holds.moving:
-            self.holds.add(request)  # until the answer names the state
+            self.holds.add(request)  # until the answer names the connection
 
         def started(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
-            location = dict((k.lower(), v) for k, v in headers).get("location", "")
-            if state := parse_qs(urlsplit(location).query).get("state", [""])[0]:
-                self.holds.add(state)
+            for name, value in headers:
+                if name.lower() == "set-cookie" and (binding := _binding(value.split(";", 1)[0])):
+                    self.holds.add(binding)
+            if self._sandbox:  # the browser goes to the sandbox's consent page through this port
+                origin, here = self._sandbox
+                headers = [(k, here + v[len(origin):] if k.lower() == "location" and v.startswith(origin) else v)
+                           for k, v in headers]
             return start_response(status, headers, *rest)
 
         try:
@@ -215,6 +242,11 @@ def run_clock(cloud: Any, config: EventConfig, speed: float, until: datetime, ho
     return mailbox
 
 
+def _bluesky_relay(stack: Any) -> Any:
+    """A Bluesky sandbox account for the person playing a relay."""
+    return stack.bluesky.add_account(stack.bluesky.handle("relay")) if stack.bluesky else None
+
+
 def serve(event: str, host: str = "127.0.0.1", port: int = 8000, speed: float | None = None, ready_file: Path | None = None) -> int:
     try:
         config = load_event_config(event)
@@ -241,7 +273,7 @@ def serve(event: str, host: str = "127.0.0.1", port: int = 8000, speed: float | 
         print(f"relaycast serve: synthesising and deploying {event} into the local cloud…", flush=True)
         with local_stack(event, lead=timedelta(0)) as stack:
             cloud, deployed, api_url = stack.cloud, stack.deployed, stack.api_url
-            front.start(api_url)
+            front.start(api_url, stack.bluesky)
             # The digests' and the moderator's links: this port, on the stage's path, as the relay's pages.
             cloud.link_hosted_page(deployed, f"{url}{api_url.rstrip('/').rsplit('/', 1)[1]}/")
             print(
@@ -249,6 +281,9 @@ def serve(event: str, host: str = "127.0.0.1", port: int = 8000, speed: float | 
                 f"X is a local sandbox at {stack.x.base_url}: no real account is involved, and its consent page accepts any username.\n"
                 + (f"Mastodon: type {MASTODON_INSTANCE} as your instance (a local mastodon-mock at {stack.mastodon.base_url}; any username).\n"
                    if stack.mastodon else "")
+                + (f"Bluesky: type the handle {relay.handle} and, on the sandbox's consent page, the app password {relay.app_password} "
+                   f"(a local sandbox at {stack.bluesky.base_url}, its consent page served here under /{stack.bluesky.domain}/).\n"
+                   if (relay := _bluesky_relay(stack)) else "")
                 + "E-mails (address confirmations, receipts) are printed here instead of being sent.\n"
                 f"The event runs on a simulated clock at {speed:g}× (a round every {config.poll_interval_minutes * 60 / speed:.3g} s; "
                 f"it waits while someone is at X's consent page) "

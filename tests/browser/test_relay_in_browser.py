@@ -1,8 +1,8 @@
 """A relay's whole journey in a real browser: `relaycast serve` on a free port, headless Debian chromium
 driven by Playwright.
 
-Hosted page → French → connect the sandbox X → dashboard → a proposal → approve → published → undo → revoke →
-receipt. Every page is saved as a full-page screenshot under test-artifacts/browser/, with the server's output.
+Hosted page → French → connect the sandbox X → dashboard → add Bluesky through the sandbox's consent page and link
+it → a proposal → approve → published → undo → revoke both → receipts. Every page is saved as a full-page screenshot under test-artifacts/browser/, with the server's output.
 """
 
 from __future__ import annotations
@@ -188,7 +188,30 @@ def test_a_relay_connects_approves_undoes_and_revokes_in_a_browser(tmp_path):
             submit(page, page.locator('form[action$="/email/confirm"]'))
             expect(page.locator("main")).to_contain_text(f"Confirmée : {EMAIL}")
 
-            approve = reload_until(page, page.locator('form[action$="/relay/approve"]'), "proposal")
+            # Bluesky from the dashboard: the handle typed, the sandbox's consent page (served by `serve` under its
+            # domain), signed in with the app password `serve` printed, then "link this account?" answered.
+            handle, password = re.search(r"Bluesky: type the handle (\S+) and, on the sandbox's consent page, the app password (\S+) ",
+                                         served.output()).groups()
+            bluesky = page.locator('form[action$="/connect/bluesky"]')
+            bluesky.get_by_label("Votre pseudo Bluesky").fill(handle)
+            submit(page, bluesky)
+            expect(page.locator("#identifier")).to_have_value(handle)  # the handle went as the login hint
+            expect(page.locator("h1")).to_contain_text("/bluesky/client-metadata.json")  # relaycast's client_id is its URL
+            page.locator("#password").fill(password)
+            shot(page, "04c-bluesky-consent")
+            with page.expect_navigation():
+                page.locator("#allow").click()
+            expect(page.locator("h1")).to_contain_text(f"Lier @{handle} sur Bluesky")
+            shot(page, "04d-bluesky-link")
+            with page.expect_navigation():
+                page.get_by_role("button", name="Lier ce compte").click()
+            page.wait_for_url(re.compile(r"/relay\?t="))
+            expect(page.locator('form[action$="/relay/revoke"]')).to_have_count(2)
+            expect(page.locator("main")).to_contain_text(handle)
+            shot(page, "04e-dashboard-with-bluesky")
+
+            x_proposal = 'form[action$="/relay/approve"]:has(input[name="network"][value="x"])'  # Bluesky's come too
+            approve = reload_until(page, page.locator(x_proposal), "proposal")
             post_id = approve.locator('input[name="post"]').get_attribute("value")
             assert post_id and post_id.isdigit()
             expect(page.locator("blockquote").first).not_to_be_empty()
@@ -208,10 +231,12 @@ def test_a_relay_connects_approves_undoes_and_revokes_in_a_browser(tmp_path):
             expect(undo).to_have_count(0)
             shot(page, "07-undone")
 
-            submit(page, page.locator('form[action$="/relay/revoke"]'))
+            for network in ("x", "bluesky"):
+                submit(page, page.locator(f'form[action$="/relay/revoke"]:has(input[name="network"][value="{network}"])'))
             heading = reload_until(page, page.get_by_role("heading", name=re.compile(words["ended"])), "receipt")
             expect(heading).to_be_visible()
             expect(page.locator('form[action$="/relay/revoke"]')).to_have_count(0)
+            expect(page.locator("main")).to_contain_text("Bluesky")
             expect(page.locator('form[action$="/relay/approve"]')).to_have_count(0)
             shot(page, "08-receipt")
         except Exception as error:

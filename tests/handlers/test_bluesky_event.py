@@ -65,6 +65,7 @@ def test_the_page_offers_bluesky_with_a_handle_field_in_both_languages(client):
 
 
 def test_a_relay_connects_reposts_once_and_access_ends_verified_upstream(client, store, bsky, lambda_context):
+    from relaycast.credentials import fingerprint
     from relaycast.networks.bluesky import post_id_of
 
     amina = bsky.add_account(bsky.handle("amina"), followers=40)
@@ -95,12 +96,20 @@ def test_a_relay_connects_reposts_once_and_access_ends_verified_upstream(client,
     ledger = store.get(f"RELAY#{grant['relay_id']}", f"LEDGER#bluesky#{post_id}")
     assert ledger["status"] == "published" and ledger["link"].startswith(f"https://bsky.app/profile/{amina.did[:4]}")
 
+    # Undo from the dashboard deletes the repost record; it still counts toward the cap.
+    assert browser.post("/relay/undo", f"t={token}&network=bluesky&post={post_id}").status_code == 303
+    assert bsky.reposts_by(amina.handle) == []
+    assert store.get(f"RELAY#{grant['relay_id']}", f"LEDGER#bluesky#{post_id}")["status"] == "undone"
+    assert store.grant(grant["relay_id"], "bluesky")["published_count"] == 1
+
     # Revoke now: the tokens are revoked at the authorization server, proven refused, then deleted.
     assert browser.post("/relay/revoke", f"t={token}&network=bluesky").status_code == 303
     assert bsky.live_tokens() == [] and store.custody(grant["grant_id"]) is None
     receipt = receipt_of(store, grant["relay_id"], "bluesky")
     assert receipt["confirmed"] is True and "refused by Bluesky" in receipt["verification"]["bluesky"]
-    assert len(receipt["token_fingerprints"]) == 2 and [p["post_id"] for p in receipt["published"]] == [post_id]
+    # The receipt names the very tokens the server issued (not the bound form relaycast kept them in).
+    assert set(receipt["token_fingerprints"]) == {fingerprint(t) for t in live} and len(live) == 2
+    assert receipt["published"] == []  # the one repost was undone
     assert "Access ended" in browser.get(f"/relay?t={token}").body.decode()
 
 
