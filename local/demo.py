@@ -29,6 +29,8 @@ class LocalEvent:
     relays: list[SimulatedRelay]
     on_mastodon: tuple[str, ...] = ()  # usernames of the relays who also connected Mastodon
     on_bluesky: tuple[str, ...] = ()  # usernames of the relays who also connected Bluesky
+    on_linkedin: tuple[str, ...] = ()  # usernames of the relays who also connected LinkedIn
+    removed_by_hand: int = 0  # LinkedIn relays who removed the app as their receipt asked
     came_back: tuple[str, ...] = ()  # usernames of the relays who revoked X during the event and connected again
     live_at_receipt: int = 0  # confirmed receipts whose tokens the network still accepted when the receipt was made
 
@@ -70,6 +72,9 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
     bluesky = event.stack.bluesky
     handles = {r.bluesky_handle for r in event.relays if r.bluesky_handle}
     reposts = [(r.did, r.subject_uri) for h in sorted(handles) for r in bluesky.reposts_by(h)] if bluesky else []
+    linkedin = event.stack.linkedin
+    members = sorted({r.linkedin_member for r in event.relays if r.linkedin_member})
+    shares = [(s.author, s.parent or s.article) for m in members for s in linkedin.shares_by(m)] if linkedin else []
     receipts = [i for i in items if i.get("kind") == "receipt"]
     reconnected, revoked_then_back = reconnections(event)
     return {
@@ -125,8 +130,20 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "bluesky_grants_revoked_upstream": sum(
             1 for i in items if i.get("sk", "").startswith("RECEIPT#bluesky#") and i.get("confirmed") is True
         ),
+        "linkedin_relays_connected": len(event.on_linkedin),
+        # Reshares of the organiser's posts and the other networks' picks shared as links, in the members' feeds.
+        "linkedin_reshares": len(shares),
+        "linkedin_max_reshares_per_relay": max(Counter(author for author, _ in shares).values(), default=0),
+        "linkedin_duplicate_reshares": len(shares) - len(set(shares)),
+        # LinkedIn lets no app revoke: each receipt says so (unconfirmed) and where the relay removes the app.
+        "linkedin_receipts_unconfirmed": sum(
+            1 for i in items if i.get("sk", "").startswith("RECEIPT#linkedin#") and i.get("confirmed") is False
+            and "psettings/permitted-services" in json.dumps(i.get("verification", {}))
+        ),
+        "linkedin_apps_removed_by_relays": event.removed_by_hand,
         "receipts_expected_by_mail": sum(
-            (1 + (r.username in event.on_mastodon) + (r.username in event.on_bluesky) + (r.username in event.came_back))
+            (1 + (r.username in event.on_mastodon) + (r.username in event.on_bluesky) + (r.username in event.on_linkedin)
+             + (r.username in event.came_back))
             for r in event.relays
             if r.dashboard_url and r.email
         ),
@@ -141,6 +158,23 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
                             key=lambda i: (i["selected_round"], -float(i["score"])))
         ],
     }
+
+
+def follow_linkedin_receipts(event: LocalEvent) -> int:
+    """LinkedIn lets no app revoke its token: each LinkedIn relay's receipt says so and where to remove the app,
+    and these relays do it (the sandbox's `remove_app`). Returns how many did."""
+    linkedin = event.stack.linkedin
+    if linkedin is None:
+        return 0
+    asked = {i.get("username") for i in event.stack.scan() if i.get("sk", "").startswith("RECEIPT#linkedin#")
+             and "psettings/permitted-services" in json.dumps(i.get("verification", {}))}
+    done = 0
+    for person in event.relays:
+        member = linkedin.members.get(person.linkedin_member or "")
+        if member and member.name in asked:
+            linkedin.remove_app(member.member_id)
+            done += 1
+    return done
 
 
 def run_event(
@@ -175,6 +209,10 @@ def run_event(
             event.on_bluesky = tuple(p.username for p in people[1::4])
             for person in people[1::4]:
                 person.add_bluesky(stack.bluesky)
+        if stack.linkedin:  # one relay in five adds a LinkedIn account from their dashboard
+            event.on_linkedin = tuple(p.username for p in people[2::5])
+            for person in people[2::5]:
+                person.add_linkedin(stack.linkedin)
         inbox = stack.sent_emails()
         for person in people:
             if person.email:
@@ -210,6 +248,7 @@ def run_event(
             on_tick=between_ticks,
         )
         cloud.pump()
+        event.removed_by_hand = follow_linkedin_receipts(event)
         figures = report(event, approvals, stack.sent_emails())
         figures["rounds"] = sum(1 for f in run.firings if f.target_arn.split(":")[2] == "states")
         figures["failed_firings"] = [f"{f.schedule} at {f.at:%H:%M}: {f.error} {f.cause}"[:300] for f in run.failures()]
@@ -251,6 +290,10 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         and figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["receipts_expected_by_mail"]
         and figures["mastodon_grants_revoked_upstream"] == figures["mastodon_relays_connected"]
         and figures["bluesky_grants_revoked_upstream"] == figures["bluesky_relays_connected"]
+        and figures["linkedin_receipts_unconfirmed"] == figures["linkedin_apps_removed_by_relays"] == figures["linkedin_relays_connected"]
+        and ("linkedin" not in config.networks or (
+            0 < figures["linkedin_reshares"] and figures["linkedin_max_reshares_per_relay"] <= figures["cap_per_relay"]
+            and figures["linkedin_duplicate_reshares"] == 0))
         and ("bluesky" not in config.networks or (
             0 < figures["bluesky_reposts"] and figures["bluesky_max_reposts_per_relay"] <= figures["cap_per_relay"]
             and figures["bluesky_duplicate_reposts"] == 0))

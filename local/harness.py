@@ -33,6 +33,7 @@ from relaycast.networks.bluesky import CLIENT_METADATA_PATH, hosted_client_metad
 from .feed import Post, generate_conference_feed
 from .runtime import DeployedStack, LocalCloud, SimClock
 from .sandbox_bluesky import SandboxBluesky
+from .sandbox_linkedin import SandboxLinkedIn
 from .sandbox_mastodon import SandboxMastodon
 from .sandbox_x import SandboxX
 
@@ -58,6 +59,7 @@ class LocalStack:
     mastodon_scheduled: int = 0  # statuses of the feed the experts also post on Mastodon
     bluesky: SandboxBluesky | None = None  # when the event offers Bluesky
     bluesky_scheduled: int = 0  # posts of the feed the experts also post on Bluesky
+    linkedin: SandboxLinkedIn | None = None  # when the event offers LinkedIn
 
     @property
     def table_name(self) -> str:
@@ -75,7 +77,7 @@ class LocalStack:
 
     def networks(self) -> list[Any]:
         """The sandboxes that issue relays' tokens."""
-        return [self.x, *([self.mastodon] if self.mastodon else []), *([self.bluesky] if self.bluesky else [])]
+        return [self.x, *(n for n in (self.mastodon, self.bluesky, self.linkedin) if n is not None)]
 
 
 @contextmanager
@@ -103,15 +105,19 @@ def local_stack(event_file: str | Path, *, cdk_out: Path | None = None, lead: ti
                                                        client_metadata_at(client_id, client_key))) \
             if "bluesky" in config.networks else None
         on_bluesky = feed_bluesky(config, feed, bluesky) if bluesky else 0
-        overrides = local_overrides(x, mastodon, bluesky)
+        linkedin = running.enter_context(SandboxLinkedIn()) if "linkedin" in config.networks else None
+        for urn in config.linkedin_posts if linkedin else ():  # the organiser's own posts the event file lists
+            linkedin.add_post(config.name, f"{config.name}: the programme, the speakers, the rooms", urn=urn)  # type: ignore[union-attr]
+        overrides = local_overrides(x, mastodon, bluesky, linkedin)
         deployed = cloud.deploy(
             cdk_out,
             f"relaycast-{config.slug}",
             env_overrides=overrides,
-            secret_values={f"relaycast/{config.slug}/app": app_secret(x, client_key, bluesky)},
+            secret_values={f"relaycast/{config.slug}/app": app_secret(x, client_key, bluesky, linkedin)},
         )
         api_url = cloud.serve_api(deployed)
-        yield LocalStack(config, cloud, deployed, x, mastodon, api_url, overrides, feed, scheduled, bluesky, on_bluesky)
+        yield LocalStack(config, cloud, deployed, x, mastodon, api_url, overrides, feed, scheduled, bluesky, on_bluesky,
+                         linkedin)
 
 
 def synth(event_file: str | Path, outdir: Path) -> Path:
@@ -127,8 +133,8 @@ def synth(event_file: str | Path, outdir: Path) -> Path:
     return outdir
 
 
-def local_overrides(x: SandboxX, mastodon: SandboxMastodon | None = None,
-                    bluesky: SandboxBluesky | None = None) -> dict[str, str]:
+def local_overrides(x: SandboxX, mastodon: SandboxMastodon | None = None, bluesky: SandboxBluesky | None = None,
+                    linkedin: SandboxLinkedIn | None = None) -> dict[str, str]:
     """Point the functions at the sandbox networks (the Mastodon sandbox is the one instance allowed on loopback,
     the Bluesky sandbox's domain the one routed there)."""
     return {
@@ -137,6 +143,7 @@ def local_overrides(x: SandboxX, mastodon: SandboxMastodon | None = None,
         **(mastodon.env() if mastodon else {}),
         **({"BLUESKY_SANDBOX": json.dumps({bluesky.domain: bluesky.base_url}), "BLUESKY_SERVICE": bluesky.origin,
             "BLUESKY_PLC": bluesky.plc_url} if bluesky else {}),
+        **({"LINKEDIN_OAUTH_BASE": linkedin.base_url, "LINKEDIN_API_BASE": linkedin.base_url} if linkedin else {}),
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("RELAYCAST_LOG_LEVEL", "WARNING"),
     }
@@ -174,7 +181,8 @@ def client_metadata_at(client_id: str, client_key: str) -> dict[str, Any]:
     return hosted_client_metadata(client_id.removesuffix(CLIENT_METADATA_PATH), client_key)
 
 
-def app_secret(x: SandboxX, client_key: str, bluesky: SandboxBluesky | None = None) -> str:
+def app_secret(x: SandboxX, client_key: str, bluesky: SandboxBluesky | None = None,
+               linkedin: SandboxLinkedIn | None = None) -> str:
     account = bluesky.add_account(bluesky.handle(BLUESKY_EVENT_ACCOUNT)) if bluesky else None
     return json.dumps(
         {
@@ -184,6 +192,7 @@ def app_secret(x: SandboxX, client_key: str, bluesky: SandboxBluesky | None = No
             "signing_key": "local-demo-signing-key-0123456789abcdef",
             "bluesky_client_key": client_key,
             **({"bluesky_identifier": account.handle, "bluesky_app_password": account.app_password} if account else {}),
+            **({"linkedin_client_id": linkedin.client_id, "linkedin_client_secret": linkedin.client_secret} if linkedin else {}),
         }
     )
 

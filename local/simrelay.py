@@ -33,6 +33,7 @@ class SimulatedRelay:
     approved: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     bluesky_handle: str | None = None
+    linkedin_member: str | None = None
 
     def __post_init__(self) -> None:
         self.http = requests.Session()
@@ -77,6 +78,23 @@ class SimulatedRelay:
         landed = (self._confirm_link(callback) if callback.status_code == 200 else callback).headers["Location"]
         self._expect(self.http.get(landed, timeout=10), 200)
         self.bluesky_handle = handle
+        return landed
+
+    def add_linkedin(self, linkedin) -> str:
+        """From their dashboard, connect a LinkedIn account (a member made for them) to the same relay."""
+        page = self._expect(self.http.get(self.dashboard_url, timeout=10), 200)
+        action = re.search(r'<form method="post" action="([^"]*/connect/linkedin)"', page.text)
+        if not action:
+            raise RelayJourneyError(f"{self.username}: the dashboard offers no LinkedIn connect")
+        member = linkedin.add_member(f"{self.username} (LinkedIn)")
+        token = html.unescape(re.search(r'name="t" value="([^"]+)"', page.text).group(1))
+        started = self._expect(self.http.post(html.unescape(action.group(1)), data={"t": token}, allow_redirects=False,
+                                              timeout=30), 302)
+        answer = linkedin.consent(started.headers["Location"], member.name)
+        callback = self._expect(self.http.get(answer, allow_redirects=False, timeout=30), 200, 303)
+        landed = (self._confirm_link(callback) if callback.status_code == 200 else callback).headers["Location"]
+        self._expect(self.http.get(landed, timeout=10), 200)
+        self.linkedin_member = member.member_id
         return landed
 
     def _confirm_link(self, page: requests.Response) -> requests.Response:

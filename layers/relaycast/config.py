@@ -18,8 +18,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from relaycast.policy import modes_allowed, policy
 
 KNOWN_NETWORKS = ("x", "mastodon", "bluesky", "linkedin")
-# Networks whose adapters exist today; the others are known names that are not built yet.
-BUILT_NETWORKS = ("x", "mastodon", "bluesky")
+# Networks an organiser may ask for that relaycast does not offer, and why.
+NOT_OFFERED = {
+    "facebook": "publishing to a personal profile through the API ended on 1 August 2018; Pages belong to organisations, not relays",
+    "googleplus": "Google+ closed to consumers in April 2019",
+    "viadeo": "Viadeo documents no API to publish through",
+}
 LANGUAGES = ("en", "fr")
 
 # A hint per kind of mistake, shown next to pydantic's message.
@@ -130,6 +134,9 @@ class EventConfig(BaseModel):
     # Per network: "approve-each" (the relay approves every post), "auto" where the network allows it, or
     # "share-link" (no token at all: the relay opens the network's own repost or boost page and clicks there).
     modes: dict[str, Literal["auto", "approve-each", "share-link"]] = {}
+    # LinkedIn posts the organiser wants reshared (their links, or share/ugcPost URNs): LinkedIn's own picks, since
+    # relaycast cannot search LinkedIn.
+    linkedin_posts: Annotated[list[Annotated[str, Field(max_length=500)]], Field(max_length=50)] = []
     # The instance whose public timeline of the event's hashtags relaycast reads (required with mastodon).
     mastodon_source: Annotated[str, Field(max_length=253)] | None = None
     cap_per_relay: Annotated[int, Field(ge=1, le=50)] = 8
@@ -182,14 +189,30 @@ class EventConfig(BaseModel):
             raise ValueError(f"'{value}' starts and ends at the same time")
         return f"{start}-{end}"
 
+    @field_validator("linkedin_posts")
+    @classmethod
+    def _linkedin_posts(cls, values: list[str]) -> list[str]:
+        from relaycast.networks.base import NetworkError
+        from relaycast.networks.linkedin import post_urn  # only when an event lists some
+
+        urns = []
+        for value in values:
+            try:
+                urns.append(post_urn(value))
+            except NetworkError:
+                raise ValueError(f"'{value[:80]}' is not a LinkedIn post's link (it names no share or ugcPost)") from None
+        if len(set(urns)) != len(urns):
+            raise ValueError("a LinkedIn post is listed twice")
+        return urns
+
     @field_validator("networks")
     @classmethod
     def _known_networks(cls, values: list[str]) -> list[str]:
         for value in values:
+            if value in NOT_OFFERED:
+                raise ValueError(f"'{value}' is not offered: {NOT_OFFERED[value]}")
             if value not in KNOWN_NETWORKS:
                 raise ValueError(f"'{value}' is not a network relaycast knows ({', '.join(KNOWN_NETWORKS)})")
-            if value not in BUILT_NETWORKS:
-                raise ValueError(f"'{value}' is not supported yet (supported: {', '.join(BUILT_NETWORKS)})")
         if len(set(values)) != len(values):
             raise ValueError("a network is listed twice")
         return values
@@ -280,7 +303,7 @@ def _problem_from(error: dict[str, Any]) -> ConfigProblem:
         if field == "timezone":
             fix = "use an IANA name such as Europe/Paris or America/New_York"
         elif field.startswith("networks"):
-            fix = f"use one of: {', '.join(BUILT_NETWORKS)}"
+            fix = f"use one of: {', '.join(KNOWN_NETWORKS)}"
         elif field == "cap_per_relay":
             fix = "use a number from 1 to 50 (8 is the default)"
         elif field == "quiet_hours":

@@ -20,7 +20,7 @@ from typing import Any
 
 from relaycast import aws, clock, credentials, notices
 from relaycast.config import EventConfig
-from relaycast.networks import NETWORK_NAMES, NetworkError, TokenRejected, Transient
+from relaycast.networks import NETWORK_NAMES, NetworkError, NotRevocable, TokenRejected, Transient
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger, metrics
 from relaycast.settings import Settings
@@ -29,6 +29,7 @@ from relaycast.storage import Store, ledger_sk, receipt_sk, relay_pk
 X_SETTINGS_URL = "https://x.com/settings/connected_apps"
 MASTODON_SETTINGS_PATH = "/oauth/authorized_applications"
 BLUESKY_SERVER, BLUESKY_ACCOUNT_PATH = "https://bsky.social", "/account"
+LINKEDIN_SETTINGS_URL = "https://www.linkedin.com/psettings/permitted-services"
 SWEEP_REASON = "the event ended"
 NO_TOKEN = "relaycast never held a token for this account: nothing to revoke"
 # Receives of one end-grant message before its grant is ended as unconfirmed; below the queue's
@@ -48,7 +49,12 @@ def revoke_and_verify(client: Any, label: str, current: dict[str, Any], retired:
     held = [{"token": current[hint], "hint": hint} for hint in ("refresh_token", "access_token") if current.get(hint)]
     earlier = sorted(retired, key=lambda t: t["hint"] != "refresh_token")
     for token in (*held, *earlier):
-        client.revoke(token["token"], token["hint"])
+        try:
+            client.revoke(token["token"], token["hint"])
+        except NotRevocable:
+            if client.token_works(token["token"]):  # the network keeps it: only the relay can end it
+                raise
+            # Refused already (the relay removed the app, or it expired): nothing left to revoke.
     for token in (*held, *earlier):
         if token["hint"] == "access_token":
             if client.token_works(token["token"]):
@@ -91,6 +97,8 @@ def settings_url(grant: dict[str, Any]) -> str:
         return f"https://{grant['instance']}{MASTODON_SETTINGS_PATH}"
     if grant.get("network") == "bluesky":
         return f"{grant.get('server') or BLUESKY_SERVER}{BLUESKY_ACCOUNT_PATH}"
+    if grant.get("network") == "linkedin":
+        return LINKEDIN_SETTINGS_URL
     return X_SETTINGS_URL
 
 
@@ -285,11 +293,14 @@ def confirmed_by_app(client: Any, grant: dict[str, Any], post_id: str) -> bool |
         return None
 
 
-def published_link(grant: dict[str, Any], post_id: str, post: str | None = None) -> str:
-    """Where the relay's followers see it: X's status, the original status (`post`, from Store.post_ref), or a
-    Bluesky post's page (its reference names the author's DID and the record key)."""
+def published_link(grant: dict[str, Any], post_id: str, post: str | None = None, made: Any = None) -> str:
+    """Where the relay's followers see it: X's status, the original status (`post`, from Store.post_ref), a
+    Bluesky post's page (its reference names the author's DID and the record key), or the relay's LinkedIn
+    reshare (`made`, its URN)."""
     if grant["network"] == "x":
         return f"https://x.com/i/status/{post_id}"
+    if grant["network"] == "linkedin" and isinstance(made, str):
+        return f"https://www.linkedin.com/feed/update/{made}/"
     if post and post.startswith("at://"):
         did, _, rkey = post.split(" ", 1)[0][5:].partition("/app.bsky.feed.post/")
         return f"https://bsky.app/profile/{did}/post/{rkey}"

@@ -45,6 +45,21 @@ FR: dict[str, str] = {
     "Connect %(network)s": "Connecter %(network)s",
     "Join %(network)s with share links": "Rejoindre %(network)s avec des liens de partage",
     "Your Bluesky handle": "Votre pseudo Bluesky",
+    "On Bluesky, relaycast holds no token: each proposal is a link to the post, and you repost it yourself.":
+        "Sur Bluesky, relaycast ne détient aucun jeton : chaque proposition est un lien vers la publication, et vous la "
+        "republiez vous-même.",
+    "On Bluesky, you approve each repost before it happens: Bluesky's developer guidelines count automated "
+    "interactions as spam, so nothing is reposted without your click.":
+        "Sur Bluesky, vous approuvez chaque republication avant qu'elle ait lieu : les règles de Bluesky pour les "
+        "développeurs comptent les interactions automatisées comme du spam, rien n'est donc republié sans votre clic.",
+    "On LinkedIn, relaycast holds no token: each proposal is a link that opens the post or LinkedIn's share dialog, "
+    "and you share it yourself.":
+        "Sur LinkedIn, relaycast ne détient aucun jeton : chaque proposition est un lien qui ouvre la publication ou la "
+        "fenêtre de partage de LinkedIn, et vous la partagez vous-même.",
+    "On LinkedIn, you approve each share before it happens: LinkedIn's User Agreement forbids bots that share or "
+    "re-share, so nothing is shared without your click.":
+        "Sur LinkedIn, vous approuvez chaque partage avant qu'il ait lieu : les conditions d'utilisation de LinkedIn "
+        "interdisent les robots qui partagent ou repartagent, rien n'est donc partagé sans votre clic.",
     "For example amina.bsky.social, or your own domain": "Par exemple amina.bsky.social, ou votre propre domaine",
     # The Bluesky handle a relay types, and the answer of their server
     "Type your Bluesky handle, for example amina.bsky.social.":

@@ -35,6 +35,7 @@ class Policy:
     per_user: Limit  # per relay account, for the publish action
     per_app: Limit | None  # for the whole app (all relays of all events using it)
     content: str
+    reads: bool = True  # the rounds read its posts; False: its picks are borrowed (the organiser's, the others')
 
 
 POLICIES: dict[str, Policy] = {
@@ -78,6 +79,25 @@ POLICIES: dict[str, Policy] = {
         per_user=Limit(5_000 // 3, 3600),
         per_app=None,  # the servers' limits are per account and per client address, not per app
         content="the original post is reposted as is (a strong reference: its uri and content id)",
+    ),
+    "linkedin": Policy(
+        network="linkedin",
+        modes=("approve-each", "share-link"),
+        why=(
+            "LinkedIn's User Agreement (8.2) forbids bots or other automated methods that share or re-share "
+            "posts, and its API terms forbid automated posting: each share needs the relay's own click "
+            "(approve-each), or the relay shares it themselves (share-link)"
+        ),
+        publish="reshare (POST /rest/posts with reshareContext.parent)",
+        undo="delete the reshare (DELETE /rest/posts/{urn})",
+        # The Posts API's daily limits, reset at midnight UTC (a fixed day, as relaycast counts them).
+        per_user=Limit(150, 24 * 3600),
+        per_app=Limit(100_000, 24 * 3600),
+        content=(
+            "a LinkedIn post is reshared as is; another network's pick is shared as its link (the relay adds no "
+            "text, and none is copied)"
+        ),
+        reads=False,  # no hashtag search for ordinary apps
     ),
 }
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relaycast import aws, clock, credentials, expire
 from relaycast.config import EventConfig
-from relaycast.networks import NETWORK_NAMES, NetworkError, RateLimited, TokenRejected, Transient
+from relaycast.networks import NETWORK_NAMES, CannotTell, NetworkError, RateLimited, TokenRejected, Transient
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger
 from relaycast.policy import Limit, policy
@@ -117,10 +117,11 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
                 give_back_budget(store, taken)
             raise
         # A resumed reservation may have reached the platform before a crash or a timeout: ask it first.
+        made = None
         if not (reservation == "resume" and client.has_reposted(token, grant["user_id"], post)):
             taken = taken or take_budget(store, job, grant)
             try:
-                client.repost(token, grant["user_id"], post)
+                made = client.repost(token, grant["user_id"], post)
             except RateLimited as limited:
                 # Nothing was posted: the units go back, and the relay's account waits for the platform's
                 # reset (its window may not be ours), so the next job defers instead of meeting another 429.
@@ -147,6 +148,10 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
         raise Deferred(limited.reset_at - clock.epoch(), "the platform asked to wait") from None
     except Transient:
         raise  # the reservation stays: the retry resumes it
+    except CannotTell:  # an earlier attempt may have gone through: never a second one to find out
+        store.release_publish(job.relay_id, job.network, job.post_id,
+                              f"an earlier attempt may have been published; {where} cannot tell, so it was not tried again")
+        return "skipped:cannot tell"
     except NetworkError as error:
         store.release_publish(job.relay_id, job.network, job.post_id, f"refused by {where}: {error}"[:200])
         return "skipped:refused"
@@ -155,9 +160,11 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
         job.network,
         job.post_id,
         status="published",
-        link=expire.published_link(grant, job.post_id, post),
+        link=expire.published_link(grant, job.post_id, post, made),
         published_at=clock.now().isoformat(),
         expires_at=keep_until,
+        # What the network made, when undoing it names that (a LinkedIn reshare's own URN).
+        **({"made": made} if isinstance(made, str) else {}),
     )
     return "published"
 

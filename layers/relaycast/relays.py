@@ -40,7 +40,8 @@ CODE = re.compile(r"^[A-Za-z0-9._~-]{1,512}$")
 # X and Mastodon account ids are decimal numbers, Bluesky's are DIDs; anything else a network (or an instance)
 # reports is refused.
 ACCOUNT_ID = re.compile(r"^[0-9]{1,25}$")
-ACCOUNT_IDS = {"bluesky": re.compile(r"^did:(plc:[a-z2-7]{24}|web:[a-z0-9.-]{1,253})$")}
+ACCOUNT_IDS = {"bluesky": re.compile(r"^did:(plc:[a-z2-7]{24}|web:[a-z0-9.-]{1,253})$"),
+               "linkedin": re.compile(r"^[A-Za-z0-9_-]{1,64}$")}  # OpenID Connect's `sub`
 BINDING = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 CONFIRMATION = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 # How long a relay has to confirm linking an account to their dashboard; its tokens end a little after.
@@ -49,7 +50,7 @@ CONFIRM_GRACE_SECONDS = 300
 # What each network must grant for relaycast to work; less is refused and revoked at once.
 # (Bluesky's repost permission is checked by its adapter: a granular scope, or the older transition:generic.)
 REQUIRED_SCOPES = {"x": {"tweet.write", "users.read"}, "mastodon": {"write:statuses", "read:accounts", "read:statuses"},
-                   "bluesky": {"atproto"}}
+                   "bluesky": {"atproto"}, "linkedin": {"openid", "w_member_social"}}
 
 
 @dataclass(frozen=True)
@@ -692,8 +693,9 @@ def undo(store: Store, settings: Settings, config: EventConfig, relay_id: str, n
     if item["status"] != "published":
         raise Conflict("Only a published post can be undone.")
     client = client_for(settings, store, network, instance=grant.get("instance"))
+    made = item.get("made") or store.post_ref(network, post_id)  # what the repost made, when its undo names it
     try:
-        client.undo_repost(credentials.access_token(store, settings, config, client, grant), grant["user_id"], store.post_ref(network, post_id))
+        client.undo_repost(credentials.access_token(store, settings, config, client, grant), grant["user_id"], made)
     except NetworkError:
         label = grant.get("instance") or NETWORK_NAMES[network]
         raise Unavailable("%(network)s could not be reached. Please try again in a minute.", network=label) from None

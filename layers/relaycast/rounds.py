@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from relaycast import clock, crypto, selection
 from relaycast.config import EventConfig
 from relaycast.fanout import author_key
-from relaycast.networks import NetworkError, Post
+from relaycast.networks import NETWORK_NAMES, NetworkError, Post
+from relaycast.networks.base import post_id_of
+from relaycast.policy import policy
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger
 from relaycast.storage import Store
@@ -136,6 +138,7 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
     fresh = [c for c in fresh if (c["network"], author_key(c["author"])) not in verified]
     picks: list[dict[str, Any]] = []
     allowed = 0
+    reading = [n for n in config.networks if policy(n).reads]
     for network in config.networks:  # each network's picks come from its own sources, paced on their own
         n = selection.picks_allowed(
             total=selection.selection_total(config.cap_per_relay),
@@ -145,12 +148,19 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
             already=sum(1 for c in selected if c["network"] == network),
         )
         allowed += n
+        if network not in reading:  # no source to read (LinkedIn): its picks are borrowed, after the others'
+            continue
         chosen = selection.choose(
             [c for c in fresh if c["network"] == network], n=n,
             already_selected=[c for c in selected if c["network"] == network],
             expert_weight=config.expert_weight, event_tags=config.hashtags,
         )
         picks += [_pick(c) for c in chosen if store.mark_selected(c["network"], c["post_id"], round_id)]
+    for network in (n for n in config.networks if n not in reading):
+        n = selection.picks_allowed(total=selection.selection_total(config.cap_per_relay), start=config.start_utc,
+                                    end=config.end_utc, now=now, already=sum(1 for c in selected if c["network"] == network))
+        picks += [_pick(c) for c in borrowed(config, network, picks, store)[:n]
+                  if store.add_candidate(c) and store.mark_selected(network, c["post_id"], round_id)]
     proposal_expiry = now + timedelta(hours=config.proposal_ttl_hours)
     return {
         "round": round_id,
@@ -161,6 +171,21 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
         "pool": len(fresh),
         "allowed": allowed,
     }
+
+
+def borrowed(config: EventConfig, network: str, picks: list[dict[str, Any]], store: Store) -> list[dict[str, Any]]:
+    """A network the rounds cannot read (LinkedIn) takes the organiser's own posts of it first (`linkedin_posts`,
+    in their order), then this round's picks of the other networks that have a public https address; each a
+    candidate of its own, never one already taken."""
+    listed = [{"network": network, "post_id": post_id_of(urn), "ref": urn, "url": f"https://www.linkedin.com/feed/update/{urn}/",
+               "author": "", "text": "", "score": Decimal(0), "reasons": ["listed by the organiser"]}
+              for urn in (config.linkedin_posts if network == "linkedin" else [])]
+    others = [{"network": network, "post_id": post_id_of(p["url"]), "ref": p["url"], "url": p["url"], "author": p["author"],
+               "text": p["text"], "score": Decimal(p["score"]), "reasons": [f"picked on {NETWORK_NAMES[p['network']]}"]}
+              for p in picks if p["network"] != network and str(p.get("url", "")).startswith("https://")]
+    now = clock.now().isoformat()
+    return [{**c, "created_at": now, "expires_at": config.retention_ends} for c in listed + others
+            if store.get("CANDIDATE", f"{network}#{c['post_id']}") is None]
 
 
 def _pick(candidate: dict[str, Any]) -> dict[str, Any]:

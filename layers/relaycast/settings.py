@@ -30,6 +30,9 @@ class AppSecret(BaseModel):
     # DID and an app password (never the account's main password).
     bluesky_identifier: str | None = None
     bluesky_app_password: str | None = None
+    # The organiser's LinkedIn app (Share on LinkedIn and Sign In with LinkedIn products).
+    linkedin_client_id: str | None = None
+    linkedin_client_secret: str | None = None
 
     def __repr__(self) -> str:  # never print secrets, even by accident
         return "AppSecret(***)"
@@ -52,6 +55,8 @@ class Settings(BaseModel):
     # Bluesky's entryway (where the event's account signs in and searches) and its PLC directory.
     bluesky_service: str = "https://bsky.social"
     bluesky_plc: str = "https://plc.directory"
+    linkedin_oauth_base: str = "https://www.linkedin.com"
+    linkedin_api_base: str = "https://api.linkedin.com"
     # The hosted page's public URL (API Gateway's stage URL): every link relaycast builds starts with it.
     hosted_page_url: str | None = None
 

@@ -1,8 +1,9 @@
 """Share-link mode: relaycast holds no token at all.
 
 The relay joins without OAuth; each proposal becomes a link to the network's own credited action (X's
-repost intent, a boost from the relay's own Mastodon instance, a Bluesky post's page). relaycast records the click under the
-relay's cap, once per post, and the relay finishes the action themselves on the network.
+repost intent, a boost from the relay's own Mastodon instance, a Bluesky post's page, LinkedIn's post or share
+dialog). relaycast records the click under the relay's cap, once per post, and the relay finishes the action
+themselves on the network.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ MODE = SHARE_LINK
 # X handles are 1..15 characters; Mastodon's local user names up to 30: letters, digits and "_" on both.
 # Bluesky's are domain names (amina.bsky.social).
 HANDLE = {"x": re.compile(r"^[A-Za-z0-9_]{1,15}$"), "mastodon": re.compile(r"^[A-Za-z0-9_]{1,30}$"),
-          "bluesky": re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,62}$")}
+          "bluesky": re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,62}$"),
+          "linkedin": re.compile(r"^[A-Za-z0-9-]{3,100}$")}  # the public profile's name (linkedin.com/in/<name>)
 SHARED = "shared"
 CAP_REACHED = "Your cap of %(cap)s posts is reached: nothing more is recorded in your name."
 NOT_ACTIVE = "Sharing is paused or ended for this network: nothing was recorded."
@@ -107,6 +109,10 @@ def intent_url(grant: dict[str, Any], proposal: dict[str, Any]) -> str:
         raise NotFound("Unknown post.")
     if grant["network"] == "bluesky":  # no repost intent exists: the post's own page, where the relay reposts it
         return status_url
+    if grant["network"] == "linkedin":  # a LinkedIn post opens itself (its Repost button); another post, the share dialog
+        if urlsplit(status_url).hostname == "www.linkedin.com":
+            return status_url
+        return f"https://www.linkedin.com/sharing/share-offsite/?url={quote(status_url, safe='')}"
     return f"https://{grant['instance']}/authorize_interaction?uri={quote(status_url, safe='')}"
 
 

@@ -65,6 +65,7 @@ class LinkedInPost(Record):
     author: str  # urn:li:person:<id>
     text: str
     parent: str | None  # the reshared post's URN
+    article: str | None = None  # the link a post shares (another network's post)
 
 
 class SandboxLinkedIn(LoopbackSandbox):
@@ -124,11 +125,12 @@ class SandboxLinkedIn(LoopbackSandbox):
             self.members[member.member_id] = member
             return member
 
-    def add_post(self, member: str, text: str) -> LinkedInPost:
-        """An original post (a share) by the member named `member`, created if needed."""
+    def add_post(self, member: str, text: str, *, urn: str | None = None) -> LinkedInPost:
+        """An original post (a share) by the member named `member`, created if needed; `urn` gives it a known one
+        (the posts an event file lists)."""
         author = self.add_member(member)
         with self.lock:
-            urn = f"urn:li:share:{next(self._ids)}"
+            urn = urn or f"urn:li:share:{next(self._ids)}"
             post = LinkedInPost(urn=urn, author=f"urn:li:person:{author.member_id}", text=text, parent=None)
             self.posts[urn] = post
             return post
@@ -137,10 +139,30 @@ class SandboxLinkedIn(LoopbackSandbox):
         with self.lock:
             return [p for p in self.posts.values() if p.parent and p.author == f"urn:li:person:{member_id}"]
 
+    def shares_by(self, member_id: str) -> list[LinkedInPost]:
+        """Every post the member made that passes another on: reshares and shared links."""
+        with self.lock:
+            return [p for p in self.posts.values() if (p.parent or p.article) and p.author == f"urn:li:person:{member_id}"]
+
     def live_tokens(self) -> list[str]:
         now = clock.epoch()
         with self.lock:
             return [t.token for t in self._tokens.values() if not t.revoked and t.expires_at > now]
+
+    # What the demo checks every network for: each token issued, whether it still works, and its grant's others.
+    def issued_tokens(self) -> list[str]:
+        with self.lock:
+            return list(self._tokens)
+
+    def is_token_active(self, token: str) -> bool:
+        return token in self.live_tokens()
+
+    def tokens_of_grant(self, token: str) -> list[str]:
+        return [token]  # no refresh: a grant is its one token
+
+    def member_named(self, name: str) -> Member | None:
+        with self.lock:
+            return next((m for m in self.members.values() if m.name == name), None)
 
     def remove_app(self, member_id: str) -> None:
         """The member removes the app in their settings: every token of theirs dies."""
@@ -265,20 +287,25 @@ class SandboxLinkedIn(LoopbackSandbox):
             return refused
         body = request.get_json(silent=True) or {}
         parent = (body.get("reshareContext") or {}).get("parent", "")
+        article = (body.get("content") or {}).get("article") or {}
         author = f"urn:li:person:{token.member_id}"
         problems = [name for name, ok in (
             ("author", body.get("author") == author), ("lifecycleState", body.get("lifecycleState") == "PUBLISHED"),
             ("visibility", body.get("visibility") in ("PUBLIC", "CONNECTIONS")),
             ("distribution", (body.get("distribution") or {}).get("feedDistribution") == "MAIN_FEED"),
-            ("reshareContext.parent", bool(POST_URN.match(parent))),
+            # A reshare names its parent; a link share (content.article) needs its https source and a title.
+            ("reshareContext.parent", bool(POST_URN.match(parent)) if parent or not article else True),
+            ("content.article", not article or (not parent and str(article.get("source", "")).startswith("https://")
+                                                and bool(str(article.get("title", "")).strip()))),
         ) if not ok]
         if problems:
             return jsonify(status=422, message=f"invalid field(s): {', '.join(problems)}"), 422
         with self.lock:
-            if parent not in self.posts:
+            if parent and parent not in self.posts:
                 return jsonify(status=404, message=f"{parent} not found"), 404
             urn = f"urn:li:share:{next(self._ids)}"
-            self.posts[urn] = LinkedInPost(urn=urn, author=author, text=str(body.get("commentary", "")), parent=parent)
+            self.posts[urn] = LinkedInPost(urn=urn, author=author, text=str(body.get("commentary", "")),
+                                           parent=parent or None, article=article.get("source") or None)
         response = Response(status=201)
         response.headers["x-restli-id"] = urn
         return response

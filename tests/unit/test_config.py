@@ -56,9 +56,21 @@ def test_all_problems_are_reported_at_once():
     assert {"cap_per_relay", "timezone", "networks"} <= set(found)
 
 
-def test_network_not_built_yet_is_refused_with_its_name():
-    found = problems(networks=["x", "linkedin"])
-    assert "not supported yet" in found["networks"].problem
+def test_a_network_relaycast_does_not_offer_is_refused_with_the_reason():
+    found = problems(networks=["x", "facebook"])
+    assert "'facebook' is not offered" in found["networks"].problem and "1 August 2018" in found["networks"].problem
+    assert parse_event_config({**GOOD, "networks": ["x", "linkedin"]}).mode("linkedin") == "approve-each"
+
+
+def test_the_organisers_linkedin_posts_are_kept_as_urns_and_a_wrong_one_is_refused():
+    url = "https://www.linkedin.com/feed/update/urn:li:share:7012345678901234567/"
+    config = parse_event_config({**GOOD, "networks": ["linkedin"], "linkedin_posts": [url, "urn:li:ugcPost:42"]})
+    assert config.linkedin_posts == ["urn:li:share:7012345678901234567", "urn:li:ugcPost:42"]
+    found = problems(networks=["linkedin"], linkedin_posts=["https://www.linkedin.com/in/amina/"])
+    assert "not a LinkedIn post's link" in found["linkedin_posts"].problem
+    assert "listed twice" in problems(networks=["linkedin"], linkedin_posts=[url, url])["linkedin_posts"].problem
+    found = problems(networks=["linkedin"], modes={"linkedin": "auto"})
+    assert "User Agreement" in found["modes.linkedin"].problem
 
 
 def test_modes_default_to_approve_each_and_mastodon_may_be_auto():

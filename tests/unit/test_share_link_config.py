@@ -48,3 +48,14 @@ def test_mastodon_opens_the_status_on_the_relays_own_instance():
 def test_a_status_address_that_is_not_https_is_never_linked(url):
     with pytest.raises(NotFound):
         intent_url({"network": "mastodon", "instance": "fosstodon.org"}, {"post_id": "1", "url": url})
+
+
+def test_a_bluesky_link_opens_the_post_and_a_linkedin_one_the_post_or_the_share_dialog():
+    bsky = "https://bsky.app/profile/amina.bsky.social/post/3lbsizxfxa22r"
+    assert intent_url({"network": "bluesky"}, {"post_id": "1", "url": bsky}) == bsky  # Bluesky has no repost intent
+    listed = "https://www.linkedin.com/feed/update/urn:li:share:7012345678901234567/"
+    assert intent_url({"network": "linkedin"}, {"post_id": "2", "url": listed}) == listed
+    assert intent_url({"network": "linkedin"}, {"post_id": "3", "url": "https://x.com/amina_data/status/1001"}) == (
+        "https://www.linkedin.com/sharing/share-offsite/?url=https%3A%2F%2Fx.com%2Famina_data%2Fstatus%2F1001")
+    with pytest.raises(NotFound):
+        intent_url({"network": "linkedin"}, {"post_id": "4", "url": "javascript:alert(1)"})

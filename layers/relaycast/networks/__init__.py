@@ -6,8 +6,10 @@ the client for a network. Nothing here imports an adapter, so the adapters can i
 
 from relaycast.networks.base import (
     NETWORK_NAMES,
+    CannotTell,
     Identity,
     NetworkError,
+    NotRevocable,
     Post,
     RateLimited,
     TokenRejected,
@@ -15,4 +17,5 @@ from relaycast.networks.base import (
     Transient,
 )
 
-__all__ = ["NETWORK_NAMES", "Identity", "NetworkError", "Post", "RateLimited", "TokenRejected", "Tokens", "Transient"]
+__all__ = ["NETWORK_NAMES", "CannotTell", "Identity", "NetworkError", "NotRevocable", "Post", "RateLimited", "TokenRejected",
+           "Tokens", "Transient"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
 # The networks a relay can connect, with the name a relay reads.
-NETWORK_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
+NETWORK_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky", "linkedin": "LinkedIn"}
 
 
 class NetworkError(Exception):
@@ -15,6 +16,14 @@ class NetworkError(Exception):
 
 class TokenRejected(NetworkError):
     """401: the grant is revoked, expired beyond refresh, or broken."""
+
+
+class NotRevocable(NetworkError):
+    """The network offers the app no way to revoke a token (LinkedIn): it can only be deleted and checked."""
+
+
+class CannotTell(NetworkError):
+    """The network offers the app no way to read whether the relay's account did it (LinkedIn's reshares)."""
 
 
 class Transient(NetworkError):
@@ -27,6 +36,12 @@ class RateLimited(Transient):
     def __init__(self, message: str, reset_at: int):
         super().__init__(message)
         self.reset_at = reset_at
+
+
+def post_id_of(address: str) -> str:
+    """A post's id in relaycast's tables when the network's own is no number (a Bluesky at-uri, a link a LinkedIn
+    relay shares): decimal, as on the other networks, 64 bits of the address's SHA-256."""
+    return str(int.from_bytes(hashlib.sha256(address.encode()).digest()[:8], "big"))
 
 
 @dataclass(frozen=True)

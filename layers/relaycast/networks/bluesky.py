@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from relaycast import clock
-from relaycast.networks.base import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
+from relaycast.networks.base import (Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient,
+                                     post_id_of)
 
 if TYPE_CHECKING:
     import requests
@@ -504,11 +505,6 @@ def split_ref(post: str) -> tuple[str, str]:
     if not cid:
         raise NetworkError("a Bluesky post is reposted by its uri and cid")
     return uri, cid
-
-
-def post_id_of(uri: str) -> str:
-    """A post's id in relaycast's tables (decimal, as on the other networks): 64 bits of its at-uri's digest."""
-    return str(int.from_bytes(hashlib.sha256(uri.encode()).digest()[:8], "big"))
 
 
 class BlueskySource:

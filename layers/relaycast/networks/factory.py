@@ -75,4 +75,12 @@ def client_for(settings: Settings, store: Store, network: str, *, instance: str 
         return MastodonNetwork(instance=instance, client_id=client_id, client_secret=client_secret, mode=settings.event().mode(network))
     if network == "bluesky":
         return bluesky_grants(settings)
+    if network == "linkedin":
+        from relaycast.networks.linkedin import LinkedInNetwork
+
+        secret = settings.secret()
+        if not (secret.linkedin_client_id and secret.linkedin_client_secret):
+            raise NetworkError("LinkedIn is not set up for this stack (no app credentials in its secret)")
+        return LinkedInNetwork(client_id=secret.linkedin_client_id, client_secret=secret.linkedin_client_secret,
+                               oauth_base=settings.linkedin_oauth_base, api_base=settings.linkedin_api_base)
     raise NetworkError(f"no client for {network}")

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from relaycast import clock
-from relaycast.networks.base import Identity, NetworkError, RateLimited, TokenRejected, Tokens, Transient
+from relaycast.networks.base import (CannotTell, Identity, NetworkError, NotRevocable, RateLimited, TokenRejected, Tokens,
+                                     Transient)
 from relaycast.networks.oauth import busy_token_endpoint, pkce_session
 
 if TYPE_CHECKING:
@@ -24,14 +25,8 @@ if TYPE_CHECKING:
 SCOPES = "openid profile w_member_social"
 API_VERSION = "202601"  # the Posts API's LinkedIn-Version (YYYYMM)
 TIMEOUT = (3.05, 10)
-# Where a member removes an app by hand (their settings' "Permitted services").
-REMOVE_APP_URL = "https://www.linkedin.com/psettings/permitted-services"
 # A post a reshare may name: a share or a ugcPost (an activity URN is not accepted as a reshare's parent).
 POST_URN = re.compile(r"urn:li:(share|ugcPost):(\d{1,25})")
-
-
-class NotRevocable(NetworkError):
-    """LinkedIn has no revocation endpoint for ordinary apps: the token can only be deleted and checked."""
 
 
 def post_urn(text: str) -> str:
@@ -136,14 +131,46 @@ class LinkedInNetwork:
 
     def reshare(self, access_token: str, member_id: str, parent: str) -> str:
         """One reshare of `parent` by the member (no commentary: the original post as is); returns its URN."""
-        body = {"author": f"urn:li:person:{member_id}", "commentary": "", "visibility": "PUBLIC",
+        body = {**self._post_body(member_id), "reshareContext": {"parent": post_urn(parent)}}
+        return self._created(self._call(access_token, "POST", "/rest/posts", json=body), "reshare")
+
+    # ---- what the pipeline calls (every adapter's words) -------------------------------------------
+
+    def repost(self, access_token: str, user_id: str, post: str) -> str:
+        """One share through the relay's account: a LinkedIn post reshared, another network's post shared as its
+        link; returns the new post's URN (what its undo deletes)."""
+        if POST_URN.search(unquote(post)):
+            return self.reshare(access_token, user_id, post)
+        return self.share_link(access_token, user_id, post)
+
+    def has_reposted(self, access_token: str, user_id: str, post: str) -> bool:
+        """LinkedIn lets an ordinary app read no member's posts: after an uncertain failure it cannot be told, and
+        relaycast never reshares twice to find out."""
+        raise CannotTell("LinkedIn does not let relaycast read whether the reshare was made")
+
+    def undo_repost(self, access_token: str, user_id: str, made: str) -> None:
+        self.delete(access_token, made)
+
+    def share_link(self, access_token: str, member_id: str, url: str) -> str:
+        """A post of the member that shares `url` (another network's post) as an article: no commentary, nothing of
+        its text copied; the title names where it comes from. Returns the new post's URN."""
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise NetworkError("only an https link can be shared on LinkedIn")
+        body = {**self._post_body(member_id),
+                "content": {"article": {"source": url, "title": f"Shared from {parts.hostname.removeprefix('www.')}"}}}
+        return self._created(self._call(access_token, "POST", "/rest/posts", json=body), "share")
+
+    def _post_body(self, member_id: str) -> dict[str, Any]:
+        return {"author": f"urn:li:person:{member_id}", "commentary": "", "visibility": "PUBLIC",
                 "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
-                "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": False,
-                "reshareContext": {"parent": post_urn(parent)}}
-        response = self._call(access_token, "POST", "/rest/posts", json=body)
+                "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": False}
+
+    @staticmethod
+    def _created(response: requests.Response, what: str) -> str:
         urn = response.headers.get("x-restli-id", "")
         if response.status_code != 201 or not POST_URN.fullmatch(urn):
-            raise NetworkError(f"reshare refused: {response.status_code} {response.text[:200]}")
+            raise NetworkError(f"{what} refused: {response.status_code} {response.text[:200]}")
         return urn
 
     def delete(self, access_token: str, urn: str) -> None:
