@@ -16,6 +16,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+MAX_SQS_DELAY = 900  # SQS's longest DelaySeconds
+
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 
 

@@ -23,6 +23,7 @@ from relaycast.config import EventConfig
 from relaycast.networks import NETWORK_NAMES, NetworkError, NotRevocable, TokenRejected, Transient
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger, metrics
+from relaycast.policy import policy
 from relaycast.settings import Settings
 from relaycast.storage import Store, ledger_sk, receipt_sk, relay_pk
 
@@ -352,4 +353,19 @@ def end_queued(
     grant = store.grant(message["relay_id"], message["network"])
     if grant is None:
         return "already"
+    if wait := _server_wait(store, grant):
+        # Its server's window is full: the end comes back when the next opens, as a new message (no receive of
+        # its retry budget spent on waiting).
+        aws.client("sqs").send_message(QueueUrl=settings.end_grant_queue_url, MessageBody=json.dumps(message),
+                                       DelaySeconds=min(wait, aws.MAX_SQS_DELAY))
+        metrics.add_metric(name="EndsPaced", unit="Count", value=1)
+        return "paced"
     return end_grant(store, settings, config, x, grant, SWEEP_REASON, give_up=give_up)
+
+
+def _server_wait(store: Store, grant: dict[str, Any]) -> int:
+    """0 when the grant's server has room for one more end in its window (taken), else the seconds to wait."""
+    limit = policy(grant["network"]).ends_per_server
+    if limit is None or not grant.get("server"):
+        return 0
+    return store.take_quota(f"{grant['network']}#server#{grant['server']}", limit.calls, limit.window_seconds)

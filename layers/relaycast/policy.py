@@ -36,6 +36,9 @@ class Policy:
     per_app: Limit | None  # for the whole app (all relays of all events using it)
     content: str
     reads: bool = True  # the rounds read its posts; False: its picks are borrowed (the organiser's, the others')
+    # Ends of grants per server of the network in a window (the servers' own limit per client address): the
+    # end-of-event sweep is paced against it, a grant's end waiting for its server's next window.
+    ends_per_server: Limit | None = None
 
 
 POLICIES: dict[str, Policy] = {
@@ -79,6 +82,9 @@ POLICIES: dict[str, Policy] = {
         per_user=Limit(5_000 // 3, 3600),
         per_app=None,  # the servers' limits are per account and per client address, not per app
         content="the original post is reposted as is (a strong reference: its uri and content id)",
+        # 3,000 requests per client address per 5 minutes toward a server; an end makes at most 12 there (its
+        # metadata, two revocations and two proofs of refusal, each perhaps asked again for a new DPoP nonce).
+        ends_per_server=Limit(3_000 // 12, 5 * 60),
     ),
     "linkedin": Policy(
         network="linkedin",

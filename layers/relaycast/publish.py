@@ -169,7 +169,6 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
     return "published"
 
 
-MAX_SQS_DELAY = 900  # SQS's longest delay: a longer wait is parked in the table
 
 
 def defer(store: Store, settings: Settings, config: EventConfig, job: PublishJob, deferred: Deferred) -> str:
@@ -178,7 +177,7 @@ def defer(store: Store, settings: Settings, config: EventConfig, job: PublishJob
     of access settles the open reservation (expire.end_grant)."""
     if clock.epoch() + deferred.seconds >= config.access_ends.timestamp():
         return _ends_first(store, config, job, deferred.reason)
-    if deferred.seconds <= MAX_SQS_DELAY:
+    if deferred.seconds <= aws.MAX_SQS_DELAY:  # a longer wait is parked in the table
         aws.client("sqs").send_message(QueueUrl=settings.publish_queue_url, MessageBody=job.model_dump_json(),
                                        DelaySeconds=deferred.seconds)
         return "deferred"

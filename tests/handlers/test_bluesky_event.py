@@ -230,3 +230,35 @@ def test_the_rounds_read_the_tags_once_with_the_events_account_and_keep_its_sess
     assert second["stored"] == 1 and len([c for c in store.candidates() if c["network"] == "bluesky"]) == 3
     sign_ins = [r for r in bsky.requests if r.path == "/xrpc/com.atproto.server.createSession"]
     assert len(sign_ins) == 1  # signed in once: the second poll used the session the first one kept
+
+
+def test_the_end_of_the_event_is_paced_against_each_servers_window(client, store, bsky, frozen_clock, lambda_context,
+                                                                    monkeypatch):
+    """Bluesky's servers take 3,000 requests per client address per 5 minutes: the sweep's ends toward one server
+    are spread over its windows, a waiting end coming back as a new message (its retry budget untouched)."""
+    import dataclasses
+
+    from handler_support import deliver
+
+    from relaycast import expire, policy
+    from relaycast.policy import Limit
+    from relaycast.settings import Settings
+
+    monkeypatch.setitem(policy.POLICIES, "bluesky", dataclasses.replace(policy.POLICIES["bluesky"],
+                                                                       ends_per_server=Limit(2, 300)))
+    for name in ("amina", "bruno", "carla"):
+        assert connect_bluesky(Browser(client), bsky, bsky.add_account(bsky.handle(name)).handle).status_code == 303
+    settings = Settings.from_env()
+    frozen_clock.at = frozen_clock.at.replace(minute=0, second=10)  # early in a 5-minute window
+    assert expire.sweep(store, settings.end_grant_queue_url)["queued"] == 3
+    expire_fn = load_function("expire")
+    assert deliver(settings.end_grant_queue_url, expire_fn.handler, lambda_context) == (3, [])
+    receipts = [i for i in store.table.scan()["Items"] if i["kind"] == "receipt"]
+    assert len(receipts) == 2 and all(r["confirmed"] for r in receipts) and len(list(store.grants())) == 1
+    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=settings.end_grant_queue_url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"  # back when the window turns (290 s here)
+
+    (waiting,) = store.grants()
+    frozen_clock.advance(minutes=5)  # as SQS delivers it after its delay: a first receive, the next window
+    answer = expire_fn.handler(sqs_event({"relay_id": waiting["relay_id"], "network": "bluesky"}), lambda_context)
+    assert answer == {"batchItemFailures": []} and not list(store.grants()) and bsky.live_tokens() == []
