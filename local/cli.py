@@ -61,6 +61,13 @@ def _rank(args: argparse.Namespace) -> int:
     return rank_main(args.file, experts=args.experts, experts_file=args.experts_file)
 
 
+def _bluesky_key(args: argparse.Namespace) -> int:
+    from relaycast.networks.bluesky import new_client_key
+
+    print(new_client_key())  # for the stack's secret only: `bluesky_client_key`
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="relaycast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     rank.add_argument("--experts", help="expert handles with optional weights: @a,@b:2")
     rank.add_argument("--experts-file", help="take the experts of an event file (events/x.yaml)")
     rank.set_defaults(run=_rank)
+    key = commands.add_parser(
+        "bluesky-key", help="print a new ES256 private key (JWK) for the stack's secret, `bluesky_client_key`: "
+                            "relaycast's own key toward Bluesky's servers"
+    )
+    key.set_defaults(run=_bluesky_key)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -16,6 +16,7 @@ import functools
 import itertools
 import json
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from relaycast import aws, clock, credentials, notices
@@ -87,8 +88,14 @@ def _end_custody_tokens(store: Store, settings: Settings, config: EventConfig, c
     return proven, credentials.fingerprints_of(current, retired)
 
 
-def unconfirmed(error: Exception, grant: dict[str, Any] | None = None) -> str:
-    return f"could not confirm ({error}); revoke by hand at {settings_url(grant or {})}"
+def unconfirmed(error: Exception, grant: dict[str, Any] | None = None, custody: dict[str, Any] | None = None) -> str:
+    """What the receipt says when the end could not be proven: why, where the relay revokes by hand, and, for an
+    access token the network keeps accepting after revocation, the latest it can work (its expiry)."""
+    said = f"could not confirm ({error}); revoke by hand at {settings_url(grant or {})}"
+    expires = int((custody or {}).get("token_expires_at") or 0)
+    if "still accepts an access token" in str(error) and expires > clock.epoch():
+        said += f"; that access token stops working at the latest at its expiry, {datetime.fromtimestamp(expires, UTC):%Y-%m-%d %H:%M} UTC"
+    return said
 
 
 def settings_url(grant: dict[str, Any]) -> str:
@@ -171,7 +178,7 @@ def end_grant(
             store.release_claim(**receipt_key)  # the next pass may take over at once
             raise
         logger.warning("retry budget spent: ending the grant unconfirmed", extra={"relay_id": relay_id, "network": network})
-        verification = {network: unconfirmed(error, grant)}
+        verification = {network: unconfirmed(error, grant, store.custody(grant_id))}
         confirmed = False
     except NetworkError as error:
         verification = {network: unconfirmed(error, grant)}

@@ -87,6 +87,9 @@ class BlueskyRecords:
     expired_sessions: set[str] = field(default_factory=set)
     seen_jti: set[str] = field(default_factory=set)
     issued: dict[str, str] = field(default_factory=dict)  # every OAuth token ever issued → its session id
+    # As the reference PDS does today (bluesky-social/atproto#4278): a revoked session's access token is still
+    # accepted until it expires.
+    revocation_spares_access_tokens: bool = False
 
     # ---- accounts and posts ------------------------------------------------------------------------
 
@@ -147,10 +150,9 @@ class BlueskyRecords:
         with self.lock:
             live = []
             for g in self.grants.values():
-                if g.revoked:
-                    continue
-                live.append(g.refresh_token)
-                if g.access_expires > now:
+                if not g.revoked:
+                    live.append(g.refresh_token)
+                if g.access_expires > now and (not g.revoked or self.revocation_spares_access_tokens):
                     live.append(g.access_token)
             return live
 

@@ -88,7 +88,7 @@ class Pds:
             raise XrpcError(401, "InvalidToken", refused.description,
                             headers={"WWW-Authenticate": 'DPoP error="invalid_dpop_proof"'}) from None
         grant = self.records.grant_of(access_token=token)
-        if grant is None or grant.revoked:
+        if grant is None or (grant.revoked and not self.records.revocation_spares_access_tokens):
             raise XrpcError(401, "InvalidToken", "Bad token", headers={"WWW-Authenticate": 'DPoP error="invalid_token"'})
         if grant.access_expires <= clock.epoch():
             raise XrpcError(401, "ExpiredToken", "Token has expired", headers={"WWW-Authenticate": 'DPoP error="invalid_token"'})

@@ -262,3 +262,29 @@ def test_the_end_of_the_event_is_paced_against_each_servers_window(client, store
     frozen_clock.advance(minutes=5)  # as SQS delivers it after its delay: a first receive, the next window
     answer = expire_fn.handler(sqs_event({"relay_id": waiting["relay_id"], "network": "bluesky"}), lambda_context)
     assert answer == {"batchItemFailures": []} and not list(store.grants()) and bsky.live_tokens() == []
+
+
+def test_a_server_that_keeps_revoked_access_tokens_gets_an_unconfirmed_receipt_that_says_until_when(
+        client, store, bsky, frozen_clock, lambda_context):
+    """The reference PDS accepts a revoked session's access token until it expires (bluesky-social/atproto#4278):
+    the end is retried, then the receipt says it could not be confirmed, where to revoke by hand and the latest
+    the token can work; it never says "confirmed"."""
+    from datetime import UTC, datetime
+
+    from relaycast import expire
+
+    bsky.revocation_spares_access_tokens = True
+    amina = bsky.add_account(bsky.handle("amina"))
+    assert connect_bluesky(Browser(client), bsky, amina.handle).status_code == 303
+    (grant,) = store.grants()
+    (session,) = bsky.grants.values()
+    expire_fn = load_function("expire")
+    body = {"relay_id": grant["relay_id"], "network": "bluesky"}
+    retried = expire_fn.handler(sqs_event(body, receives=expire.RECEIVE_BUDGET - 1), lambda_context)
+    assert len(retried["batchItemFailures"]) == 1 and store.grant(grant["relay_id"], "bluesky")  # asked again later
+    assert expire_fn.handler(sqs_event(body, receives=expire.RECEIVE_BUDGET), lambda_context) == {"batchItemFailures": []}
+    receipt = receipt_of(store, grant["relay_id"], "bluesky")
+    said = receipt["verification"]["bluesky"]
+    assert receipt["confirmed"] is False and f"revoke by hand at {bsky.origin}/account" in said
+    assert f"at the latest at its expiry, {datetime.fromtimestamp(session.access_expires, UTC):%Y-%m-%d %H:%M} UTC" in said
+    assert bsky.live_tokens() == [session.access_token]  # the refresh token is dead; the access token, until then

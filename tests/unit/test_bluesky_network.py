@@ -4,6 +4,7 @@ revocation, and the hostile answers a relay's handle can lead to."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -12,9 +13,8 @@ from jwskate import Jwk
 
 from relaycast.netguard import NetGuard
 from relaycast.networks import NetworkError, RateLimited, TokenRejected, Transient
-from relaycast.networks.bluesky import (BlueskyNetwork, BlueskySource, IdentityRejected, client_metadata, parse_handle, post_id_of,
-                                        repost_rkey,
-                                        resolve)
+from relaycast.networks.bluesky import (BlueskyNetwork, BlueskySource, IdentityRejected, client_metadata,
+                                        hosted_client_metadata, parse_handle, post_id_of, repost_rkey, resolve)
 
 CLIENT_ID = "https://relaycast.example/bluesky/client-metadata.json"
 REDIRECT_URI = "https://relaycast.example/callback/bluesky"
@@ -214,3 +214,16 @@ def test_a_refresh_reads_only_the_granting_servers_metadata(bsky, network):
     network.refresh(session)
     # No handle, DID document or PDS read; the server's nonce is remembered with the session's DPoP key.
     assert [r.path for r in bsky.requests[before:]] == ["/.well-known/oauth-authorization-server", "/oauth/token"]
+
+
+def test_relaycast_bluesky_key_prints_a_new_private_es256_key_for_the_secret(capsys):
+    from relaycast_local.cli import main
+
+    keys = []
+    for _ in range(2):
+        assert main(["bluesky-key"]) == 0
+        keys.append(Jwk(json.loads(capsys.readouterr().out)))
+    assert all(k.is_private and k.alg == "ES256" and k.kid.startswith("relaycast-") for k in keys)
+    assert keys[0].thumbprint() != keys[1].thumbprint()
+    # What the hosted app publishes of it: the public half only.
+    assert "d" not in hosted_client_metadata("https://relaycast.example/", json.dumps(dict(keys[0])))["jwks"]["keys"][0]

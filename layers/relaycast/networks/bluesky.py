@@ -323,8 +323,10 @@ class BlueskyNetwork:
         return TokenSerializer().loads(session.token)
 
     def expires_at(self, session: Session) -> int:
+        """When a token just received expires, on relaycast's clock (the library dates it on the wall clock, which
+        the local runtime's simulated event is not on)."""
         token = self._token(session)
-        return int(token.expires_at.timestamp()) if token.expires_at else clock.epoch()
+        return clock.epoch() + int(token.expires_in) if token.expires_in is not None else clock.epoch()
 
     def _server(self, issuer: str) -> dict[str, Any]:
         """The metadata of the authorization server a session was granted by (checked against the profile)."""
