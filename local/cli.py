@@ -1,4 +1,5 @@
-"""The `relaycast` command: check an event file, run the local demo, serve the hosted page locally, rank posts."""
+"""The `relaycast` command: write and check an event file, run the local demo, serve the hosted page locally, rank
+posts."""
 
 from __future__ import annotations
 
@@ -61,6 +62,13 @@ def _rank(args: argparse.Namespace) -> int:
     return rank_main(args.file, experts=args.experts, experts_file=args.experts_file)
 
 
+def _init(args: argparse.Namespace) -> int:
+    from relaycast_local.init import QUESTIONS, init
+
+    given = {q.field: getattr(args, q.field) for q in QUESTIONS if getattr(args, q.field) is not None}
+    return init(given, out=args.out, yes=args.yes, force=args.force)
+
+
 def _bluesky_key(args: argparse.Namespace) -> int:
     from relaycast.networks.bluesky import new_client_key
 
@@ -71,6 +79,11 @@ def _bluesky_key(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="relaycast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    from relaycast_local.init import add_arguments
+
+    init = commands.add_parser("init", help="write an event file, question by question (each has a flag; --yes takes the defaults)")
+    add_arguments(init)
+    init.set_defaults(run=_init)
     check = commands.add_parser("check", help="validate an event file and name every problem with its fix")
     check.add_argument("event")
     check.add_argument("--expected-relays", type=_count, metavar="N",
