@@ -61,6 +61,23 @@ def reconnections(event: LocalEvent) -> tuple[int, int]:
     return len(again), len(back)
 
 
+def _carried(network: str, noun: str, done: list[tuple[str, str]]) -> dict[str, int]:
+    """What a network's sandbox holds of the relays' actions ((account, post) pairs): how many, the most by one
+    account, and the doubles."""
+    return {f"{network}_{noun}": len(done),
+            f"{network}_max_{noun}_per_relay": max(Counter(account for account, _ in done).values(), default=0),
+            f"{network}_duplicate_{noun}": len(done) - len(set(done))}
+
+
+def _receipts(items: list[dict[str, Any]], network: str) -> list[dict[str, Any]]:
+    return [i for i in items if i.get("sk", "").startswith(f"RECEIPT#{network}#")]
+
+
+def _asks_removal_by_hand(receipt: dict[str, Any]) -> bool:
+    """A LinkedIn receipt that says the token could not be revoked and where the relay removes the app."""
+    return receipt.get("confirmed") is False and "psettings/permitted-services" in json.dumps(receipt.get("verification", {}))
+
+
 def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]]) -> dict[str, Any]:
     sandbox, config = event.stack.x, event.stack.config
     items = event.stack.scan()
@@ -115,31 +132,18 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         # Auto mode: boosted without a proposal, under the same cap and no-duplicate rule.
         "mastodon_auto_published": sum(1 for i in items if i.get("kind") == "ledger" and i.get("network") == "mastodon"
                                        and i.get("status") == "published"),
-        "mastodon_reblogs": len(reblogs),
-        "mastodon_max_reblogs_per_relay": max(Counter(user for user, _ in reblogs).values(), default=0),
-        "mastodon_duplicate_reblogs": len(reblogs) - len(set(reblogs)),
-        "mastodon_grants_revoked_upstream": sum(
-            1 for i in items if i.get("sk", "").startswith("RECEIPT#mastodon#") and i.get("confirmed") is True
-        ),
+        **_carried("mastodon", "reblogs", reblogs),
+        "mastodon_grants_revoked_upstream": sum(1 for i in _receipts(items, "mastodon") if i.get("confirmed") is True),
         "bluesky_relays_connected": len(event.on_bluesky),
         "bluesky_candidates": sum(1 for i in items if i.get("kind") == "candidate" and i.get("network") == "bluesky"),
         # What the relays' own repositories hold at the end (the sandbox's truth, not relaycast's ledger).
-        "bluesky_reposts": len(reposts),
-        "bluesky_max_reposts_per_relay": max(Counter(did for did, _ in reposts).values(), default=0),
-        "bluesky_duplicate_reposts": len(reposts) - len(set(reposts)),
-        "bluesky_grants_revoked_upstream": sum(
-            1 for i in items if i.get("sk", "").startswith("RECEIPT#bluesky#") and i.get("confirmed") is True
-        ),
+        **_carried("bluesky", "reposts", reposts),
+        "bluesky_grants_revoked_upstream": sum(1 for i in _receipts(items, "bluesky") if i.get("confirmed") is True),
         "linkedin_relays_connected": len(event.on_linkedin),
         # Reshares of the organiser's posts and the other networks' picks shared as links, in the members' feeds.
-        "linkedin_reshares": len(shares),
-        "linkedin_max_reshares_per_relay": max(Counter(author for author, _ in shares).values(), default=0),
-        "linkedin_duplicate_reshares": len(shares) - len(set(shares)),
+        **_carried("linkedin", "reshares", shares),
         # LinkedIn lets no app revoke: each receipt says so (unconfirmed) and where the relay removes the app.
-        "linkedin_receipts_unconfirmed": sum(
-            1 for i in items if i.get("sk", "").startswith("RECEIPT#linkedin#") and i.get("confirmed") is False
-            and "psettings/permitted-services" in json.dumps(i.get("verification", {}))
-        ),
+        "linkedin_receipts_unconfirmed": sum(1 for i in _receipts(items, "linkedin") if _asks_removal_by_hand(i)),
         "linkedin_apps_removed_by_relays": event.removed_by_hand,
         "receipts_expected_by_mail": sum(
             (1 + (r.username in event.on_mastodon) + (r.username in event.on_bluesky) + (r.username in event.on_linkedin)
@@ -166,8 +170,7 @@ def follow_linkedin_receipts(event: LocalEvent) -> int:
     linkedin = event.stack.linkedin
     if linkedin is None:
         return 0
-    asked = {i.get("username") for i in event.stack.scan() if i.get("sk", "").startswith("RECEIPT#linkedin#")
-             and "psettings/permitted-services" in json.dumps(i.get("verification", {}))}
+    asked = {i.get("username") for i in _receipts(event.stack.scan(), "linkedin") if _asks_removal_by_hand(i)}
     done = 0
     for person in event.relays:
         member = linkedin.members.get(person.linkedin_member or "")

@@ -14,6 +14,7 @@ from typing import Any
 from relaycast import clock, crypto
 from relaycast.config import EventConfig
 from relaycast.networks import TokenRejected, Tokens, Transient
+from relaycast.networks.base import token_alone
 from relaycast.networks.factory import client_for
 from relaycast.observability import logger
 from relaycast.settings import Settings
@@ -83,8 +84,8 @@ def fingerprints_of(current: dict[str, Any], retired: list[dict[str, str]]) -> l
 
 
 def fingerprint(token: str) -> str:
-    # A token bound to its proof key travels as "<token> <binding>" (Bluesky's DPoP): the token alone is named.
-    return "sha256:" + hashlib.sha256(token.split(" ", 1)[0].encode()).hexdigest()[:16]
+    # A token bound to its proof key (Bluesky's DPoP) is named by the token alone: what the network issued.
+    return "sha256:" + hashlib.sha256(token_alone(token).encode()).hexdigest()[:16]
 
 
 def keep_retired(store: Store, settings: Settings, config: EventConfig, custody: dict[str, Any], fresh: Tokens) -> None:

@@ -40,6 +40,14 @@ RECEIVE_BUDGET = 4
 SWEEP_PAGE_SIZE = 500
 
 
+class StillAccepted(Transient):
+    """A token the network still accepts after its revocation; `hint` says which kind."""
+
+    def __init__(self, label: str, hint: str):
+        super().__init__(f"{label} still accepts {'an access' if hint == 'access_token' else 'a refresh'} token after revocation")
+        self.hint = hint
+
+
 def revoke_and_verify(client: Any, label: str, current: dict[str, Any], retired: Iterable[dict[str, str]] = (),
                       keep: Callable[[Any], None] | None = None) -> str:
     """Revoke every token held (`current` tokens and `retired` ones, refresh tokens first), then prove each one
@@ -60,7 +68,7 @@ def revoke_and_verify(client: Any, label: str, current: dict[str, Any], retired:
     for token in (*held, *earlier):
         if token["hint"] == "access_token":
             if client.token_works(token["token"]):
-                raise Transient(f"{label} still accepts an access token after revocation")
+                raise StillAccepted(label, "access_token")
             continue
         try:
             fresh = client.refresh(token["token"])
@@ -71,7 +79,7 @@ def revoke_and_verify(client: Any, label: str, current: dict[str, Any], retired:
         for hint in ("refresh_token", "access_token"):
             if getattr(fresh, hint):
                 client.revoke(getattr(fresh, hint), hint)
-        raise Transient(f"{label} still accepts a refresh token after revocation")
+        raise StillAccepted(label, "refresh_token")
     if earlier:
         return f"every token relaycast received (including those a refresh replaced) refused by {label} after revocation"
     if current.get("refresh_token"):
@@ -93,7 +101,7 @@ def unconfirmed(error: Exception, grant: dict[str, Any] | None = None, custody: 
     access token the network keeps accepting after revocation, the latest it can work (its expiry)."""
     said = f"could not confirm ({error}); revoke by hand at {settings_url(grant or {})}"
     expires = int((custody or {}).get("token_expires_at") or 0)
-    if "still accepts an access token" in str(error) and expires > clock.epoch():
+    if isinstance(error, StillAccepted) and error.hint == "access_token" and expires > clock.epoch():
         said += f"; that access token stops working at the latest at its expiry, {datetime.fromtimestamp(expires, UTC):%Y-%m-%d %H:%M} UTC"
     return said
 
@@ -309,8 +317,10 @@ def published_link(grant: dict[str, Any], post_id: str, post: str | None = None,
         return f"https://x.com/i/status/{post_id}"
     if grant["network"] == "linkedin" and isinstance(made, str):
         return f"https://www.linkedin.com/feed/update/{made}/"
-    if post and post.startswith("at://"):
-        did, _, rkey = post.split(" ", 1)[0][5:].partition("/app.bsky.feed.post/")
+    if grant["network"] == "bluesky" and post and post.startswith("at://"):
+        from relaycast.networks.bluesky import post_ref, split_ref
+
+        did, rkey = post_ref(split_ref(post)[0])
         return f"https://bsky.app/profile/{did}/post/{rkey}"
     return post or post_id
 

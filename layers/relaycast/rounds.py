@@ -13,9 +13,9 @@ from relaycast.config import EventConfig
 from relaycast.fanout import author_key
 from relaycast.networks import NETWORK_NAMES, NetworkError, Post
 from relaycast.networks.base import post_id_of
-from relaycast.policy import policy
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger
+from relaycast.policy import policy
 from relaycast.storage import Store
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
     fresh = [c for c in fresh if (c["network"], author_key(c["author"])) not in verified]
     picks: list[dict[str, Any]] = []
     allowed = 0
-    reading = [n for n in config.networks if policy(n).reads]
+    borrowing: list[tuple[str, int]] = []  # networks without a source (LinkedIn), with their allowance
     for network in config.networks:  # each network's picks come from its own sources, paced on their own
         n = selection.picks_allowed(
             total=selection.selection_total(config.cap_per_relay),
@@ -148,7 +148,8 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
             already=sum(1 for c in selected if c["network"] == network),
         )
         allowed += n
-        if network not in reading:  # no source to read (LinkedIn): its picks are borrowed, after the others'
+        if not policy(network).reads:  # its picks are borrowed, once the others' are made
+            borrowing.append((network, n))
             continue
         chosen = selection.choose(
             [c for c in fresh if c["network"] == network], n=n,
@@ -156,11 +157,15 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
             expert_weight=config.expert_weight, event_tags=config.hashtags,
         )
         picks += [_pick(c) for c in chosen if store.mark_selected(c["network"], c["post_id"], round_id)]
-    for network in (n for n in config.networks if n not in reading):
-        n = selection.picks_allowed(total=selection.selection_total(config.cap_per_relay), start=config.start_utc,
-                                    end=config.end_utc, now=now, already=sum(1 for c in selected if c["network"] == network))
-        picks += [_pick(c) for c in borrowed(config, network, picks, store)[:n]
-                  if store.add_candidate(c) and store.mark_selected(network, c["post_id"], round_id)]
+    for network, n in borrowing:
+        taken: list[dict[str, Any]] = []
+        for candidate in borrowed(config, network, picks):
+            if len(taken) == n:
+                break
+            # A candidate stored before (an earlier round's) is not taken again.
+            if store.add_candidate(candidate) and store.mark_selected(network, candidate["post_id"], round_id):
+                taken.append(_pick(candidate))
+        picks += taken
     proposal_expiry = now + timedelta(hours=config.proposal_ttl_hours)
     return {
         "round": round_id,
@@ -173,10 +178,10 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
     }
 
 
-def borrowed(config: EventConfig, network: str, picks: list[dict[str, Any]], store: Store) -> list[dict[str, Any]]:
-    """A network the rounds cannot read (LinkedIn) takes the organiser's own posts of it first (`linkedin_posts`,
-    in their order), then this round's picks of the other networks that have a public https address; each a
-    candidate of its own, never one already taken."""
+def borrowed(config: EventConfig, network: str, picks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The candidates of a network the rounds cannot read (LinkedIn), in the order they are taken: the organiser's
+    own posts of it first (`linkedin_posts`), then this round's picks of the other networks that have a public
+    https address."""
     listed = [{"network": network, "post_id": post_id_of(urn), "ref": urn, "url": f"https://www.linkedin.com/feed/update/{urn}/",
                "author": "", "text": "", "score": Decimal(0), "reasons": ["listed by the organiser"]}
               for urn in (config.linkedin_posts if network == "linkedin" else [])]
@@ -184,8 +189,7 @@ def borrowed(config: EventConfig, network: str, picks: list[dict[str, Any]], sto
                "text": p["text"], "score": Decimal(p["score"]), "reasons": [f"picked on {NETWORK_NAMES[p['network']]}"]}
               for p in picks if p["network"] != network and str(p.get("url", "")).startswith("https://")]
     now = clock.now().isoformat()
-    return [{**c, "created_at": now, "expires_at": config.retention_ends} for c in listed + others
-            if store.get("CANDIDATE", f"{network}#{c['post_id']}") is None]
+    return [{**c, "created_at": now, "expires_at": config.retention_ends} for c in listed + others]
 
 
 def _pick(candidate: dict[str, Any]) -> dict[str, Any]:

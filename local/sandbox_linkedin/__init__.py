@@ -160,10 +160,6 @@ class SandboxLinkedIn(LoopbackSandbox):
     def tokens_of_grant(self, token: str) -> list[str]:
         return [token]  # no refresh: a grant is its one token
 
-    def member_named(self, name: str) -> Member | None:
-        with self.lock:
-            return next((m for m in self.members.values() if m.name == name), None)
-
     def remove_app(self, member_id: str) -> None:
         """The member removes the app in their settings: every token of theirs dies."""
         with self.lock:

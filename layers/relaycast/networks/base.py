@@ -44,6 +44,12 @@ def post_id_of(address: str) -> str:
     return str(int.from_bytes(hashlib.sha256(address.encode()).digest()[:8], "big"))
 
 
+def token_alone(token: str) -> str:
+    """A token without what travels bound to it: a DPoP-bound token is "<token> <binding>" (a space is never in a
+    token), the binding its proof key and servers."""
+    return token.split(" ", 1)[0]
+
+
 @dataclass(frozen=True)
 class Tokens:
     access_token: str

@@ -15,14 +15,14 @@ import json
 import re
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from relaycast import clock
 from relaycast.networks.base import (Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient,
-                                     post_id_of)
+                                     post_id_of, token_alone)
 
 if TYPE_CHECKING:
     import requests
@@ -430,8 +430,7 @@ def bind(raw: str, session: Session) -> str:
     bound to (DPoP key, account, servers), so each call that gets it can prove possession."""
     import base64
 
-    data = json.dumps({"did": session.did, "handle": session.handle, "pds": session.pds, "issuer": session.issuer,
-                       "token": session.token}, separators=(",", ":")).encode()
+    data = json.dumps(asdict(session), separators=(",", ":")).encode()
     return f"{raw} {base64.urlsafe_b64encode(data).decode()}"
 
 
@@ -481,8 +480,7 @@ class BlueskyGrants:
         return self.tokens(self.network.refresh(unbind(refresh_token)))
 
     def revoke(self, token: str, hint: str) -> None:
-        session = unbind(token)
-        self.network.revoke_one(session, token.split(" ", 1)[0], hint)
+        self.network.revoke_one(unbind(token), token_alone(token), hint)
 
     def token_works(self, access_token: str) -> bool:
         return self.network.token_works(unbind(access_token))
