@@ -16,6 +16,7 @@ from typing import Any
 
 from relaycast import credentials, quiet
 from relaycast.config import EventConfigError, load_event_config
+from relaycast.storage import plain
 
 from .harness import MASTODON_INSTANCE, ROOT, LocalStack, local_stack
 from .simrelay import SimulatedRelay
@@ -116,6 +117,11 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "relays_with_address": sum(1 for r in event.relays if r.dashboard_url and r.email),
         "receipts_with_confirmed_address": sum(1 for i in items if i.get("kind") == "receipt" and i.get("email")),
         "receipts_sent": sum(1 for m in sent_emails if "revoked" in m["subject"] or "révoqué" in m["subject"]),
+        # Every receipt tells the event's visibility: relays who carried it, posts in their names, their reach.
+        "receipts_with_visibility": sum(1 for m in sent_emails if ("revoked" in m["subject"] or "révoqué" in m["subject"])
+                                        and ("relays carried it" in m["body"] or "relais l'ont relayé" in m["body"])),
+        "visibility": {k: v for k, v in plain(next((i for i in items if i.get("sk") == "VISIBILITY"), {})).items()
+                       if k not in ("pk", "sk", "kind", "expires_at")},
         # The rounds' digests (notices.send_digest): one per relay with a confirmed address and round with proposals.
         "digests_sent": sum(1 for m in sent_emails if "to approve for" in m["subject"] or "à approuver pour" in m["subject"]),
         "revocations_per_grant_max": max(Counter(r.grant_id for r in sandbox.revocations if r.whole_grant).values(), default=0),
@@ -207,6 +213,7 @@ def run_event(
         if "mastodon" in config.networks:  # one relay in three adds a Mastodon account from their dashboard
             event.on_mastodon = tuple(p.username for p in people[::3])
             for person in people[::3]:
+                stack.mastodon.add_followers(person.username, person.random.randint(1, 6))  # their audience there
                 person.add_mastodon(MASTODON_INSTANCE)
         if stack.bluesky:  # one relay in four adds a Bluesky account from their dashboard
             event.on_bluesky = tuple(p.username for p in people[1::4])
@@ -291,6 +298,7 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         and figures["receipts_confirmed_but_live"] == 0
         and figures["tokens_still_active"] == 0
         and figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["receipts_expected_by_mail"]
+        and figures["receipts_with_visibility"] == figures["receipts_sent"]
         and figures["mastodon_grants_revoked_upstream"] == figures["mastodon_relays_connected"]
         and figures["bluesky_grants_revoked_upstream"] == figures["bluesky_relays_connected"]
         and figures["linkedin_receipts_unconfirmed"] == figures["linkedin_apps_removed_by_relays"] == figures["linkedin_relays_connected"]

@@ -69,7 +69,7 @@ class SimulatedRelay:
         action = re.search(r'<form method="post" action="([^"]*/connect/bluesky)"', page.text)
         if not action:
             raise RelayJourneyError(f"{self.username}: the dashboard offers no Bluesky connect")
-        handle = bluesky.add_account(bluesky.handle(self.username.replace("_", "-"))).handle
+        handle = bluesky.add_account(bluesky.handle(self.username.replace("_", "-")), followers=self.random.randint(5, 900)).handle
         token = html.unescape(re.search(r'name="t" value="([^"]+)"', page.text).group(1))
         started = self._expect(self.http.post(html.unescape(action.group(1)), data={"handle": handle, "t": token},
                                               allow_redirects=False, timeout=30), 302)

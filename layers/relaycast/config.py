@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -155,6 +156,8 @@ class EventConfig(BaseModel):
     # A relay's night, local to their own time zone (the event's unless they chose one): nothing is published in
     # their name from start to end, "22:00-07:00" crossing midnight; null or off turns it off.
     quiet_hours: str | None = "22:00-07:00"
+    # Where the organiser publishes the event's public summary (`relaycast report`'s page): each receipt links it.
+    summary_url: Annotated[str, Field(max_length=500)] | None = None
 
     @field_validator("hashtags")
     @classmethod
@@ -188,6 +191,16 @@ class EventConfig(BaseModel):
         if start == end:
             raise ValueError(f"'{value}' starts and ends at the same time")
         return f"{start}-{end}"
+
+    @field_validator("summary_url")
+    @classmethod
+    def _summary_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+            raise ValueError(f"'{value[:80]}' is not an https address (e.g. https://example.org/x27/summary)")
+        return parts.geturl()
 
     @field_validator("linkedin_posts")
     @classmethod

@@ -26,7 +26,7 @@ from relaycast.networks.x import XNetwork
 from relaycast.observability import logger, metrics
 from relaycast.policy import policy
 from relaycast.settings import Settings
-from relaycast.storage import Store, ledger_sk, receipt_sk, relay_pk
+from relaycast.storage import Store, ledger_sk, receipt_sk, relay_pk, without_none
 
 X_SETTINGS_URL = "https://x.com/settings/connected_apps"
 MASTODON_SETTINGS_PATH = "/oauth/authorized_applications"
@@ -176,7 +176,7 @@ def end_grant(
         else:
             client = credentials.client_for_grant(settings, store, grant, x)
             token = functools.cache(lambda: credentials.access_token(store, settings, config, client, grant))
-            if settle_open_reservations(store, client, token, grant, give_up=give_up):
+            if settle_open_reservations(store, client, token, grant, config.retention_ends, give_up=give_up):
                 custody = store.custody(grant_id) or custody  # settling may have refreshed (rotated) the tokens
             proven, held = _end_custody_tokens(store, settings, config, client, label, custody)
             verification, confirmed = {network: proven}, True
@@ -205,7 +205,7 @@ def end_grant(
         if item["status"] == "published" and item["sk"] == ledger_sk(network, item["post_id"])
     ]
     store.finish_receipt(receipt_key, verification=verification, confirmed=confirmed, published=published,
-                         token_fingerprints=held)
+                         token_fingerprints=held, visibility=visibility(store, config, grant, len(published)))
     metrics.add_metric(name="GrantsRevoked" if confirmed else "RevocationUnconfirmed", unit="Count", value=1)
     logger.info("grant ended", extra={"relay_id": relay_id, "network": network, "grant_id": grant_id, "reason": reason,
                                       "confirmed": confirmed})
@@ -256,14 +256,30 @@ def _end_without_token(store: Store, config: EventConfig, grant: dict[str, Any],
         if item["status"] == "shared"
     ]
     store.finish_receipt(receipt_key, verification={network: NO_TOKEN}, confirmed=True, published=[], shared=shared,
-                         mode="share-link")
+                         mode="share-link", visibility=visibility(store, config, grant, 0))
     metrics.add_metric(name="ShareLinkGrantsEnded", unit="Count", value=1)
     logger.info("grant ended", extra={"relay_id": relay_id, "network": network, "reason": reason, "mode": "share-link"})
     _send_receipt_once(store, config, receipt_key)
     return "ended"
 
 
-def settle_open_reservations(store: Store, client: Any, token: Callable[[], str], grant: dict[str, Any],
+def visibility(store: Store, config: EventConfig, grant: dict[str, Any], published: int) -> dict[str, Any]:
+    """What a receipt tells of the event's visibility when it is made: how many relays carried the event, the posts
+    made in their names and their reach (followers at connect, summed per post), the reach of the relay's own
+    posts, and the organiser's public summary."""
+    seen = store.visibility()
+    followers = grant.get("followers")
+    return without_none({
+        "relays": seen.get("relays", 0),
+        "posts": sum(v for k, v in seen.items() if k.startswith("posts_")),
+        "reach": sum(v for k, v in seen.items() if k.startswith("reach_")),
+        "followers": followers,
+        "your_reach": followers * published if followers is not None and published else None,
+        "summary_url": config.summary_url,
+    })
+
+
+def settle_open_reservations(store: Store, client: Any, token: Callable[[], str], grant: dict[str, Any], keep_until: int,
                              give_up: bool = True) -> int:
     """End every relay-post of this grant still `publishing` (a crash, a timeout, a deferral near the end):
     published if the network says the relay reposted it, skipped otherwise, with the reason either way. When
@@ -288,8 +304,8 @@ def settle_open_reservations(store: Store, client: Any, token: Callable[[], str]
                 store.release_publish(relay_id, network, post_id, f"access ended; whether it was published could not be confirmed ({error})"[:200])
                 continue
         if reposted:
-            store.finish_ledger(relay_id, network, post_id, status="published", link=published_link(grant, post_id, post),
-                                published_at=clock.now().isoformat())
+            store.mark_published(grant, post_id, link=published_link(grant, post_id, post), published_at=clock.now().isoformat(),
+                                 expires_at=keep_until)
         else:
             store.release_publish(relay_id, network, post_id, "access ended before it was published")
     return len(open_items)

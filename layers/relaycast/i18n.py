@@ -360,6 +360,13 @@ FR: dict[str, str] = {
     "This confirmation is unknown, expired or already answered: nothing was linked.":
         "Cette confirmation est inconnue, expirée ou a déjà reçu une réponse : rien n'a été lié.",
     "you declined linking this account to a dashboard": "vous avez refusé de lier ce compte à un tableau de bord",
+    # The event's visibility on a receipt
+    "How visible %(event)s was when this receipt was made: %(relays)s relays carried it, with %(posts)s posts in their names that reached up to %(reach)s followers.":
+        "La visibilité de %(event)s à l'émission de ce reçu : %(relays)s relais l'ont relayé, avec %(posts)s publications en leur nom, vues par jusqu'à %(reach)s abonnés.",
+    "The posts made in your name reached up to %(reach)s followers (%(followers)s followers when you connected, once per post).":
+        "Les publications faites en votre nom ont atteint jusqu'à %(reach)s abonnés (vos %(followers)s abonnés à la connexion, une fois par publication).",
+    "The event's public summary: %(url)s": "Le bilan public de l'événement : %(url)s",
+    "The event's public summary": "Le bilan public de l'événement",
 }
 
 CATALOGUES = {"fr": FR}

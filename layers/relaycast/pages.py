@@ -82,7 +82,14 @@ def _environment(lang: str) -> Environment:
     environment.filters["local_time"] = pass_context(_iso_filter)
     environment.filters["epoch_time"] = pass_context(_epoch_filter)
     environment.filters["epoch_day"] = pass_context(_day_filter)
+    environment.filters["count"] = partial(count, lang)
     return environment
+
+
+def count(lang: str, value: Any) -> str:
+    """A whole number grouped by thousands as the language writes it: 12,345 or 12\u202f345."""
+    grouped = f"{int(value):,}"
+    return grouped.replace(",", "\u202f") if lang == "fr" else grouped
 
 
 # Characters no URL a page links to may hold (a browser would cut or re-read the address around them).

@@ -136,8 +136,8 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
         except Transient:
             reposted = None  # the job's retries are not the place to wait for the app's limit to turn
         if reposted:
-            store.finish_ledger(job.relay_id, job.network, job.post_id, status="published",
-                                link=expire.published_link(grant, job.post_id, post), published_at=clock.now().isoformat(), expires_at=keep_until)
+            store.mark_published(grant, job.post_id, link=expire.published_link(grant, job.post_id, post),
+                                 published_at=clock.now().isoformat(), expires_at=keep_until)
         else:
             unknown = "; whether it was published could not be confirmed" if reposted is None else ""
             store.release_publish(job.relay_id, job.network, job.post_id, f"access was revoked at {where}{unknown}")
@@ -155,11 +155,9 @@ def publish(store: Store, settings: Settings, config: EventConfig, x: XNetwork, 
     except NetworkError as error:
         store.release_publish(job.relay_id, job.network, job.post_id, f"refused by {where}: {error}"[:200])
         return "skipped:refused"
-    store.finish_ledger(
-        job.relay_id,
-        job.network,
+    store.mark_published(
+        grant,
         job.post_id,
-        status="published",
         link=expire.published_link(grant, job.post_id, post, made),
         published_at=clock.now().isoformat(),
         expires_at=keep_until,

@@ -438,7 +438,7 @@ def confirm_link(store: Store, settings: Settings, config: EventConfig, *, netwo
     try:
         relay_id, replaced = _attach(store, config, waiting, asked=waiting["relay_id"], network=network, grant_id=grant_id,
                                      user_id=waiting["user_id"], username=waiting["username"], scopes=waiting["scopes"],
-                                     label=label)
+                                     label=label, followers=waiting.get("followers"))
     except RelayError:
         _discard(store, settings, config, client, grant_id, "the connection did not complete")
         raise
@@ -468,14 +468,14 @@ def _save_connection(store: Store, config: EventConfig, client: Any, tokens: Any
             if stored is not None and stored.get("user_id") != identity.user_id:
                 raise _conflict(stored, label)
             return _await_confirmation(store, config, pending, network=network, grant_id=grant_id, user_id=identity.user_id,
-                                       username=identity.username, scopes=tokens.scope)
+                                       username=identity.username, scopes=tokens.scope, followers=identity.followers)
     relay_id, replaced = _attach(store, config, pending, asked=asked, network=network, grant_id=grant_id, user_id=identity.user_id,
-                                 username=identity.username, scopes=tokens.scope, label=label)
+                                 username=identity.username, scopes=tokens.scope, label=label, followers=identity.followers)
     return relay_id, identity.username, replaced
 
 
 def _await_confirmation(store: Store, config: EventConfig, pending: dict[str, Any], *, network: str, grant_id: str,
-                        user_id: str, username: str, scopes: str) -> ToConfirm:
+                        user_id: str, username: str, scopes: str, followers: int | None) -> ToConfirm:
     """Park the account until the relay confirms: the tokens stay in custody, adopted by no grant, with a TTL of
     their own shortly after the confirmation's (the sweep and the TTL stream end them if nobody confirms)."""
     confirmation_id = secrets.token_urlsafe(32)
@@ -488,6 +488,8 @@ def _await_confirmation(store: Store, config: EventConfig, pending: dict[str, An
         "user_id": user_id,
         "username": username,
         "scopes": scopes,
+        "followers": followers,
+        "server": pending.get("server"),
         "email": pending.get("email"),
         "lang": pending.get("lang"),
         "timezone": pending.get("timezone"),
@@ -509,7 +511,7 @@ def _conflict(stored: dict[str, Any], label: str) -> RelayError:
 
 
 def _attach(store: Store, config: EventConfig, pending: dict[str, Any], *, asked: str | None, network: str, grant_id: str,
-            user_id: str, username: str, scopes: str, label: str) -> tuple[str, str | None]:
+            user_id: str, username: str, scopes: str, label: str, followers: int | None) -> tuple[str, str | None]:
     """Map the verified account to its relay and save the grant that adopts the custody; (relay id, replaced)."""
     instance = pending.get("instance")
     relay_id = store.relay_of_identity(network, instance, user_id, asked or new_relay_id(), config.retention_ends)
@@ -530,6 +532,8 @@ def _attach(store: Store, config: EventConfig, pending: dict[str, Any], *, asked
                     "server": pending.get("server"),  # Bluesky: the authorization server the relay granted
                     "user_id": user_id,
                     "username": username,
+                    # Their followers at connect (the reach of what is posted in their name; no read later).
+                    "followers": followers,
                     # A second network joins the first's confirmed address; a new address waits for its link.
                     "email": next((g["email"] for g in earlier if g.get("email")), None),
                     "lang": lang,
@@ -699,7 +703,7 @@ def undo(store: Store, settings: Settings, config: EventConfig, relay_id: str, n
     except NetworkError:
         label = grant.get("instance") or NETWORK_NAMES[network]
         raise Unavailable("%(network)s could not be reached. Please try again in a minute.", network=label) from None
-    store.finish_ledger(relay_id, network, post_id, status="undone", undone_at=clock.now().isoformat())
+    store.mark_undone(relay_id, network, post_id, undone_at=clock.now().isoformat())
     return "undone"
 
 

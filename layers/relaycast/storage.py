@@ -48,6 +48,15 @@ def link_key(relay_id: str) -> dict[str, str]:
     return {"pk": relay_pk(relay_id), "sk": "LINK"}
 
 
+#: The event's visibility so far: relays who carried it, posts made in their names, the reach of those posts.
+VISIBILITY_KEY = {"pk": "EVENT", "sk": "VISIBILITY"}
+
+
+def carried_key(relay_id: str) -> dict[str, str]:
+    """Written once, at a relay's first published post: the event's count of relays who carried it counts them once."""
+    return {"pk": relay_pk(relay_id), "sk": "CARRIED"}
+
+
 def confirmation_key(confirmation_id: str) -> dict[str, str]:
     return {"pk": f"CONFIRM#{confirmation_id}", "sk": "CONFIRM"}
 
@@ -813,6 +822,87 @@ class Store:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
+
+    def mark_published(self, grant: dict[str, Any], post_id: str, *, expires_at: int, **fields: Any) -> bool:
+        """A reserved relay-post published: its ledger says so (with the relay's followers at connect, its reach) and
+        the event's visibility counts it, in one transaction, so a retry or a second pass counts nothing twice.
+        False when the ledger was no longer reserved (another pass settled it)."""
+        relay_id, network, followers = grant["relay_id"], grant["network"], grant.get("followers")
+        self._count_carrier(relay_id, expires_at)
+        fields = {**fields, "status": "published", "finished_at": clock.now().isoformat(), "expires_at": expires_at,
+                  **({"followers": followers} if followers is not None else {})}
+        reach = {f"reach_{network}": followers} if followers is not None else {f"unknown_reach_{network}": 1}
+        try:
+            self.table.meta.client.transact_write_items(TransactItems=[
+                {"Update": {
+                    "TableName": self.table_name,
+                    "Key": {"pk": relay_pk(relay_id), "sk": ledger_sk(network, post_id)},
+                    "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+                    "ConditionExpression": "#status = :publishing",
+                    "ExpressionAttributeNames": {f"#{k}": k for k in fields},
+                    "ExpressionAttributeValues": {**{f":{k}": v for k, v in fields.items()}, ":publishing": "publishing"},
+                }},
+                self._visibility_update({f"posts_{network}": 1, **reach}, expires_at),
+            ])
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            return False
+        return True
+
+    def mark_undone(self, relay_id: str, network: str, post_id: str, **fields: Any) -> None:
+        """A published relay-post deleted from the network: no longer counted in the event's posts and reach."""
+        item = self.get(relay_pk(relay_id), ledger_sk(network, post_id)) or {}
+        followers = item.get("followers")
+        reach = {f"reach_{network}": -followers} if followers is not None else {f"unknown_reach_{network}": -1}
+        fields = {**fields, "status": "undone", "finished_at": clock.now().isoformat()}
+        try:
+            self.table.meta.client.transact_write_items(TransactItems=[
+                {"Update": {
+                    "TableName": self.table_name,
+                    "Key": {"pk": relay_pk(relay_id), "sk": ledger_sk(network, post_id)},
+                    "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+                    "ConditionExpression": "#status = :published",
+                    "ExpressionAttributeNames": {f"#{k}": k for k in fields},
+                    "ExpressionAttributeValues": {**{f":{k}": v for k, v in fields.items()}, ":published": "published"},
+                }},
+                self._visibility_update({f"posts_{network}": -1, **reach}, None),
+            ])
+        except ClientError as error:
+            if not is_condition_failure(error):  # undone already (a double click): counted down once
+                raise
+
+    def _count_carrier(self, relay_id: str, expires_at: int) -> None:
+        """A relay's first published post counts them among the relays who carried the event (once)."""
+        if self.get(**carried_key(relay_id)) is not None:
+            return
+        try:
+            self.table.meta.client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table_name, "Item": {**carried_key(relay_id), "kind": "carried", "expires_at": expires_at},
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                self._visibility_update({"relays": 1}, expires_at),
+            ])
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+
+    def _visibility_update(self, counts: dict[str, int], expires_at: int | None) -> dict[str, Any]:
+        update = "SET #kind = :kind"
+        values: dict[str, Any] = {f":{k}": v for k, v in counts.items()} | {":kind": "visibility"}
+        if expires_at is not None:
+            update += ", expires_at = :expires_at"
+            values[":expires_at"] = expires_at
+        update += " ADD " + ", ".join(f"#{k} :{k}" for k in counts)
+        return {"Update": {"TableName": self.table_name, "Key": VISIBILITY_KEY, "UpdateExpression": update,
+                           "ExpressionAttributeNames": {f"#{k}": k for k in counts} | {"#kind": "kind"},
+                           "ExpressionAttributeValues": values}}
+
+    def visibility(self) -> dict[str, int]:
+        """The event's visibility so far: `relays`, and per network `posts_<network>`, `reach_<network>` (their
+        relays' followers, summed per post) and `unknown_reach_<network>` (posts by accounts whose followers the
+        network does not tell)."""
+        item = self.get(**VISIBILITY_KEY) or {}
+        return {k: v for k, v in item.items() if k not in ("pk", "sk", "kind", "expires_at")}
 
     def record_skip(self, relay_id: str, network: str, post_id: str, reason: str, expires_at: int) -> bool:
         """A relay-post that ends without publishing, with its reason (written once)."""

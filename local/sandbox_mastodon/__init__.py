@@ -124,6 +124,16 @@ class SandboxMastodon(MastodonRecords, LoopbackSandbox):
         body = {"username": username, "display_name": display_name or username}
         return str(self._call("POST", "/api/v1/_mock/dev_user", json=body)["id"])
 
+    def add_followers(self, username: str, count: int) -> None:
+        """`count` local accounts follow `username` (created if needed), through the instance's own follow API:
+        its verify_credentials then counts them."""
+        target = self.account_id(username) or self.add_account(username)
+        for i in range(count):
+            fan = f"{username}_f{i}"
+            if self.account_id(fan) is None:
+                self.add_account(fan)
+            self._call("POST", f"/api/v1/accounts/{target}/follow", headers={"Authorization": f"Bearer {self._token_for(fan)}"})
+
     def _token_for(self, username: str) -> str:
         return self._call("POST", "/api/v1/_mock/login", json={"username": username})["access_token"]
 

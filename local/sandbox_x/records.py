@@ -7,6 +7,8 @@ truth records handed to reports and tests are immutable; the OAuth models (authl
 
 from __future__ import annotations
 
+import hashlib
+
 import re
 import secrets
 import threading
@@ -37,6 +39,7 @@ class SandboxUser(Record):
     username: str
     name: str
     created_at: datetime
+    followers: int = 0
 
 
 @dataclass(frozen=True)
@@ -316,8 +319,10 @@ class XRecords:
 
     # ---- loading ----------------------------------------------------------------------------------
 
-    def add_user(self, username: str, name: str | None = None, user_id: str | None = None) -> SandboxUser:
-        """Create a user (or return the existing one with that username, case-insensitive)."""
+    def add_user(self, username: str, name: str | None = None, user_id: str | None = None,
+                 followers: int | None = None) -> SandboxUser:
+        """Create a user (or return the existing one with that username, case-insensitive). Without `followers`,
+        a user has a follower count of its own, the same on every run (a hash of the username: 10 to 2,009)."""
         with self.lock:
             existing = self._users_by_name.get(username.lower())
             if existing is not None:
@@ -329,7 +334,9 @@ class XRecords:
                 user_id = str(self._next_user_id)
             elif user_id in self._users_by_id:
                 raise ValueError(f"user id {user_id} already belongs to @{self._users_by_id[user_id].username}")
-            user = SandboxUser(user_id, username, name or username, clock.now())
+            if followers is None:
+                followers = 10 + int.from_bytes(hashlib.sha256(username.lower().encode()).digest()[:4], "big") % 2000
+            user = SandboxUser(user_id, username, name or username, clock.now(), followers)
             self._users_by_name[username.lower()] = user
             self._users_by_id[user_id] = user
             return user

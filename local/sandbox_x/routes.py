@@ -378,6 +378,8 @@ def _user_object(user: SandboxUser, fields: set[str]) -> dict[str, Any]:
     if "created_at" in fields:
         out["created_at"] = _iso(user.created_at)
     out.update({name: value for name, value in _PLAIN_USER_FIELDS.items() if name in fields})
+    if "public_metrics" in fields:
+        out["public_metrics"] = {"followers_count": user.followers, "following_count": 0, "post_count": 0, "listed_count": 0}
     return out
 
 

@@ -372,7 +372,8 @@ def outcome_profiles(rig: Any, calls: Calls, relays: int) -> dict[str, Profile]:
             grant = rig.store.grant(relay.relay_id, "x")
             token = credentials.access_token(rig.store, rig.settings, rig.config, x, grant)
             n = sum(1 for i in rig.store.relay_items(relay.relay_id, "LEDGER#") if i["status"] == "publishing")
-            measure("settled at the end of access", n, 0, expire.settle_open_reservations, rig.store, x, lambda t=token: t, grant)
+            measure("settled at the end of access", n, 0, expire.settle_open_reservations, rig.store, x, lambda t=token: t, grant,
+                    rig.config.retention_ends)
         rig.clock.at += timedelta(hours=3)
         for relay in relay_list:
             grant = rig.store.grant(relay.relay_id, "x")

@@ -26,6 +26,7 @@ def finished_event(event_file):
         seen["items"] = event.stack.scan()
         seen["retweets"] = set(x.retweets)
         seen["users"] = {r.username: x.users[r.username].id for r in event.relays}
+        seen["followers"] = {x.users[r.username].id: x.users[r.username].followers for r in event.relays}
         seen["tokens"] = [t for t in x.issued_tokens() if t != x.bearer_token]
         seen["output"] = "\n".join(line for lines in event.stack.cloud.lambda_host.output.values() for line in lines)
         seen["relays"] = event.relays
@@ -59,6 +60,19 @@ def test_every_promise_of_the_report_holds(finished_event):
     assert figures["tokens_still_active"] == 0
     assert figures["grants_left"] == 0 and figures["token_material_left"] == 0
     assert figures["dead_letters"] == 0
+
+
+def test_the_events_visibility_is_what_x_holds_and_every_receipt_tells_it(finished_event):
+    figures, seen = finished_event
+    on_x = [(user, post) for user, post in seen["retweets"] if user in seen["followers"]]
+    visibility = figures["visibility"]
+    assert visibility["posts_x"] == len(on_x) > 0
+    # Each repost reaches its relay's followers as X counted them when the relay connected.
+    assert visibility["reach_x"] == sum(seen["followers"][user] for user, _ in on_x)
+    # A relay who carried a post counts once, on whichever networks, even if they took the post back later.
+    assert visibility["relays"] == len({i["relay_id"] for i in seen["items"]
+                                        if i.get("kind") == "ledger" and i["status"] in ("published", "undone")})
+    assert figures["receipts_with_visibility"] == figures["receipts_sent"] == 8
 
 
 def test_the_ledger_agrees_with_what_x_says_was_published(finished_event):

@@ -187,9 +187,12 @@ def test_a_wrong_app_password_is_a_rejected_token_not_a_retry(bsky, network):
         next(feed.search(["rcdemo26"], None))
 
 
-def test_a_relays_followers_come_from_their_profile(bsky, network):
-    event, amina = bsky.add_account(bsky.handle("event")), bsky.add_account(bsky.handle("amina"), followers=321)
-    assert source(bsky, network, event).followers(amina.did) == 321
+def test_a_relays_followers_come_from_their_own_profile_and_a_failed_read_does_not_stop_a_connect(bsky, network):
+    amina = bsky.add_account(bsky.handle("amina"), followers=321)
+    session = connected(bsky, network, amina.handle)
+    assert network.followers(session) == 321
+    bsky.fail_next("GET", "/xrpc/app.bsky.actor.getProfile", 503)
+    assert network.followers(session) is None
 
 
 def test_a_lost_answer_then_a_retry_makes_one_repost_and_a_429_carries_its_reset(bsky, network):

@@ -144,3 +144,11 @@ def test_an_expert_may_name_their_bluesky_handle_and_a_wrong_one_is_refused():
     for wrong in ("amina", "https://bsky.app/profile/amina", "amina@bsky.social"):
         found = problems(experts=[{"handle": "@amina_data", "bluesky": wrong}])
         assert "experts.0.bluesky" in found and "not a Bluesky handle" in found["experts.0.bluesky"].problem
+
+
+@pytest.mark.parametrize("address", ["http://example.org/summary", "example.org/summary", "https://user:pw@example.org/",
+                                     "javascript:alert(1)", "https:///nohost"])
+def test_the_public_summary_is_an_https_address(address):
+    assert parse_event_config({**GOOD, "summary_url": " https://example.org/x27/summary "}).summary_url == \
+        "https://example.org/x27/summary"
+    assert "is not an https address" in problems(summary_url=address)["summary_url"].problem

@@ -69,6 +69,14 @@ class Identity:
     user_id: str
     username: str
     name: str = ""
+    # The account's followers when the network's profile says (the reach of what is posted in its name); None
+    # where no app may read it (LinkedIn's members).
+    followers: int | None = None
+
+
+def follower_count(value: object) -> int | None:
+    """A profile's follower count as a network returns it: a whole number, or None when it says nothing usable."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 @dataclass(frozen=True)

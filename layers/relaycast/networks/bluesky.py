@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from relaycast import clock
 from relaycast.networks.base import (Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient,
-                                     post_id_of, token_alone)
+                                     follower_count, post_id_of, token_alone)
 
 if TYPE_CHECKING:
     import requests
@@ -416,6 +416,15 @@ class BlueskyNetwork:
         if response.status_code != 200:
             raise NetworkError(f"deleteRecord refused: {response.status_code} {_error(response)}")
 
+    def followers(self, session: Session) -> int | None:
+        """The account's followers, from its profile (the PDS forwards app.bsky reads to the AppView); None when the
+        profile cannot be read: connecting does not depend on it."""
+        try:
+            response = self._xrpc(session, "GET", "app.bsky.actor.getProfile", params={"actor": session.did})
+        except Transient:
+            return None
+        return follower_count(response.json().get("followersCount")) if response.status_code == 200 else None
+
     def token_works(self, session: Session) -> bool:
         """Whether the PDS still accepts the access token (the end of access proves the tokens dead with it)."""
         try:
@@ -472,7 +481,7 @@ class BlueskyGrants:
 
     def identity(self, access_token: str) -> Identity:
         session = unbind(access_token)
-        return Identity(user_id=session.did, username=session.handle)
+        return Identity(user_id=session.did, username=session.handle, followers=self.network.followers(session))
 
     def refresh(self, refresh_token: str | None) -> Tokens:
         if not refresh_token:
@@ -562,11 +571,6 @@ class BlueskySource:
             if not body.get("cursor") or not body.get("posts"):
                 return
             params["cursor"] = body["cursor"]
-
-    def followers(self, actor: str) -> int | None:
-        """An account's followers (the reach of a relay's reposts), when its profile says."""
-        count = self._authorised("GET", "app.bsky.actor.getProfile", params={"actor": actor}).json().get("followersCount")
-        return count if isinstance(count, int) else None
 
     @staticmethod
     def _post(view: dict[str, Any]) -> BlueskyPost:

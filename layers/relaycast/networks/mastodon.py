@@ -34,7 +34,7 @@ from mastodon.errors import (
 
 from relaycast import clock, crypto
 from relaycast.netguard import GuardRefused, NetGuard, parse_instance, protect
-from relaycast.networks.base import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
+from relaycast.networks.base import Identity, NetworkError, follower_count, Post, RateLimited, TokenRejected, Tokens, Transient
 from relaycast.networks.oauth import pkce_session, still_accepted
 
 # Granular scopes (Mastodon ≥ 3.x): verify_credentials needs read:accounts (`profile` exists only from 4.3),
@@ -313,7 +313,8 @@ class MastodonNetwork:
         account = self._api(access_token, lambda m: m.account_verify_credentials())
         acct = str(account["acct"])
         username = acct if "@" in acct else f"{acct}@{self.instance}"
-        return Identity(user_id=str(account["id"]), username=username, name=account.get("display_name") or "")
+        return Identity(user_id=str(account["id"]), username=username, name=account.get("display_name") or "",
+                        followers=follower_count(account.get("followers_count")))
 
     def token_works(self, access_token: str) -> bool:
         """Verification after revocation: True while the instance still accepts the token."""

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from relaycast import clock
-from relaycast.networks.base import Identity, NetworkError, Post, RateLimited, TokenRejected, Tokens, Transient
+from relaycast.networks.base import Identity, NetworkError, follower_count, Post, RateLimited, TokenRejected, Tokens, Transient
 from relaycast.networks.oauth import busy_token_endpoint, pkce_session, still_accepted
 
 if TYPE_CHECKING:
@@ -175,8 +175,9 @@ class XNetwork:
         return response.json()
 
     def identity(self, access_token: str) -> Identity:
-        data = self._call(access_token, "GET", "/2/users/me")["data"]
-        return Identity(user_id=data["id"], username=data["username"], name=data.get("name", ""))
+        data = self._call(access_token, "GET", "/2/users/me", params={"user.fields": "public_metrics"})["data"]
+        return Identity(user_id=data["id"], username=data["username"], name=data.get("name", ""),
+                        followers=follower_count((data.get("public_metrics") or {}).get("followers_count")))
 
     def token_works(self, access_token: str) -> bool:
         """Verification after revocation: True while the provider still accepts the token."""
