@@ -133,10 +133,10 @@ def test_fault_6_tokens_dropped_when_a_connect_fails_half_way(journeys, monkeypa
 def test_fault_7_a_cross_site_connect_links_the_victims_account(journeys, monkeypatch):
     from relaycast import relays
 
-    def attach_at_once(store, config, pending, *, network, grant_id, user_id, username, scopes):
+    def attach_at_once(store, config, pending, *, network, grant_id, user_id, username, scopes, followers):
         relay_id, replaced = relays._attach(store, config, pending, asked=pending["relay_id"], network=network,
                                             grant_id=grant_id, user_id=user_id, username=username, scopes=scopes,
-                                            label=network)
+                                            label=network, followers=followers)
         return relay_id, username, replaced
 
     monkeypatch.setattr(journeys.app_module.guard, "is_cross_site", lambda headers, base: False)
