@@ -1,5 +1,5 @@
 """The `relaycast` command: write and check an event file, run the local demo, serve the hosted page locally, rank
-posts."""
+posts, report on an event."""
 
 from __future__ import annotations
 
@@ -69,6 +69,12 @@ def _init(args: argparse.Namespace) -> int:
     return init(given, out=args.out, yes=args.yes, force=args.force)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from relaycast_local.report import main as report_main
+
+    return report_main(args.event, out=args.out)
+
+
 def _bluesky_key(args: argparse.Namespace) -> int:
     from relaycast.networks.bluesky import new_client_key
 
@@ -110,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     rank.add_argument("--experts", help="expert handles with optional weights: @a,@b:2")
     rank.add_argument("--experts-file", help="take the experts of an event file (events/x.yaml)")
     rank.set_defaults(run=_rank)
+    report = commands.add_parser(
+        "report", help="after the event: one self-contained HTML page of how visible it was (charts, picks, reach, "
+                       "skips, revocations, cost), from the deployed stack's table and CloudWatch"
+    )
+    report.add_argument("event")
+    report.add_argument("--out", default="report/index.html", help="where to write the page (its figures go next to it as .json)")
+    report.set_defaults(run=_report)
     key = commands.add_parser(
         "bluesky-key", help="print a new ES256 private key (JWK) for the stack's secret, `bluesky_client_key`: "
                             "relaycast's own key toward Bluesky's servers"

@@ -19,6 +19,7 @@ from relaycast.config import EventConfigError, load_event_config
 from relaycast.storage import plain
 
 from .harness import MASTODON_INSTANCE, ROOT, LocalStack, local_stack
+from .report import find_stack, write_report
 from .simrelay import SimulatedRelay
 
 
@@ -194,9 +195,11 @@ def run_event(
     cdk_out: Path | None = None,
     inspect: Any = None,
     prepare: Any = None,
+    report_html: Path | None = None,
 ) -> dict[str, Any]:
     """Run the event; `prepare(event)` may adjust it once deployed (tests switch a path off), and
-    `inspect(event, figures)` may look at everything before the local cloud stops."""
+    `inspect(event, figures)` may look at everything before the local cloud stops. With `report_html`, the
+    organiser's report is written there, by `relaycast report`'s code, from the stack's table and CloudWatch."""
     slug = load_event_config(event_file).slug
     with local_stack(event_file, cdk_out=cdk_out or ROOT / "build" / f"cdk.out.{slug}") as stack:
         config, cloud, api_url = stack.config, stack.cloud, stack.api_url
@@ -262,12 +265,19 @@ def run_event(
         figures = report(event, approvals, stack.sent_emails())
         figures["rounds"] = sum(1 for f in run.firings if f.target_arn.split(":")[2] == "states")
         figures["failed_firings"] = [f"{f.schedule} at {f.at:%H:%M}: {f.error} {f.cause}"[:300] for f in run.failures()]
+        if report_html is not None:
+            cloud.publish_lambda_metrics()
+            organiser = write_report(config, find_stack(stack.deployed.stack_name), report_html)
+            figures["report"] = {"path": str(report_html), "relays_carried": organiser["relays_carried"],
+                                 "posts": organiser["posts"], "reach": organiser["reach"],
+                                 "cost_usd": round(organiser["cost"]["aws_usd"] + organiser["cost"]["platform_usd"], 2)}
         if inspect:
             inspect(event, figures)
         return figures
 
 
-def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-report.json") -> int:
+def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-report.json",
+         report_html: str = "report/index.html") -> int:
     from rich.console import Console
     from rich.table import Table
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -286,7 +296,7 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
             done = (now - cfg.start_utc).total_seconds() + 3600
             bar.update(task, completed=done, description="event running", clock=now.astimezone(cfg.start.tzinfo).strftime("%a %H:%M"))
 
-        figures = run_event(event, relays=relays, progress=progress)
+        figures = run_event(event, relays=relays, progress=progress, report_html=Path(report_html))
     Path(report).write_text(json.dumps(figures, indent=2) + "\n")
     ok = (
         figures["max_publishes_per_relay"] <= figures["cap_per_relay"]
@@ -299,6 +309,7 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         and figures["tokens_still_active"] == 0
         and figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["receipts_expected_by_mail"]
         and figures["receipts_with_visibility"] == figures["receipts_sent"]
+        and figures["report"]["posts"] == sum(v for k, v in figures["visibility"].items() if k.startswith("posts_")) > 0
         and figures["mastodon_grants_revoked_upstream"] == figures["mastodon_relays_connected"]
         and figures["bluesky_grants_revoked_upstream"] == figures["bluesky_relays_connected"]
         and figures["linkedin_receipts_unconfirmed"] == figures["linkedin_apps_removed_by_relays"] == figures["linkedin_relays_connected"]
@@ -327,5 +338,6 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         picks.add_row(when, f"@{pick['author']}", f"{pick['score']:.2f}", ", ".join(pick["reasons"]), pick["text"][:140])
     console.print(picks)
     console.print_json(data={k: v for k, v in figures.items() if k != "picks"})
+    console.print(f"the organiser's report: {report_html} (relaycast report's page)")
     console.print(f"report written to {report}: " + ("[green]every promise kept" if ok else "[red]a promise was broken"))
     return 0 if ok else 1

@@ -358,6 +358,28 @@ class LocalCloud:
     def invocations(self) -> list[runtime_lambda.Invocation]:
         return list(self.lambda_host.invocations)
 
+    def publish_lambda_metrics(self) -> int:
+        """What Lambda itself records in CloudWatch (`AWS/Lambda` Invocations, Errors, Duration per function),
+        for the invocations since the last call, dated on the runtime clock: the organiser's report reads them
+        there, on AWS as here. Returns how many invocations it published."""
+        fresh, self.lambda_host.unmetered = self.lambda_host.unmetered, []
+        by_function: dict[str, list[runtime_lambda.Invocation]] = {}
+        for invocation in fresh:
+            by_function.setdefault(invocation.function_name, []).append(invocation)
+        cloudwatch, now = self.client("cloudwatch"), self.now()
+        for name, runs in by_function.items():
+            dimensions = [{"Name": "FunctionName", "Value": name}]
+            durations = [run.duration_ms for run in runs]
+            cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[
+                {"MetricName": "Invocations", "Dimensions": dimensions, "Timestamp": now, "Value": len(runs), "Unit": "Count"},
+                {"MetricName": "Errors", "Dimensions": dimensions, "Timestamp": now, "Unit": "Count",
+                 "Value": sum(1 for run in runs if run.error_type)},
+                {"MetricName": "Duration", "Dimensions": dimensions, "Timestamp": now, "Unit": "Milliseconds",
+                 "StatisticValues": {"SampleCount": len(runs), "Sum": sum(durations), "Minimum": min(durations),
+                                     "Maximum": max(durations)}},
+            ])
+        return len(fresh)
+
     # -- Step Functions -----------------------------------------------------------------------------------------
 
     def run_execution(self, state_machine_arn: str, input: Any = None, timeout: float = 60.0, name: str | None = None) -> dict[str, Any]:
@@ -458,6 +480,7 @@ class LocalCloud:
             report.pumped.merge(self.pump())
             report.expired += len(self.sweep_ttl(hi))
             report.pumped.merge(self.pump())
+            self.publish_lambda_metrics()
             report.ticks += 1
         report.ended = clock.now()
         return report

@@ -162,6 +162,7 @@ class LambdaHost:
         self._unzipped: dict[str, Path] = {}
         self._tmp = Path(tempfile.mkdtemp(prefix="relaycast-lambda-"))
         self.invocations: collections.deque[Invocation] = collections.deque(maxlen=100_000)
+        self.unmetered: list[Invocation] = []  # not yet in CloudWatch (LocalCloud.publish_lambda_metrics)
         # What handlers print (EMF metrics, print()), per function, as CloudWatch Logs would keep it.
         self.output: dict[str, collections.deque[str]] = collections.defaultdict(lambda: collections.deque(maxlen=20_000))
         self.custom_resource_hook: Callable[[dict[str, Any]], None] | None = None
@@ -320,9 +321,9 @@ class LambdaHost:
                     loaded.local_modules.update(self._take_local_modules(loaded.folder, before_call))
                 sys.path[:] = saved_path
                 restore_environ(saved_env)
-        self.invocations.append(
-            Invocation(fn.function_name, request_id, started, (time.monotonic() - started) * 1000, error_type)
-        )
+        invocation = Invocation(fn.function_name, request_id, started, (time.monotonic() - started) * 1000, error_type)
+        self.invocations.append(invocation)
+        self.unmetered.append(invocation)
         return payload, error_type is not None
 
     @staticmethod

@@ -32,7 +32,8 @@ def finished_event(event_file):
         seen["relays"] = event.relays
 
     path = event_file("whole-event")
-    figures = run_event(path, relays=6, cdk_out=path.parent / "cdk.out", inspect=inspect)
+    figures = run_event(path, relays=6, cdk_out=path.parent / "cdk.out", inspect=inspect,
+                        report_html=path.parent / "report" / "index.html")
     return figures, seen
 
 
@@ -156,3 +157,43 @@ def test_without_the_sweep_the_ttl_stream_ends_every_grant_once(event_file):
     assert figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["receipts_expected_by_mail"] == 5
     assert figures["grants_left"] == 0 and figures["token_material_left"] == 0
     assert figures["tokens_still_active"] == 0
+
+
+def test_the_organisers_report_shows_its_charts_and_figures_in_chromium_and_loads_nothing(finished_event):
+    """The page `relaycast report` writes (the demo's report/index.html), opened in Debian's Chromium: its charts
+    are drawn, its headline figures are the stack's, and it asks the network for nothing."""
+    import json
+
+    from playwright.sync_api import sync_playwright
+
+    figures, _ = finished_event
+    page_file = Path(figures["report"]["path"])
+    data = json.loads(page_file.with_suffix(".json").read_text())
+    artifacts = ROOT / "test-artifacts" / "report"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run",
+                                                   "--disable-background-networking", "--disable-component-update"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            asked = []
+            page.on("request", lambda request: asked.append(request.url))
+            page.goto(page_file.as_uri())
+            page.screenshot(path=artifacts / "report.png", full_page=True)
+            headline = {key: page.inner_text(f"#{key} b") for key in ("relays-carried", "posts", "reach")}
+            charts = page.locator(".chart svg").count()
+            picks = page.locator("#picks tbody tr").count()
+            drawn = page.evaluate("() => [...document.querySelectorAll('.chart svg')].map(s => s.getBBox().width)")
+            embedded = json.loads(page.inner_text("#figures"))
+        finally:
+            browser.close()
+    assert asked == [page_file.as_uri()]  # the page alone: no font, script or image fetched
+    visibility = figures["visibility"]
+    assert headline == {"relays-carried": f"{visibility['relays']:,}", "posts": f"{visibility['posts_x']:,}",
+                        "reach": f"{visibility['reach_x'] + visibility.get('reach_mastodon', 0):,}"}
+    assert charts >= 3 and all(width > 100 for width in drawn)
+    assert picks == len(figures["picks"]) == len(data["picks"]) > 0
+    assert sum(p["carried"] for p in data["picks"]) <= visibility["posts_x"]
+    assert embedded["reach"] == data["reach"] == figures["report"]["reach"]
+    assert (artifacts / "report.png").stat().st_size > 20_000
