@@ -72,7 +72,19 @@ def _init(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from relaycast_local.report import main as report_main
 
-    return report_main(args.event, out=args.out)
+    return report_main(args.event, out=args.out, local=args.local)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from relaycast_local.status import main as status_main
+
+    return status_main(args.event, local=args.local, watch=args.watch)
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from relaycast_local.deploy import main as deploy_main
+
+    return deploy_main(args.event, local=args.local, dry_run=args.dry_run, port=args.port, speed=args.speed)
 
 
 def _bluesky_key(args: argparse.Namespace) -> int:
@@ -116,13 +128,35 @@ def main(argv: list[str] | None = None) -> int:
     rank.add_argument("--experts", help="expert handles with optional weights: @a,@b:2")
     rank.add_argument("--experts-file", help="take the experts of an event file (events/x.yaml)")
     rank.set_defaults(run=_rank)
+    deploy = commands.add_parser(
+        "deploy", help="deploy an event's stack (checks the file and the account first; the networks' credentials from "
+                       "RELAYCAST_<KEY> variables or asked without echo) and say what to do next"
+    )
+    deploy.add_argument("event")
+    where = deploy.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true",
+                       help="into the local runtime instead (moto, sandbox networks), kept running for status and report")
+    where.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
+    deploy.add_argument("--port", type=int, default=8000, help="with --local: the hosted page's port")
+    deploy.add_argument("--speed", type=float, help="with --local: simulated seconds per wall second")
+    deploy.set_defaults(run=_deploy)
     report = commands.add_parser(
         "report", help="after the event: one self-contained HTML page of how visible it was (charts, picks, reach, "
                        "skips, revocations, cost), from the deployed stack's table and CloudWatch"
     )
     report.add_argument("event")
     report.add_argument("--out", default="report/index.html", help="where to write the page (its figures go next to it as .json)")
+    report.add_argument("--local", action="store_true", help="the event `relaycast deploy --local` runs, not AWS")
     report.set_defaults(run=_report)
+    status = commands.add_parser(
+        "status", help="during the event: relays per network and mode, proposals, relay-posts, the platforms' budgets, "
+                       "alarms, dead letters, the next round"
+    )
+    status.add_argument("event")
+    status.add_argument("--local", action="store_true", help="the event `relaycast deploy --local` runs, not AWS")
+    status.add_argument("--watch", type=float, nargs="?", const=5.0, metavar="SECONDS",
+                        help="redraw every SECONDS (5 by default) until Ctrl-C")
+    status.set_defaults(run=_status)
     key = commands.add_parser(
         "bluesky-key", help="print a new ES256 private key (JWK) for the stack's secret, `bluesky_client_key`: "
                             "relaycast's own key toward Bluesky's servers"

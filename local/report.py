@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ class Stack:
     functions: dict[str, int]  # function name -> memory (MB)
     alarms: int
     waf_rules: int
+    queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
 
 
 def find_stack(stack_name: str) -> Stack:
@@ -64,7 +65,10 @@ def find_stack(stack_name: str) -> Stack:
         if "does not exist" in str(error):
             raise StackNotFound(f"no stack named {stack_name} in {boto3.session.Session().region_name}") from None
         raise
-    physical = lambda kind: [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == kind]  # noqa: E731
+
+    def physical(kind: str) -> list[str]:
+        return [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == kind]
+
     tables = physical("AWS::DynamoDB::Table")
     if not tables:
         raise StackNotFound(f"the stack {stack_name} has no table: is it a relaycast stack?")
@@ -80,7 +84,8 @@ def find_stack(stack_name: str) -> Stack:
     declared = list((json.loads(body) if isinstance(body, str) else body).get("Resources", {}).values())
     rules = sum(len(r["Properties"].get("Rules", [])) for r in declared if r.get("Type") == "AWS::WAFv2::WebACL")
     alarms = sum(1 for r in declared if r.get("Type") == "AWS::CloudWatch::Alarm")
-    return Stack(stack_name, tables[0], functions, alarms=alarms, waf_rules=rules)
+    queues = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::SQS::Queue"}
+    return Stack(stack_name, tables[0], functions, alarms=alarms, waf_rules=rules, queues=queues)
 
 
 def scan(table_name: str) -> list[dict[str, Any]]:
@@ -249,7 +254,8 @@ def charts(figures: dict[str, Any], config: EventConfig) -> dict[str, str]:
         axis.step(edges, [counts.get(e, 0) for e in edges], where="post", label=NETWORK_NAMES.get(network, network))
     axis.set_ylabel("posts per hour")
     axis.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=zone))
-    axis.legend(frameon=False)
+    if by_network:
+        axis.legend(frameon=False)
     figure.autofmt_xdate()
     axis.set_title("Posts made in relays' names, per hour (event time)")
     out["over_time"] = _svg(figure)
@@ -311,32 +317,41 @@ def credentials_or_none() -> str | None:
     if session.get_credentials() is None:
         return "no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run aws configure"
     if not session.region_name:
-        return "no AWS region: set AWS_REGION (the region the event's stack is deployed in)"
+        return "no AWS region: set AWS_DEFAULT_REGION (the region the event's stack is deployed in)"
     return None
 
 
-def main(event: str, out: str = "report/index.html") -> int:
-    """`relaycast report EVENT`: the deployed stack of EVENT's file, read where boto3 points (AWS, or the local
-    runtime when AWS_ENDPOINT_URL names it)."""
+def main(event: str, out: str = "report/index.html", local: bool = False) -> int:
+    """`relaycast report EVENT`: the deployed stack of EVENT's file, on AWS (where boto3 points), or with `local`
+    the event `relaycast deploy --local` runs."""
     import sys
+    from contextlib import nullcontext
 
     from relaycast.config import EventConfigError, load_event_config
+
+    from .attach import NotRunning, attached, read_state
 
     try:
         config = load_event_config(event)
     except EventConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    refused = credentials_or_none()
-    if refused:
-        print(f"relaycast report: {refused}", file=sys.stderr)
-        return 2
     try:
-        stack = find_stack(f"relaycast-{config.slug}")
-    except StackNotFound as missing:
-        print(f"relaycast report: {missing}; deploy it first (relaycast deploy {event})", file=sys.stderr)
+        where = attached(read_state(config.slug, event)) if local else nullcontext()
+    except NotRunning as missing:
+        print(f"relaycast report: {missing}", file=sys.stderr)
         return 2
-    figures = write_report(config, stack, Path(out))
+    with where:
+        refused = None if local else credentials_or_none()
+        if refused:
+            print(f"relaycast report: {refused}", file=sys.stderr)
+            return 2
+        try:
+            stack = find_stack(f"relaycast-{config.slug}")
+        except StackNotFound as missing:
+            print(f"relaycast report: {missing}; deploy it first (relaycast deploy {event})", file=sys.stderr)
+            return 2
+        figures = write_report(config, stack, Path(out))
     print(f"{out}: {figures['relays_carried']:,} relays carried {config.name}, {figures['posts']:,} posts, "
           f"reach {figures['reach']:,}, about ${figures['cost']['aws_usd'] + figures['cost']['platform_usd']:.2f}")
     return 0

@@ -25,6 +25,7 @@ from werkzeug.utils import redirect
 
 from relaycast.config import EventConfig, EventConfigError, load_event_config
 
+from .attach import remove_state, write_state
 from .harness import MASTODON_INSTANCE, local_stack, sent_emails
 
 ROUND_WALL_SECONDS = 25  # default pace: a person sees a round about every 25 seconds
@@ -175,7 +176,7 @@ def _describe(config: EventConfig, firing: Any) -> str:
         return f"{when}  round: {len(picks)} pick(s){' (' + authors + ')' if picks else ''}{to}"
     if "queued" in output:
         return f"{when}  access ended: {output['queued']} grant(s) queued for revocation"
-    return f"{when}  {firing.schedule}: {firing.status}"
+    return ""  # another schedule that did its work (the parked jobs' release): nothing to tell a person
 
 
 class Mailbox:
@@ -217,8 +218,10 @@ class Mailbox:
             seen[function] = len(lines)
 
 
-def run_clock(cloud: Any, config: EventConfig, speed: float, until: datetime, holds: Holds) -> Mailbox:
-    """Move the simulated clock with the wall clock until `until`, firing the rounds on their way."""
+def run_clock(cloud: Any, config: EventConfig, speed: float, until: datetime, holds: Holds,
+              on_tick: Any = None) -> Mailbox:
+    """Move the simulated clock with the wall clock until `until`, firing the rounds on their way (`on_tick()`
+    after each move)."""
     step = timedelta(minutes=config.poll_interval_minutes)
     sim_mark, wall_mark = cloud.now(), time.monotonic()
     mailbox = Mailbox(cloud)
@@ -232,12 +235,15 @@ def run_clock(cloud: Any, config: EventConfig, speed: float, until: datetime, ho
                 target = min(until, wanted, cloud.now() + step)
                 if target > cloud.now():
                     for firing in cloud.run_until(target, step=step).firings:
-                        print(_describe(config, firing), flush=True)
+                        if line := _describe(config, firing):
+                            print(line, flush=True)
                 if target < wanted:
                     sim_mark, wall_mark = cloud.now(), time.monotonic()  # behind: go on from here, without catching up
         if held:
             sim_mark, wall_mark = cloud.now(), time.monotonic()  # resume from here, without catching up
             cloud.pump()  # approvals are still published
+        if on_tick:
+            on_tick()
         time.sleep(TICK_SECONDS)
     return mailbox
 
@@ -247,7 +253,10 @@ def _bluesky_relay(stack: Any) -> Any:
     return stack.bluesky.add_account(stack.bluesky.handle("relay")) if stack.bluesky else None
 
 
-def serve(event: str, host: str = "127.0.0.1", port: int = 8000, speed: float | None = None, ready_file: Path | None = None) -> int:
+def serve(event: str, host: str = "127.0.0.1", port: int = 8000, speed: float | None = None, ready_file: Path | None = None,
+          state_slug: str | None = None, announce: Any = None) -> int:
+    """Serve the event (see the module). `state_slug`: keep `attach`'s state file of the running event (the other
+    commands reach it there) until it stops; `announce(stack, url)` speaks once it is deployed."""
     try:
         config = load_event_config(event)
     except EventConfigError as error:
@@ -275,7 +284,8 @@ def serve(event: str, host: str = "127.0.0.1", port: int = 8000, speed: float | 
             cloud, deployed, api_url = stack.cloud, stack.deployed, stack.api_url
             front.start(api_url, stack.bluesky)
             # The digests' and the moderator's links: this port, on the stage's path, as the relay's pages.
-            cloud.link_hosted_page(deployed, f"{url}{api_url.rstrip('/').rsplit('/', 1)[1]}/")
+            hosted = f"{url}{api_url.rstrip('/').rsplit('/', 1)[1]}/"
+            cloud.link_hosted_page(deployed, hosted)
             print(
                 f"\nOpen {url} to play a relay of “{config.name}”.\n"
                 f"X is a local sandbox at {stack.x.base_url}: no real account is involved, and its consent page accepts any username.\n"
@@ -290,19 +300,32 @@ def serve(event: str, host: str = "127.0.0.1", port: int = 8000, speed: float | 
                 f"from {_local(config, config.start_utc)} until access ends {_local(config, config.access_ends)}. Ctrl-C stops.\n",
                 flush=True,
             )
+            def keep_state() -> None:
+                cloud.publish_lambda_metrics()  # what CloudWatch would hold, for status and report
+                write_state(state_slug, endpoint=cloud.endpoint_url, region=cloud.region, stack=deployed.stack_name,
+                            url=hosted, now=cloud.now().isoformat())
+
+            if state_slug:
+                keep_state()
+            if announce:
+                announce(stack, hosted)
             if ready_file:  # whole or absent: a script polling for it never reads half a line
                 partial = ready_file.with_name(ready_file.name + ".part")
                 partial.write_text(url + "\n")
                 partial.replace(ready_file)
-            mailbox = run_clock(cloud, config, speed, until, front.holds)
+            mailbox = run_clock(cloud, config, speed, until, front.holds, keep_state if state_slug else None)
             print("The event is over and access has ended; the dashboards show the receipts. Ctrl-C stops.", flush=True)
             while True:  # keep serving (and delivering what is queued) for a look at the receipts
                 cloud.pump()
                 mailbox.show_new()
+                if state_slug:
+                    keep_state()
                 time.sleep(1)
     except KeyboardInterrupt:
         print("relaycast serve: stopped", flush=True)
         return 0
     finally:
         front.stop()
+        if state_slug:
+            remove_state(state_slug)
 

@@ -29,7 +29,7 @@ def test_an_invalid_event_file_is_refused_before_aws_is_asked(tmp_path):
 def test_an_account_without_credentials_is_named_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
-               AWS_EC2_METADATA_DISABLED="true", AWS_REGION="eu-west-3")
+               AWS_EC2_METADATA_DISABLED="true", AWS_DEFAULT_REGION="eu-west-3")
     result = _run(str(ROOT / "events" / "example.yaml"), "--out", str(tmp_path / "r.html"), env=env)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
