@@ -19,6 +19,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.domain import HostedDomain
 from infra.function import FUNCTIONS_DIR, LOG_RETENTION
 from infra.parts import StackParts
 from infra.pipeline import grant_task_response
@@ -172,6 +173,8 @@ class ConnectApi(Construct):
         self.api.node.try_remove_child("Endpoint")
         stack = Stack.of(self)
         self.url = f"https://{self.api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/{STAGE_NAME}/"
+        if config.domain:  # the organiser's own name, mapped to the same stage
+            self.url = HostedDomain(self, "Domain", domain=config.domain, api=self.api).url
         CfnOutput(self, "HostedPageUrl", value=self.url, description="share this URL with the relays")
         # Redirect URIs, mailed links and the cross-site check use this URL, never the request's Host header.
         fn.add_environment("HOSTED_PAGE_URL", self.url)

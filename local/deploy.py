@@ -53,7 +53,10 @@ def plan(config: EventConfig, event: str, sources: dict[str, str]) -> list[Step]
         Step(f"gather the secret's values: {keys}"),
         Step("build the shared layer for Lambda (Python 3.13, arm64)", "make layer"),
         Step("bootstrap the CDK in this account and region, if it is not", "npx cdk bootstrap"),
-        Step(f"deploy the stack {name}", f"npx cdk deploy {name} -c event={event} --require-approval never"),
+        Step(f"deploy the stack {name}" + (f", the hosted page on {config.domain.name} (its certificate validated by DNS"
+                                           + (", in your Route 53 zone)" if config.domain.hosted_zone_id else
+                                              ": add the record ACM shows, the deploy waits for it)") if config.domain else ""),
+             f"npx cdk deploy {name} -c event={event} --require-approval never"),
         Step(f"write them into the secret relaycast/{config.slug}/app (its signing key kept)",
              f"aws secretsmanager put-secret-value --secret-id relaycast/{config.slug}/app"),
         Step("print the hosted page, the callback URLs to register and the SES identity to verify"),
@@ -96,9 +99,13 @@ def gather_secret(config: EventConfig, environ: dict[str, str], ask: Callable[[s
     return values
 
 
-def next_steps(config: EventConfig, hosted_page: str, *, local: bool) -> list[str]:
+def next_steps(config: EventConfig, hosted_page: str, *, local: bool, domain_target: str = "") -> list[str]:
     page = hosted_page.rstrip("/") + "/"
     lines = [f"hosted page, to share with the relays: {page}"]
+    if config.domain and not local:
+        lines.append(f"{config.domain.name}: " + (f"its alias is in your zone {config.domain.hosted_zone_name}"
+                     if config.domain.hosted_zone_id else f"add the CNAME {config.domain.name} → {domain_target or 'the stack output DomainTarget'}"
+                     " (the certificate's own validation CNAME, shown in ACM, was needed for the deploy to finish)"))
     registered = {"x": "your X app (OAuth 2.0, confidential client)", "linkedin": "your LinkedIn app (Share on LinkedIn, Sign In with LinkedIn)"}
     for network in config.networks:
         if network in registered:
@@ -171,9 +178,10 @@ def deploy_aws(event: str, config: EventConfig, values: dict[str, str]) -> int: 
     secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps({**current, **values}))
     outputs = {o["OutputKey"]: o["OutputValue"] for o in
                boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0].get("Outputs", [])}
-    page = next((v for k, v in outputs.items() if k.endswith("HostedPageUrl")), "")
+    page = next((v for k, v in outputs.items() if "HostedPageUrl" in k), "")
     print(f"relaycast deploy: {name} is deployed; its secret holds {', '.join(sorted(values))}")
-    for line in next_steps(config, page, local=False):
+    target = next((v for k, v in outputs.items() if "DomainTarget" in k), "")
+    for line in next_steps(config, page, local=False, domain_target=target):
         print(f"  {line}")
     return 0
 

@@ -119,6 +119,41 @@ class Moderation(BaseModel):
     on_timeout: Literal["approve-all", "skip-round"] = "skip-round"
 
 
+_HOSTNAME = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _hostname(value: str) -> str:
+    name = value.strip().lower().rstrip(".")
+    if not _HOSTNAME.fullmatch(name) or len(name) > 253:
+        raise ValueError(f"'{value}' is not a domain name (e.g. relay.x27.example)")
+    return name
+
+
+class Domain(BaseModel):
+    """The hosted page on the organiser's own name (an ACM certificate and an API Gateway custom domain). With
+    a Route 53 zone of the account, relaycast validates the certificate and points the name itself; without, the
+    deploy waits until the organiser adds the validation record ACM shows, and the name's CNAME is theirs to add."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    hosted_zone_id: Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,31}$")] | None = None
+    hosted_zone_name: str | None = None
+
+    @field_validator("name", "hosted_zone_name")
+    @classmethod
+    def _names(cls, value: str | None) -> str | None:
+        return None if value is None else _hostname(value)
+
+    @model_validator(mode="after")
+    def _zone(self) -> Domain:
+        if (self.hosted_zone_id is None) != (self.hosted_zone_name is None):
+            raise ValueError("give both hosted_zone_id and hosted_zone_name (a Route 53 zone), or neither")
+        if self.hosted_zone_name and not (self.name == self.hosted_zone_name or self.name.endswith("." + self.hosted_zone_name)):
+            raise ValueError(f"'{self.name}' is not in the zone {self.hosted_zone_name}")
+        return self
+
+
 class EventConfig(BaseModel):
     """What the organiser writes; times are local to `timezone` unless they carry an offset."""
 
@@ -150,6 +185,8 @@ class EventConfig(BaseModel):
     receipt_retention_days: Annotated[int, Field(ge=1, le=400)] = 90
     proposal_ttl_hours: Annotated[float, Field(gt=0, le=72)] = 12
     moderation: Moderation | None = None
+    # The hosted page on the organiser's own domain; absent: API Gateway's own address.
+    domain: Domain | None = None
     # Each approved publish waits its own delay in [0, this] seconds: many relays approving one post at once
     # must not become a burst of identical actions.
     publish_jitter_seconds: Annotated[int, Field(ge=0, le=900)] = 120

@@ -56,3 +56,11 @@ def test_missing_app_credentials_are_named_and_nothing_is_deployed(tmp_path):
     assert result.returncode == 2
     assert "RELAYCAST_X_CLIENT_SECRET, RELAYCAST_X_BEARER_TOKEN" in result.stderr and "nothing was deployed" in result.stderr
     assert "cid-5f0c1b7e" not in result.stdout + result.stderr and "not-a-real-key" not in result.stdout + result.stderr
+
+
+def test_the_plan_says_what_the_organisers_domain_needs(tmp_path):
+    event = tmp_path / "domain.yaml"
+    event.write_text((ROOT / "events" / "example.yaml").read_text() + "domain:\n  name: relay.x27.example\n")
+    result = _deploy(str(event), "--dry-run", env=_no_aws(tmp_path, **SECRETS))
+    assert result.returncode == 0, result.stderr
+    assert "the hosted page on relay.x27.example" in result.stdout and "add the record ACM shows" in result.stdout
