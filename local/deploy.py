@@ -158,10 +158,12 @@ def _where() -> str:
     return f"region {session.region_name or 'not set'}, credentials {'found' if session.get_credentials() else 'not found'}"
 
 
-def deploy_aws(event: str, config: EventConfig, values: dict[str, str]) -> int:  # pragma: no cover - needs an AWS account
+def deploy_aws(event: str, config: EventConfig, values: dict[str, str]) -> int:
+    """Run the plan on AWS (only an AWS account can show this path; the tests show the plan and the refusals)."""
     import json
 
     import boto3
+    from botocore.exceptions import ClientError
 
     name = f"relaycast-{config.slug}"
     run = lambda *command: subprocess.run(command, cwd=ROOT, check=True)  # noqa: E731
@@ -169,7 +171,7 @@ def deploy_aws(event: str, config: EventConfig, values: dict[str, str]) -> int: 
     run("make", "layer")
     try:
         boto3.client("cloudformation").describe_stacks(StackName="CDKToolkit")
-    except boto3.client("cloudformation").exceptions.ClientError:
+    except ClientError:  # no CDKToolkit stack: this account and region were never bootstrapped
         run("npx", "cdk", "bootstrap")
     run("npx", "cdk", "deploy", name, "-c", f"event={event}", "--require-approval", "never")
     secrets = boto3.client("secretsmanager")

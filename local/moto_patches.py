@@ -18,6 +18,11 @@ again for the same cloud, or undoing twice, changes nothing). What each patch is
   no state can send to a service; it becomes an ISO string read from relaycast's (simulated) clock.
 - SQS `Message.delay` and `Message.delayed`: DelaySeconds counted on relaycast's clock, so a job sent back with a
   delay (a publish's jitter, a deferral until a budget turns or quiet hours end) is due in event time.
+- DynamoDB's `transact_write_items` backup: moto deep-copies each table a transaction names (once per item),
+  every item and every stream record since the table was made, to restore it on a cancelled transaction; over an
+  event that is most of the local runtime's time and memory. The backup (`models.copy`, as that module sees it)
+  is a table sharing what the transaction cannot change and holding its own copies of the items it names and of
+  the stream's record list, so a cancelled transaction still leaves the table and its stream as they were.
 - `detach_builtin_delivery`: moto delivers to a mapped function itself, inside the writer's request; emptying
   the queues' and tables' hooks leaves one delivery path, the runtime's pollers (`runtime_events.Pump`).
 """
@@ -25,7 +30,9 @@ again for the same cloud, or undoing twice, changes nothing). What each patch is
 from __future__ import annotations
 
 import base64
+import copy
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,8 +116,14 @@ def _patches() -> list[tuple[Any, str, Any]]:
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+    import moto.dynamodb.models as dynamodb_models
+
     start_time = ExecutionWorker._get_evaluation_environment
+    transact = dynamodb_models.DynamoDBBackend.transact_write_items
     return [
+        (dynamodb_models, "copy", _TransactionBackup()),
+        (dynamodb_models.DynamoDBBackend, "transact_write_items",
+         lambda backend, items: _naming_keys(backend, items, lambda: transact(backend, items))),
         (LambdaFunction, "invoke", _invoke),
         (settings, "moto_server_host", lambda: _current().server_host),
         (retrier_decl, "time", _ScaledTime()),
@@ -175,3 +188,64 @@ def _delay(self: Any, delay_seconds: int) -> None:
 
 def _delayed(self: Any) -> bool:
     return clock.now().timestamp() * 1000 < self.delayed_until
+
+
+_named = threading.local()  # the keys the transaction running on this thread names, per table
+
+
+def _naming_keys(backend: Any, transact_items: list[dict[str, Any]], run: Callable[[], Any]) -> Any:
+    """`DynamoDBBackend.transact_write_items` (moto 5.2.5), with the keys it names known to its backup."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    keys: dict[str, set[tuple[Any, Any]]] = {}
+    for entry in transact_items:
+        op = next(iter(entry.values())) if isinstance(entry, dict) and entry else {}
+        table = backend.tables.get(op.get("TableName", "")) if isinstance(op, dict) else None
+        if table is None:
+            continue
+        key = op.get("Key") or op.get("Item") or {}
+        hash_value = key.get(table.hash_key_attr)
+        range_value = key.get(table.range_key_attr) if table.range_key_attr else None
+        if hash_value is not None:
+            keys.setdefault(table.name, set()).add(
+                (DynamoType(hash_value), DynamoType(range_value) if range_value is not None else None))
+    _named.keys = keys
+    try:
+        return run()
+    finally:
+        _named.keys = None
+
+
+class _TransactionBackup:
+    """The `copy` module as moto's DynamoDB models see it: `deepcopy` of a table during a transaction is the light
+    backup (see the module's notes); everything else is the real `copy`."""
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        keys = getattr(_named, "keys", None)
+        if not isinstance(value, Table) or keys is None:
+            return copy.deepcopy(value, memo)
+        backup = copy.copy(value)
+        backup.items = copy.copy(value.items)  # its own partitions map (a defaultdict stays one)
+        copied: set[Any] = set()  # partitions the backup holds its own map of
+        for hash_key, range_key in keys.get(value.name, ()):
+            if hash_key not in value.items:
+                continue
+            if value.range_key_attr:
+                if hash_key not in copied:
+                    backup.items[hash_key] = dict(value.items[hash_key])
+                    copied.add(hash_key)
+                partition = backup.items[hash_key]
+                if range_key in partition:
+                    partition[range_key] = copy.deepcopy(value.items[hash_key][range_key])
+            else:
+                backup.items[hash_key] = copy.deepcopy(value.items[hash_key])
+        if value.stream_shard is not None:
+            backup.stream_shard = copy.copy(value.stream_shard)
+            backup.stream_shard.items = list(value.stream_shard.items)
+            backup.stream_shard.table = backup
+        return backup
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
