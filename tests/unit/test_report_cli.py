@@ -47,3 +47,26 @@ def test_a_stack_that_does_not_exist_is_said_so(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "no stack named relaycast-" in err and "in eu-west-3" in err and "relaycast deploy" in err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_status_on_a_stack_that_does_not_exist_says_so(monkeypatch, capsys):
+    from relaycast_local import status
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    with mock_aws():
+        code = status.main(str(ROOT / "events" / "example.yaml"))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "relaycast status: no stack named relaycast-" in err and "relaycast deploy" in err
+
+
+def test_status_without_credentials_is_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_EC2_METADATA_DISABLED="true", AWS_DEFAULT_REGION="eu-west-3")
+    result = subprocess.run([sys.executable, "-m", "relaycast_local.cli", "status", str(ROOT / "events" / "example.yaml")],
+                            capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "relaycast status: no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run aws configure"]
