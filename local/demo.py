@@ -16,6 +16,8 @@ from typing import Any
 
 from relaycast import credentials, quiet
 from relaycast.config import EventConfigError, load_event_config
+from relaycast.insight import score_post
+from relaycast.policy import policy
 from relaycast.storage import plain
 
 from .harness import MASTODON_INSTANCE, ROOT, LocalStack, local_stack
@@ -161,9 +163,14 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "grants_left": kinds["grant"],
         "token_material_left": sum(1 for i in items if "tokens" in i or i.get("kind") == "custody"),
         "dead_letters": event.stack.dead_letters(),
+        # Scored again here, without the author's weight: no pick of a network relaycast reads is under the floor.
+        "picks_below_quality_floor": sum(
+            1 for i in items if i.get("kind") == "candidate" and i.get("selected_round") and policy(i["network"]).reads
+            and not score_post(text=i["text"], lang=i.get("lang", "und"), is_reply=bool(i.get("is_reply"))).eligible(config.quality_floor)),
         # What relaycast picked and why, in the order it picked them.
         "picks": [
-            {"round": i["selected_round"], "network": i["network"], "author": i["author"], "score": float(i["score"]), "reasons": list(i.get("reasons", [])),
+            {"round": i["selected_round"], "network": i["network"], "author": i["author"], "score": float(i["score"]),
+             "quality": float(i.get("quality", 0)), "reasons": list(i.get("reasons", [])),
              "text": i["text"]}
             for i in sorted((i for i in items if i.get("kind") == "candidate" and i.get("selected_round")),
                             key=lambda i: (i["selected_round"], -float(i["score"])))
@@ -309,6 +316,7 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         and figures["tokens_still_active"] == 0
         and figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["receipts_expected_by_mail"]
         and figures["receipts_with_visibility"] == figures["receipts_sent"]
+        and figures["picks_below_quality_floor"] == 0
         and figures["report"]["posts"] == sum(v for k, v in figures["visibility"].items() if k.startswith("posts_")) > 0
         and figures["mastodon_grants_revoked_upstream"] == figures["mastodon_relays_connected"]
         and figures["bluesky_grants_revoked_upstream"] == figures["bluesky_relays_connected"]

@@ -193,6 +193,9 @@ class EventConfig(BaseModel):
     # A relay's night, local to their own time zone (the event's unless they chose one): nothing is published in
     # their name from start to end, "22:00-07:00" crossing midnight; null or off turns it off.
     quiet_hours: str | None = "22:00-07:00"
+    # The least a post must carry to be picked, the expert's weight and engagement left out (insight.Scored.quality);
+    # a post also needs one substance reason. A round with nothing above it picks nothing.
+    quality_floor: Annotated[float, Field(ge=0, le=10)] = 2.0
     # Where the organiser publishes the event's public summary (`relaycast report`'s page): each receipt links it.
     summary_url: Annotated[str, Field(max_length=500)] | None = None
 

@@ -49,10 +49,24 @@ SUBSTANTIAL_WORDS = 18  # from this length "substantial text" is worth saying
 THIN_WORDS = 20  # below this a social post has nothing else to offer
 
 
+#: The rules that say a post carries something (its form: a claim, a figure, a method, a quote, a source).
+SUBSTANCE_RULES = frozenset({"substance", "speaker", "quote", "citation", "figure", "method", "explains", "finding",
+                             "described_link", "scholarly_link"})
+#: The default floor of `Scored.quality` (the event file's `quality_floor`).
+QUALITY_FLOOR = 2.0
+
+
 @dataclass(frozen=True)
 class Scored:
-    score: float
+    score: float  # what orders posts: quality, plus the expert's weight and engagement
     reasons: tuple[str, ...]
+    quality: float = 0.0  # the post alone: no author weight, no engagement
+    substantive: bool = False  # at least one substance reason
+
+    def eligible(self, floor: float = QUALITY_FLOOR) -> bool:
+        """Worth a relay's name: something of substance, and enough of it; who wrote it and how liked it is
+        only orders the eligible."""
+        return self.substantive and self.quality >= floor
 
 
 class Lexicon:
@@ -483,17 +497,22 @@ def score_post(
     `author` is accepted for the callers' convenience: the organiser's judgement of an author reaches the
     score through `expert_weight` only."""
     rules = rules or RULES
-    score = 0.0
+    quality, bonus = 0.0, 0.0
     reasons = []
+    substantive = False
     for name, strength in features(text=text, expert_weight=expert_weight, is_reply=is_reply, lang=lang).items():
         weight, reason = rules[name]
         if not strength or not weight:
             continue
-        score += weight * strength
         if name == "expert":
+            bonus += weight * strength
             reasons.append(f"expert author (weight {expert_weight:g})")
-        elif name != "substance" or strength * FULL_WORDS >= SUBSTANTIAL_WORDS:
+            continue
+        quality += weight * strength
+        if name != "substance" or strength * FULL_WORDS >= SUBSTANTIAL_WORDS:
             reasons.append(reason)
+            substantive = substantive or (name in SUBSTANCE_RULES and weight > 0)
     # Engagement breaks ties only: at most half a point, whatever the likes.
-    score += min(0.5, math.log1p(max(0, likes) + 2 * max(0, reposts) + max(0, replies)) * 0.08)
-    return Scored(score=round(score, 3), reasons=tuple(reasons))
+    bonus += min(0.5, math.log1p(max(0, likes) + 2 * max(0, reposts) + max(0, replies)) * 0.08)
+    return Scored(score=round(quality + bonus, 3), reasons=tuple(reasons), quality=round(quality, 3),
+                  substantive=substantive)

@@ -118,7 +118,8 @@ def candidate_item(post: Post, config: EventConfig) -> dict[str, Any]:
     )
     item = asdict(post)
     item["created_at"] = post.created_at.isoformat()
-    return {**item, "score": Decimal(str(scored.score)), "reasons": list(scored.reasons), "expires_at": config.retention_ends}
+    return {**item, "score": Decimal(str(scored.score)), "reasons": list(scored.reasons),
+            "quality": Decimal(str(scored.quality)), "substantive": scored.substantive, "expires_at": config.retention_ends}
 
 
 def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
@@ -128,8 +129,8 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
     selected = store.candidates(selected=True)
     # Only recent, substantive posts are worth a relay's name; the filter keeps each round's read small.
     fresh = store.candidates(
-        selected=False, since=(now - selection.PICK_MAX_AGE).isoformat(), min_score=selection.MIN_SCORE
-    )
+        selected=False, since=(now - selection.PICK_MAX_AGE).isoformat(), min_score=config.quality_floor
+    )  # a score holds its quality and bonuses: under the floor, no quality can reach it
     grants = store.grants(fields=("network", "username", "mode"))
     # A connected relay's own posts are never picked (X: the handle; Mastodon: user@instance) — only names the
     # network verified: a share-link relay's declared name keeps those posts from that relay alone (`own`).
@@ -154,7 +155,7 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
         chosen = selection.choose(
             [c for c in fresh if c["network"] == network], n=n,
             already_selected=[c for c in selected if c["network"] == network],
-            expert_weight=config.expert_weight, event_tags=config.hashtags,
+            expert_weight=config.expert_weight, event_tags=config.hashtags, floor=config.quality_floor,
         )
         picks += [_pick(c) for c in chosen if store.mark_selected(c["network"], c["post_id"], round_id)]
     for network, n in borrowing:

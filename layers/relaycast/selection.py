@@ -173,6 +173,11 @@ def _same_session(a: tuple[set[str], datetime | None], b: tuple[set[str], dateti
     return bool(shared) and a[1] is not None and b[1] is not None and abs(a[1] - b[1]) <= SESSION_WINDOW
 
 
+def above_floor(candidate: Mapping[str, Any], floor: float) -> bool:
+    """A stored candidate worth a relay's name (`Scored.eligible`): a substance reason and quality at the floor."""
+    return bool(candidate.get("substantive")) and float(candidate.get("quality", 0)) >= floor
+
+
 def choose(
     candidates: Iterable[Mapping[str, Any]],
     *,
@@ -181,8 +186,9 @@ def choose(
     min_score: float = MIN_SCORE,
     expert_weight: Callable[[str], float] | None = None,
     event_tags: Iterable[str] = (),
+    floor: float | None = None,
 ) -> list[dict[str, Any]]:
-    """The round's n picks: best first, one per near-duplicate group, none repeating an earlier pick, and no
+    """The round's n picks (with `floor`, only candidates above it: `above_floor`): best first, one per near-duplicate group, none repeating an earlier pick, and no
     author or session taking the whole round (maximal marginal relevance, with its reason on the pick).
 
     A group of near-duplicates (five people live-tweeting one slide) is one candidate, credited to its best
@@ -191,7 +197,7 @@ def choose(
     with `score` and `reasons` adjusted."""
     weight = expert_weight or (lambda _author: 0.0)
     pool = sorted(
-        (c for c in candidates if float(c["score"]) >= min_score),
+        (c for c in candidates if float(c["score"]) >= min_score and (floor is None or above_floor(c, floor))),
         key=lambda c: (-float(c["score"]), str(c.get("post_id", ""))),
     )
     if n <= 0 or not pool:

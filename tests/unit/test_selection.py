@@ -2,6 +2,8 @@ import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from relaycast import clock, fanout, rounds, selection
 from relaycast.config import parse_event_config
 
@@ -14,9 +16,9 @@ def score(text, **kw):
 
 def candidate(post_id, text, author, score, minutes=0, **extra):
     at = datetime(2026, 12, 1, 10, tzinfo=UTC) + timedelta(minutes=minutes)
-    return {"network": "x", "post_id": post_id, "author": author, "text": text, "score": score,
-            "reasons": ["substantial text"], "created_at": at.isoformat(), "url": f"https://x.com/{author}/status/{post_id}",
-            **extra}
+    return {"network": "x", "post_id": post_id, "author": author, "text": text, "score": score, "quality": score,
+            "substantive": True, "reasons": ["substantial text"], "created_at": at.isoformat(),
+            "url": f"https://x.com/{author}/status/{post_id}", **extra}
 
 
 def test_score_post_keeps_its_keyword_interface_and_explains_itself():
@@ -181,3 +183,24 @@ def test_select_never_proposes_a_relays_own_post(monkeypatch):
     pick = result["picks"][0]
     assert all(isinstance(pick[k], str) for k in ("network", "post_id", "author", "text", "url", "score", "reasons"))
     assert store.marked == ["2", "3"]
+
+
+@pytest.mark.parametrize("text", [
+    "@NilsVargas which room is that in? #RCDEMO26",  # an expert's question: their weight carried it
+    "Starting now: a lighter web frontend with less JavaScript in Room 2.14 #RCDEMO26",  # logistics
+    "Great talk, thanks everyone! #RCDEMO26",
+])
+def test_an_experts_weight_never_carries_a_post_with_no_substance(text):
+    scored = score(text, expert_weight=3.0, likes=500)
+    assert scored.score > scored.quality  # the expert's weight and the likes lift the score...
+    assert not scored.eligible()  # ...never over the floor
+    stored = {**candidate("9", text, "nils", Decimal(str(scored.score))), "quality": Decimal(str(scored.quality)),
+              "substantive": scored.substantive}
+    assert selection.choose([stored], n=3, floor=2.0) == []  # a round with nothing good enough picks nothing
+
+
+def test_a_post_of_substance_is_eligible_and_the_experts_weight_only_orders_it():
+    text = "Rosa Iyer: Parcelite caught 212 breaking changes in a year by putting the contract test in the producer's pipeline"
+    plain, weighted = score(text), score(text, expert_weight=2.0)
+    assert plain.eligible() and weighted.eligible() and weighted.quality == plain.quality < weighted.score
+    assert score(text).eligible(floor=plain.quality + 0.1) is False  # the event's own floor applies
