@@ -18,7 +18,7 @@ import requests
 
 from relaycast import clock
 
-from .harness import ROOT
+from . import ROOT
 
 STATE_DIR = ROOT / "build" / "local"
 

@@ -94,6 +94,9 @@ def _bluesky_key(args: argparse.Namespace) -> int:
     return 0
 
 
+LOCAL_HELP = "the event `relaycast deploy --local` runs, not AWS"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="relaycast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -146,14 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     report.add_argument("event")
     report.add_argument("--out", default="report/index.html", help="where to write the page (its figures go next to it as .json)")
-    report.add_argument("--local", action="store_true", help="the event `relaycast deploy --local` runs, not AWS")
+    report.add_argument("--local", action="store_true", help=LOCAL_HELP)
     report.set_defaults(run=_report)
     status = commands.add_parser(
         "status", help="during the event: relays per network and mode, proposals, relay-posts, the platforms' budgets, "
                        "alarms, dead letters, the next round"
     )
     status.add_argument("event")
-    status.add_argument("--local", action="store_true", help="the event `relaycast deploy --local` runs, not AWS")
+    status.add_argument("--local", action="store_true", help=LOCAL_HELP)
     status.add_argument("--watch", type=float, nargs="?", const=5.0, metavar="SECONDS",
                         help="redraw every SECONDS (5 by default) until Ctrl-C")
     status.set_defaults(run=_status)

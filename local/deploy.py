@@ -22,7 +22,7 @@ from typing import Any
 
 from relaycast.config import EventConfig, EventConfigError, load_event_config
 
-from .harness import ROOT
+from . import ROOT
 
 #: The keys of the stack's secret each network needs; `signing_key` the stack makes itself.
 SECRET_KEYS = {

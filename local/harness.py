@@ -30,6 +30,7 @@ from relaycast import settings
 from relaycast.config import EventConfig, load_event_config
 from relaycast.networks.bluesky import CLIENT_METADATA_PATH, hosted_client_metadata, new_client_key
 
+from . import ROOT
 from .feed import Post, generate_conference_feed
 from .runtime import DeployedStack, LocalCloud, SimClock
 from .sandbox_bluesky import SandboxBluesky
@@ -37,7 +38,6 @@ from .sandbox_linkedin import SandboxLinkedIn
 from .sandbox_mastodon import SandboxMastodon
 from .sandbox_x import SandboxX
 
-ROOT = Path(__file__).resolve().parents[1]
 #: The Mastodon sandbox's instance name (the one instance relaycast may reach on loopback).
 MASTODON_INSTANCE = "mastodon.sandbox"
 #: The Bluesky sandbox's domain: its handles, PDS, authorization server and PLC directory.

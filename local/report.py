@@ -16,6 +16,7 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -115,12 +116,17 @@ def lambda_usage(functions: dict[str, int], start: datetime, end: datetime) -> d
     return usage
 
 
-def gather(config: EventConfig, stack: Stack, items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Every figure of the report, as plain data (the HTML and the JSON are made from it)."""
-    items = scan(stack.table_name) if items is None else items
+def by_kind(table_name: str) -> dict[str, list[dict[str, Any]]]:
+    """The table's items, by `kind` (an absent kind: an empty list)."""
     kinds: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for item in items:
+    for item in scan(table_name):
         kinds[item.get("kind", "")].append(item)
+    return kinds
+
+
+def gather(config: EventConfig, stack: Stack) -> dict[str, Any]:
+    """Every figure of the report, as plain data (the HTML and the JSON are made from it)."""
+    kinds = by_kind(stack.table_name)
     ledger = kinds["ledger"]
     made = [i for i in ledger if i["status"] in ("published", "undone")]
     published = [i for i in ledger if i["status"] == "published"]
@@ -131,9 +137,8 @@ def gather(config: EventConfig, stack: Stack, items: list[dict[str, Any]] | None
                    key=lambda i: (i["selected_round"], -float(i.get("score", 0))))
     visibility = next(iter(kinds["visibility"]), {})
     receipts = kinds["receipt"]
-    networks = list(config.networks)
     per_network = {}
-    for network in networks:
+    for network in config.networks:
         proposals = [p for p in kinds["proposal"] if p.get("network") == network]
         decided = Counter(p.get("status") for p in proposals)
         mine = [r for r in receipts if r.get("network") == network]
@@ -294,17 +299,20 @@ def charts(figures: dict[str, Any], config: EventConfig) -> dict[str, str]:
 def render(figures: dict[str, Any], config: EventConfig) -> str:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    environment = Environment(loader=FileSystemLoader(Path(__file__).parent / "data"), autoescape=select_autoescape(["html"]))
-    environment.filters["count"] = lambda n: f"{int(n):,}"
     from markupsafe import Markup
+
+    from relaycast.pages import count
+
+    environment = Environment(loader=FileSystemLoader(Path(__file__).parent / "data"), autoescape=select_autoescape(["html"]))
+    environment.filters["count"] = partial(count, "en")  # the relays' pages' own grouping
 
     svgs = {name: Markup(svg) for name, svg in charts(figures, config).items()}
     return environment.get_template("report.html").render(f=figures, charts=svgs, config=config)
 
 
-def write_report(config: EventConfig, stack: Stack, out: Path, items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def write_report(config: EventConfig, stack: Stack, out: Path) -> dict[str, Any]:
     """Gather, render, write `out` (and `out` with .json: the same figures); returns the figures."""
-    figures = gather(config, stack, items)
+    figures = gather(config, stack)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(figures, config))
     out.with_suffix(".json").write_text(json.dumps(figures, indent=2, default=str) + "\n")

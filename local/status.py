@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ from relaycast.networks import NETWORK_NAMES
 from relaycast.policy import policy
 from relaycast.storage import Store
 
-from .report import Stack, find_stack, scan
+from .report import Stack, by_kind, find_stack
 
 
 def next_round(config: EventConfig, now: datetime) -> datetime | None:
@@ -35,9 +35,7 @@ def next_round(config: EventConfig, now: datetime) -> datetime | None:
 def gather(config: EventConfig, stack: Stack) -> dict[str, Any]:
     """The figures `status` shows, as plain data."""
     now = clock.now()
-    kinds: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for item in scan(stack.table_name):
-        kinds[item.get("kind", "")].append(item)
+    kinds = by_kind(stack.table_name)
     store = Store(stack.table_name)
     networks = {}
     for network in config.networks:

@@ -119,6 +119,8 @@ class Moderation(BaseModel):
     on_timeout: Literal["approve-all", "skip-round"] = "skip-round"
 
 
+#: The default `quality_floor` (insight's quality scale: chatter ends below 2).
+QUALITY_FLOOR = 2.0
 _HOSTNAME = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
@@ -195,7 +197,7 @@ class EventConfig(BaseModel):
     quiet_hours: str | None = "22:00-07:00"
     # The least a post must carry to be picked, the expert's weight and engagement left out (insight.Scored.quality);
     # a post also needs one substance reason. A round with nothing above it picks nothing.
-    quality_floor: Annotated[float, Field(ge=0, le=10)] = 2.0
+    quality_floor: Annotated[float, Field(ge=0, le=10)] = QUALITY_FLOOR
     # Where the organiser publishes the event's public summary (`relaycast report`'s page): each receipt links it.
     summary_url: Annotated[str, Field(max_length=500)] | None = None
 

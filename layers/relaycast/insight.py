@@ -52,8 +52,6 @@ THIN_WORDS = 20  # below this a social post has nothing else to offer
 #: The rules that say a post carries something (its form: a claim, a figure, a method, a quote, a source).
 SUBSTANCE_RULES = frozenset({"substance", "speaker", "quote", "citation", "figure", "method", "explains", "finding",
                              "described_link", "scholarly_link"})
-#: The default floor of `Scored.quality` (the event file's `quality_floor`).
-QUALITY_FLOOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -63,9 +61,9 @@ class Scored:
     quality: float = 0.0  # the post alone: no author weight, no engagement
     substantive: bool = False  # at least one substance reason
 
-    def eligible(self, floor: float = QUALITY_FLOOR) -> bool:
-        """Worth a relay's name: something of substance, and enough of it; who wrote it and how liked it is
-        only orders the eligible."""
+    def eligible(self, floor: float) -> bool:
+        """Worth a relay's name: something of substance, and enough of it (`floor`: the event's `quality_floor`);
+        who wrote it and how liked it is only orders the eligible."""
         return self.substantive and self.quality >= floor
 
 

@@ -829,48 +829,42 @@ class Store:
         False when the ledger was no longer reserved (another pass settled it)."""
         relay_id, network, followers = grant["relay_id"], grant["network"], grant.get("followers")
         self._count_carrier(relay_id, expires_at)
-        fields = {**fields, "status": "published", "finished_at": clock.now().isoformat(), "expires_at": expires_at,
+        fields = {**fields, "status": "published", "expires_at": expires_at,
                   **({"followers": followers} if followers is not None else {})}
         reach = {f"reach_{network}": followers} if followers is not None else {f"unknown_reach_{network}": 1}
+        return self._finish_counted(relay_id, network, post_id, "publishing", fields, {f"posts_{network}": 1, **reach},
+                                    expires_at)
+
+    def mark_undone(self, relay_id: str, network: str, post_id: str, **fields: Any) -> None:
+        """A published relay-post deleted from the network: no longer counted in the event's posts and reach (a
+        second undo, a double click, counts nothing)."""
+        followers = (self.get(relay_pk(relay_id), ledger_sk(network, post_id)) or {}).get("followers")
+        reach = {f"reach_{network}": -followers} if followers is not None else {f"unknown_reach_{network}": -1}
+        self._finish_counted(relay_id, network, post_id, "published", {**fields, "status": "undone"},
+                             {f"posts_{network}": -1, **reach}, None)
+
+    def _finish_counted(self, relay_id: str, network: str, post_id: str, was: str, fields: dict[str, Any],
+                        counts: dict[str, int], expires_at: int | None) -> bool:
+        """Move a ledger item on from status `was`, and the event's visibility by `counts`, in one transaction;
+        False when the item was no longer `was` (nothing counted)."""
+        fields = {**fields, "finished_at": clock.now().isoformat()}
         try:
             self.table.meta.client.transact_write_items(TransactItems=[
                 {"Update": {
                     "TableName": self.table_name,
                     "Key": {"pk": relay_pk(relay_id), "sk": ledger_sk(network, post_id)},
                     "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in fields),
-                    "ConditionExpression": "#status = :publishing",
+                    "ConditionExpression": "#status = :was",
                     "ExpressionAttributeNames": {f"#{k}": k for k in fields},
-                    "ExpressionAttributeValues": {**{f":{k}": v for k, v in fields.items()}, ":publishing": "publishing"},
+                    "ExpressionAttributeValues": {**{f":{k}": v for k, v in fields.items()}, ":was": was},
                 }},
-                self._visibility_update({f"posts_{network}": 1, **reach}, expires_at),
+                self._visibility_update(counts, expires_at),
             ])
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
             return False
         return True
-
-    def mark_undone(self, relay_id: str, network: str, post_id: str, **fields: Any) -> None:
-        """A published relay-post deleted from the network: no longer counted in the event's posts and reach."""
-        item = self.get(relay_pk(relay_id), ledger_sk(network, post_id)) or {}
-        followers = item.get("followers")
-        reach = {f"reach_{network}": -followers} if followers is not None else {f"unknown_reach_{network}": -1}
-        fields = {**fields, "status": "undone", "finished_at": clock.now().isoformat()}
-        try:
-            self.table.meta.client.transact_write_items(TransactItems=[
-                {"Update": {
-                    "TableName": self.table_name,
-                    "Key": {"pk": relay_pk(relay_id), "sk": ledger_sk(network, post_id)},
-                    "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in fields),
-                    "ConditionExpression": "#status = :published",
-                    "ExpressionAttributeNames": {f"#{k}": k for k in fields},
-                    "ExpressionAttributeValues": {**{f":{k}": v for k, v in fields.items()}, ":published": "published"},
-                }},
-                self._visibility_update({f"posts_{network}": -1, **reach}, None),
-            ])
-        except ClientError as error:
-            if not is_condition_failure(error):  # undone already (a double click): counted down once
-                raise
 
     def _count_carrier(self, relay_id: str, expires_at: int) -> None:
         """A relay's first published post counts them among the relays who carried the event (once)."""

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from relaycast import clock, fanout, rounds, selection
-from relaycast.config import parse_event_config
+from relaycast.config import QUALITY_FLOOR, parse_event_config
 
 
 def score(text, **kw):
@@ -193,14 +193,14 @@ def test_select_never_proposes_a_relays_own_post(monkeypatch):
 def test_an_experts_weight_never_carries_a_post_with_no_substance(text):
     scored = score(text, expert_weight=3.0, likes=500)
     assert scored.score > scored.quality  # the expert's weight and the likes lift the score...
-    assert not scored.eligible()  # ...never over the floor
+    assert not scored.eligible(QUALITY_FLOOR)  # ...never over the floor
     stored = {**candidate("9", text, "nils", Decimal(str(scored.score))), "quality": Decimal(str(scored.quality)),
               "substantive": scored.substantive}
-    assert selection.choose([stored], n=3, floor=2.0) == []  # a round with nothing good enough picks nothing
+    assert selection.choose([stored], n=3, floor=QUALITY_FLOOR) == []  # a round with nothing good enough picks nothing
 
 
 def test_a_post_of_substance_is_eligible_and_the_experts_weight_only_orders_it():
     text = "Rosa Iyer: Parcelite caught 212 breaking changes in a year by putting the contract test in the producer's pipeline"
     plain, weighted = score(text), score(text, expert_weight=2.0)
-    assert plain.eligible() and weighted.eligible() and weighted.quality == plain.quality < weighted.score
+    assert plain.eligible(QUALITY_FLOOR) and weighted.eligible(QUALITY_FLOOR) and weighted.quality == plain.quality < weighted.score
     assert score(text).eligible(floor=plain.quality + 0.1) is False  # the event's own floor applies
