@@ -27,9 +27,9 @@ LAYER_STAMP := build/layer/.built
 CHROMIUM := /usr/bin/chromium
 CHROMIUM_STAMP := $(VENV)/.chromium
 PORT ?= 8000
-LAYER_SOURCES := $(shell find layers -name '*.py' -o -name '*.html' -o -name '*.txt' 2>/dev/null)
+LAYER_SOURCES := $(shell find layers -name '*.py' -o -name '*.html' -o -name '*.txt' -o -name '*.json' 2>/dev/null)
 
-.PHONY: help setup layer synth test demo serve check check-imports clean bench bench-sweep bench-selection bench-journeys bench-cold-start bench-load bench-fanout
+.PHONY: help setup layer synth test demo serve check check-imports clean bench bench-sweep bench-selection bench-journeys bench-cold-start bench-load bench-fanout model
 
 help:
 	@echo "make demo    run a whole event locally (moto + sandbox networks, no cloud account)"
@@ -44,7 +44,8 @@ help:
 	@echo "make bench-cold-start  time each function's import against boto3's alone (fresh processes), the layer's size"
 	@echo "make bench-load  a loopback load run of the hosted app: LOAD_CLIENTS=$(LOAD_CLIENTS) clients connecting and pressing buttons, abusive ones hitting the limits"
 	@echo "make bench-fanout  a round fanned out to FANOUT_RELAYS=$(FANOUT_RELAYS) relays: time, messages, writes per relay, the largest state"
-	@echo "make bench-selection  rank the labelled feeds of ../shared/data against baselines; time 10x more candidates"
+	@echo "make bench-selection  rank the labelled feeds of ../shared/data in-sample and held out (leave one feed out), French beside English, against baselines; time 10x more candidates; writes bench-selection.json"
+	@echo "make model   train the insight scorer's learned part on ../shared/data into the layer (the same weights every time)"
 
 $(PY_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -135,7 +136,10 @@ bench-fanout: $(PY_STAMP)
 	$(BIN)/python tests/bench/bench_fanout.py --relays $(FANOUT_RELAYS) --json bench-fanout.json
 
 bench-selection: $(PY_STAMP)
-	$(BIN)/python tests/bench/bench_selection.py
+	$(BIN)/python tests/bench/bench_selection.py --json bench-selection.json
+
+model: $(PY_STAMP)
+	$(BIN)/python -m relaycast_local.insight_training
 
 demo: setup $(LAYER_STAMP)
 	$(BIN)/relaycast demo
@@ -146,4 +150,4 @@ serve: setup $(LAYER_STAMP)
 	$(BIN)/relaycast serve --event $(EVENT) --port $(PORT)
 
 clean:
-	rm -rf build cdk.out .pytest_cache test-artifacts demo-report.json bench-load.json
+	rm -rf build cdk.out .pytest_cache test-artifacts demo-report.json bench-load.json bench-selection.json

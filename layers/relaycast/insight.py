@@ -3,9 +3,11 @@
 Rubric-driven rules, in English and French, meant to carry over to any conference: what a speaker said
 (attribution "X: …", "X says …", quotes), figures, named methods and tools, findings, links that come with a
 description; penalties for logistics, promotion, thanks, chatter, pointers that name a talk without its
-content, conversation fragments, link-only posts and sensitive words. The organiser's experts add weight;
-engagement only breaks ties. Each rule has one weight and one reason (`RULES`), so a score is the sum of
-the reasons shown next to it. Pure Python: word lists are matched on tokens, not through large regexes.
+content, conversation fragments, link-only posts and sensitive words. A learned part (`form_push`: a logistic
+model over the rules' strengths and the post's shape, trained on other events' labelled posts by `make model`)
+adds its log-odds. The organiser's experts add weight; engagement only breaks ties. Each rule has one weight and
+one reason (`RULES`), so a score is the sum of the reasons shown next to it. Pure Python: word lists are matched
+on tokens, not through large regexes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 # Each rule: its weight (points at full strength) and the reason a reader sees. Signals, then penalties.
 RULES: dict[str, tuple[float, str]] = {
@@ -43,7 +47,11 @@ RULES: dict[str, tuple[float, str]] = {
     "short": (-1.5, "too short"),
     "tags": (-1.0, "mostly tags"),
     "sensitive": (-3.0, "possibly sensitive"),
+    # The learned part (`form_push`), one point per unit of its log-odds; one reason or the other by its sign.
+    "form": (1.0, "reads like the informative posts of other events"),
+    "form_low": (1.0, "reads like the uninformative posts of other events"),
 }
+FORM_SHOWN = 0.5  # a smaller push from the learned part is not worth a reason
 FULL_WORDS = 30  # content words for the full substance weight
 SUBSTANTIAL_WORDS = 18  # from this length "substantial text" is worth saying
 THIN_WORDS = 20  # below this a social post has nothing else to offer
@@ -143,7 +151,7 @@ SOURCED_HEADING = re.compile(
     r"(?:\s+[^\s:]+){0,2}\s?:\s*(?=\S)"
 )
 # "… – @speaker" or "… — Jane Doe" at the end.
-TRAILING_NAME = re.compile(r"[-–—~]\s*(?:@\w+|[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\W*$")
+TRAILING_NAME = re.compile(r"(?:^|\s)[-–—~]\s*(?:@\w+|[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\W*$")
 # Headings that are not speakers: "Reminder: …", "Room: …", "Wow: …".
 NOT_SPEAKERS = {
     "reminder", "update", "rappel", "info", "note", "psa", "today", "tonight", "tomorrow", "aujourd'hui",
@@ -156,6 +164,7 @@ NOT_SPEAKERS = {
 NOT_NAMES = {
     "it", "this", "that", "the", "these", "those", "there", "here", "which", "what", "who", "i", "you", "we",
     "ce", "cela", "ça", "qui", "on", "il", "a", "an", "my", "our", "your", "le", "la", "les", "un", "une",
+    "first", "next", "then", "now", "today", "still", "just", "also",  # "First time talking about …"
 }
 # A speaker (a name or @handle just before) says, shows, argues… something.
 SAYS = Lexicon(
@@ -166,18 +175,18 @@ SAYS = Lexicon(
     "concludes", "concluded", "makes the case", "making the case", "reminds us", "walks us through",
     "walking us through", "on how", "on why", "on what", "talking about", "talks about", "going through",
     "goes through", "discussing", "discusses", "showing", "arguing",
-    "explique", "montre", "affirme", "souligne", "rappelle", "estime", "insiste", "conclut", "démontre",
+    "dit", "déclare", "explique", "montre", "affirme", "souligne", "rappelle", "estime", "insiste", "conclut", "démontre",
     "révèle", "prévient", "recommande", "observe", "avance", "défend", "constate", "raconte", "nous explique",
     "nous montre", "parle de", "parle du", "parle des",
 )
-SAID_BY = Lexicon("says", "said", "according to", "selon", "d'après", "pour reprendre")  # … then a name
+SAID_BY = Lexicon("says", "said", "according to", "dit", "a dit", "selon", "d'après", "pour reprendre")  # … then a name
 QUOTE = re.compile(
     r"“([^”]{15,}?)”|\"([^\"]{15,}?)\"|«\s*([^»]{15,}?)\s*»|[„‚]([^“‘]{15,}?)[“‘]"
     r"|(?:^|[\s(])[‘']([^'‘’]{15,}?)[’'](?=$|[\s.,;:!?)@#])"
 )
 TITLE_BEFORE = re.compile(
     r"\b(?:poster|paper|talk|titled|entitled|article|study|preprint|keynote|tutorial|workshop|session|book|"
-    r"in|on|intitulée?|affiche|étude|exposé|atelier)\W*$",
+    r"in|on|intitulée?|affiche|étude|exposé|atelier|tutoriel|séminaire|livre|conférence|présentation|session)\W*$",
     re.IGNORECASE,
 )
 CITATION = re.compile(r"\b[A-Z][\w'’-]+(?:\s+and\s+[A-Z][\w'’-]+)?\s+et\s+al\b|\bdoi:\s*10\.\d+", re.IGNORECASE)
@@ -275,10 +284,10 @@ SCHOLARLY_HOST = re.compile(
 LOGISTICS = Lexicon(
     "coffee", "lunch", "breakfast", "dinner", "break", "wifi", "wi-fi", "badge", "badges", "registration",
     "shuttle", "reception", "venue", "cloakroom", "parking", "hotel", "flight", "luggage", "room change",
-    "moved to", "starts at", "starting at", "kicks off at", "doors open", "on my way", "heading to", "en route",
+    "moved to", "in room", "starts at", "starting at", "kicks off at", "doors open", "on my way", "heading to", "en route",
     "arrived", "landed", "travel", *_each(("see you",), ("there", "at", "in", "soon", "tomorrow", "all")),
     "café", "déjeuner", "petit-déjeuner", "dîner", "pause", "inscription", "inscriptions", "navette", "accueil",
-    "vestiaire", "hôtel", "salle", "changement de salle", "rendez-vous", "à demain", "en route pour", "arrivé",
+    "vestiaire", "hôtel", "en salle", "changement de salle", "rendez-vous", "à demain", "en route pour", "arrivé",
     "arrivée", "je serai", "on se retrouve",
 )
 PROMOTION = Lexicon(
@@ -304,7 +313,7 @@ CHATTER = Lexicon(
     "fun", "enjoy", "enjoyed", "enjoying", "selfie", "the party", "a party", "party tonight", "birthday", "drinks",
     "beer", "friends",
     "hello from", "here i come", "lol", "haha", "wow", "yay", "omg", "amazing", "awesome", "love", "what a day",
-    "first day", "last day", "so many talks", "missed", "miss", "wish", "hâte", "ravi", "ravie", "ravis",
+    "first day", "last day", "so many talks", "missed", "miss", "wish", "raté", "manqué", "souhaite", "souhaitons", "hâte", "ravi", "ravie", "ravis",
     "trop bien", "génial", "super ambiance", "copains", "apéro", "soirée", "à bientôt", "heureux", "heureuse",
 )
 PRAISE = Lexicon(
@@ -316,7 +325,7 @@ EVENT_WORD = Lexicon(
     "talk", "talks", "keynote", "session", "presentation", "panel", "poster", "workshop", "tutorial", "demo",
     "overview of", "introduction to", "update on", *_each(("interesting", "great", "good", "nice"), ("to hear",
                                                                                               "to see")),
-    "conférence", "intervention", "présentation", "table ronde", "atelier", "exposé", "démo", "tour d'horizon",
+    "conférence de", "conférence d'", "conférence sur", "intervention", "présentation", "table ronde", "atelier", "exposé", "démo", "tour d'horizon",
     "introduction à", "point sur",
 )
 BY_SPEAKER = re.compile(r"\b(?:by|from|par|de la part de)\s+(?:@\w+|[A-Z][\w'’-]+\s+[A-Z][\w'’-]+)")
@@ -328,7 +337,7 @@ ANNOUNCE = Lexicon(
     *_each(("present", "presents", "presented"), ("a", "our", "his", "her", "their"), ("poster",)),
     *_each(("you can",), ("view", "watch", "see", "find"), ("it",)), "here's", "here is", "voici",
     "starting now", "starts now", "is starting", "about to start", "kicking off", "kicked off", "coming up",
-    "later today", "tomorrow", "ma présentation", "mon poster", "mon exposé", "je présenterai", "je présente",
+    "later today", "tomorrow", "demain", "lance", "lancent", "ma présentation", "mon poster", "mon exposé", "je présenterai", "je présente",
     "nous présenterons", "venez écouter", "ça commence", "c'est parti", "tout à l'heure",
 )
 FIRST_PERSON = Lexicon(
@@ -340,6 +349,23 @@ SENSITIVE = Lexicon(
     "connard*", "salope*", "nique*",
 )
 
+# Inputs of the learned part only: reactions and reports, two forms found at every kind of event.
+SYMPATHY = Lexicon(
+    "pray", "praying", "prayers", "prayer", "condolences", "rip", "god bless", "bless", "hearts go out",
+    "heart goes out", "my heart", "sending love", "sad", "so sad", "saddened", "terrible", "horrible", "tragic",
+    "heartbreaking", "oh my god", "prie", "prient", "prier", "prions", "prière", "prières", "pensées",
+    "condoléances", "triste", "attristé*", "tristesse", "tragique", "mon dieu", "courage à", "soutien à",
+)
+REPORT = Lexicon(
+    "kill*", "dead", "death*", "died", "injur*", "wounded", "missing", "evacuat*", "damag*", "destroy*",
+    "collapsed", "closed", "confirm*", "reported", "according to", "official*", "authorities", "police", "update",
+    "updates", "latest", "breaking", "magnitude", "struck", "affected", "donat*", "relief", "shelter*", "rescu*",
+    "volunteers", "hotline", "info", "information",
+    "tué*", "mort", "morts", "décès", "bilan", "blessés", "blessé", "disparus", "évacu*", "dégâts", "dommages",
+    "détrui*", "effondré*", "fermé", "fermée", "confirm*", "selon", "autorités", "mise à jour", "dernières",
+    "urgent", "touchés", "dons", "secours", "abri*", "sauvet*", "bénévoles", "informations",
+)
+VIA = re.compile(r"\bvia\b|\(@\w+\)", re.IGNORECASE)
 
 def clean(text: str) -> str:
     """Entities decoded and white space collapsed (feeds carry "&amp;")."""
@@ -403,9 +429,11 @@ def _technical(cased: list[str]) -> int:
     for t in cased:
         if len(t) < 2 or t[0] == "@":
             continue
-        if t.isupper():
-            count += len(t) <= 6 and t.isalpha()
-        elif t[1:].lower() != t[1:] or DIGIT.search(t):
+        if DIGIT.search(t):
+            count += "-" not in t  # GATK4, BRCA1; not a label such as D-074
+        elif t.isupper():
+            count += len(t) <= 6
+        elif t[1:].lower() != t[1:]:
             count += 1
         elif "-" in t and t.islower():
             count += all(len(p) >= 2 for p in t.split("-"))
@@ -478,6 +506,62 @@ def features(*, text: str, expert_weight: float = 0.0, is_reply: bool = False, l
     return f
 
 
+# --- the learned part ---------------------------------------------------------------------------------------
+MODEL_FILE = Path(__file__).with_name("data") / "insight_form.json"
+
+
+def form_inputs(text: str, strengths: dict[str, float]) -> dict[str, float]:
+    """What the learned part reads: the rules' strengths (`features`, without the organiser's weight) and the
+    post's shape. Nothing names a field or a language's vocabulary, so it carries to events it never saw."""
+    text = clean(text)
+    no_links = URL.sub(" ", text)
+    words = content_words(no_links)
+    tokens = [t.lower() for t in tokens_of(no_links)]
+    vocabulary = set(tokens)
+    spaced = len(text.split()) or 1
+    inputs = {name: value for name, value in strengths.items() if name != "expert" and value}
+    inputs.update({
+        "length": math.log1p(len(words)),
+        "links": min(2, len(URL.findall(text))),
+        "hashtags": min(4, len(HASHTAG.findall(text))),
+        "hashtag_share": len(HASHTAG.findall(text)) / spaced,
+        "mentions": min(4, len(MENTION.findall(text))),
+        "question": float("?" in no_links),
+        "exclamation": float("!" in no_links),
+        "colon": float(":" in no_links),
+        "digits": float(bool(DIGIT.search(no_links))),
+        "capitals": sum(w[0].isupper() for w in WORD.findall(no_links)) / (len(words) or 1),
+        "sympathy": float(SYMPATHY.hits(tokens, vocabulary)),
+        "report": float(min(3, len(REPORT.spans(tokens, vocabulary)))),
+        "via": float(bool(VIA.search(text))),
+    })
+    return {name: value for name, value in inputs.items() if value}
+
+
+@dataclass(frozen=True)
+class FormModel:
+    """A logistic model's intercept and weights per input (`form_inputs`), as `make model` wrote them."""
+
+    intercept: float
+    weights: dict[str, float]
+
+    def log_odds(self, inputs: dict[str, float]) -> float:
+        return self.intercept + sum(self.weights.get(name, 0.0) * value for name, value in inputs.items())
+
+
+@cache
+def form_model() -> FormModel:
+    import json  # only the first score of a process reads the file
+
+    shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    return FormModel(intercept=shipped["intercept"], weights=shipped["weights"])
+
+
+def form_push(text: str, strengths: dict[str, float], model: FormModel | None = None) -> float:
+    """The learned part's say, in quality points: positive when the post reads like other events' informative
+    posts, negative when it reads like their chatter (`model`: another than the shipped one, as benchmarks train)."""
+    return (model or form_model()).log_odds(form_inputs(text, strengths))
+
 def score_post(
     *,
     text: str,
@@ -489,6 +573,7 @@ def score_post(
     is_reply: bool = False,
     lang: str = "und",
     rules: dict[str, tuple[float, str]] | None = None,
+    model: FormModel | None = None,
 ) -> Scored:
     """An insight score (about -8 to 12; chatter ends below 2) with the reasons that made it.
 
@@ -498,7 +583,8 @@ def score_post(
     quality, bonus = 0.0, 0.0
     reasons = []
     substantive = False
-    for name, strength in features(text=text, expert_weight=expert_weight, is_reply=is_reply, lang=lang).items():
+    strengths = features(text=text, expert_weight=expert_weight, is_reply=is_reply, lang=lang)
+    for name, strength in strengths.items():
         weight, reason = rules[name]
         if not strength or not weight:
             continue
@@ -510,6 +596,12 @@ def score_post(
         if name != "substance" or strength * FULL_WORDS >= SUBSTANTIAL_WORDS:
             reasons.append(reason)
             substantive = substantive or (name in SUBSTANCE_RULES and weight > 0)
+    push = form_push(text, strengths, model)
+    name = "form" if push > 0 else "form_low"
+    weight, reason = rules[name]
+    quality += weight * push
+    if weight and abs(push) >= FORM_SHOWN:
+        reasons.append(reason)
     # Engagement breaks ties only: at most half a point, whatever the likes.
     bonus += min(0.5, math.log1p(max(0, likes) + 2 * max(0, reposts) + max(0, replies)) * 0.08)
     return Scored(score=round(quality + bonus, 3), reasons=tuple(reasons), quality=round(quality, 3),

@@ -109,8 +109,7 @@ def test_a_thread_reply_is_a_fragment_but_a_named_speaker_is_not():
 
 # --- regression on the shared labelled feeds (../shared/data next to the repository) ---------------------
 def labelled_feeds():
-    if not (DATA / "insight").is_dir():
-        pytest.skip(f"no labelled data at {DATA}")
+    assert (DATA / "insight").is_dir(), f"no labelled data at {DATA}: the shared data sits next to the repository"
     for labels in sorted((DATA / "insight").glob("*.labels.csv")):
         posts = {row.id: row for row in read_posts(DATA / "events" / labels.name.replace(".labels", ""))[0]}
         with labels.open(newline="") as stream:
