@@ -115,6 +115,7 @@ class Topic:
     # Leave-one-out: each author's own words, and each post's group's voter (by post key).
     own: dict[str, frozenset[str]] = field(default_factory=dict)
     voter_of: dict[tuple[str, str], str] = field(default_factory=dict)
+    words_of: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)  # each learnt post's, read once
     by_term: dict[str, list[int]] = field(default_factory=dict)  # word → sessions whose text has it
     norms: list[float] = field(default_factory=list)  # each session's vector norm
     by_start: list[tuple[datetime, int]] = field(default_factory=list)
@@ -146,8 +147,10 @@ class Topic:
             voter = str(members[0].get("author", "")).lower()  # one voice for the whole group
             words: set[str] = set()
             for post in members:
-                words |= terms(str(post["text"]), topic.ignore)
-                topic.voter_of[_key(post)] = voter
+                key = _key(post)
+                topic.words_of[key] = terms(str(post["text"]), topic.ignore)
+                words |= topic.words_of[key]
+                topic.voter_of[key] = voter
             words_of.setdefault(voter, set()).update(words)
             for word in words:
                 document_frequency[word] = document_frequency.get(word, 0) + 1
@@ -202,7 +205,8 @@ class Topic:
         """The post's relevance (None in a pool too small to judge, without a programme), whether it is off topic,
         the programme session it is about and the programme speakers it names, mentions, or is (`at`: when it
         was written)."""
-        words = terms(str(post["text"]), self.ignore)
+        key = _key(post)
+        words = self.words_of.get(key) or terms(str(post["text"]), self.ignore)
         author = str(post.get("author", "")).lower()
         speakers, named = self._speakers_in(str(post["text"]), author)
         speaker_author = self.speaker_of(author)
@@ -210,7 +214,7 @@ class Topic:
         session = self._session_of(similar, at, named)
         if self.rule == "neutral":
             return Judgement(None, session=session, speakers=speakers, speaker_author=speaker_author)
-        relevance = self.relevance(words, author, self.voter_of.get(_key(post)))
+        relevance = self.relevance(words, author, self.voter_of.get(key))
         # A session matched by its words or its speakers is evidence enough; matched by time alone, it is not.
         about_session = bool(named or similar)
         off_topic = relevance < OFF_TOPIC and not about_session and not _reports_talk(words, post)
@@ -244,6 +248,8 @@ class Topic:
         """Programme speakers the text @-mentions or names in full (not the author themselves), and their sessions."""
         found: dict[int, str] = {}
         labels: list[str] = []
+        if not self.speaker_handles and not self.speaker_names:
+            return (), found
         for mention in MENTION.findall(text):
             handle = mention[1:].lower()
             for index, label in self.speaker_handles.get(handle, ()):
