@@ -369,7 +369,26 @@ def _metrics(kind: str, author: _Author, rng: random.Random, viral: bool) -> Met
     return Metrics(likes, reposts, replies, quotes, bookmarks, impressions)
 
 
-def generate_conference_feed(
+def generate_conference_feed(start: datetime, end: datetime, hashtag: str, **options: Any) -> list[Post]:
+    """Generate the hashtag feed of a professional conference held from `start` to `end`.
+
+    Posts fall in conference hours (`day_hours`, local to `start`'s time zone: pass `start` in the
+    event's zone to get its local hours) of each day of the span; the result is sorted by time and ids
+    grow with time (X-style snowflakes). `experts` are usernames (with or without '@') that become
+    authors (more of the insightful posts, some of them speakers). Deterministic for a `seed`. With
+    `off_topic`, a few posts that only ride the hashtag are added (`OFF_TOPIC`, from `data/feed/off_topic.yaml`),
+    drawn apart so every other post stays as it is without them. The options and their defaults: `_generate`'s.
+    """
+    return _generate(start, end, hashtag, **options)[0]
+
+
+def conference_programme(start: datetime, end: datetime, hashtag: str, **options: Any) -> list[dict[str, Any]]:
+    """The programme of the feed `generate_conference_feed` writes with the same arguments, as an event file's
+    `programme:` lists it: each talk's title, speaker, local start and end, room and abstract."""
+    return _generate(start, end, hashtag, **{**options, "off_topic": False})[1]
+
+
+def _generate(
     start: datetime,
     end: datetime,
     hashtag: str,
@@ -380,48 +399,6 @@ def generate_conference_feed(
     experts: Sequence[str] = (),
     day_hours: tuple[int, int] = (9, 18),
     off_topic: bool = False,
-) -> list[Post]:
-    """Generate the hashtag feed of a professional conference held from `start` to `end`.
-
-    Posts fall in conference hours (`day_hours`, local to `start`'s time zone: pass `start` in the
-    event's zone to get its local hours) of each day of the span; the result is sorted by time and ids
-    grow with time (X-style snowflakes). `experts` are usernames (with or without '@') that become
-    authors (more of the insightful posts, some of them speakers). Deterministic for a seed. With
-    `off_topic`, a few posts that only ride the hashtag are added (`OFF_TOPIC`, from `data/feed/off_topic.yaml`),
-    drawn apart so every other post stays as it is without them.
-    """
-    return _generate(start, end, hashtag, seed=seed, n_posts=n_posts, n_authors=n_authors, experts=experts,
-                     day_hours=day_hours, off_topic=off_topic)[0]
-
-
-def conference_programme(
-    start: datetime,
-    end: datetime,
-    hashtag: str,
-    *,
-    seed: int = 7,
-    n_posts: int = 360,
-    n_authors: int = 48,
-    experts: Sequence[str] = (),
-    day_hours: tuple[int, int] = (9, 18),
-) -> list[dict[str, Any]]:
-    """The programme of the feed `generate_conference_feed` writes with the same arguments, as an event file's
-    `programme:` lists it: each talk's title, speaker, local start and end, room and abstract."""
-    return _generate(start, end, hashtag, seed=seed, n_posts=n_posts, n_authors=n_authors, experts=experts,
-                     day_hours=day_hours, off_topic=False)[1]
-
-
-def _generate(
-    start: datetime,
-    end: datetime,
-    hashtag: str,
-    *,
-    seed: int,
-    n_posts: int,
-    n_authors: int,
-    experts: Sequence[str],
-    day_hours: tuple[int, int],
-    off_topic: bool,
 ) -> tuple[list[Post], list[dict[str, Any]]]:
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
