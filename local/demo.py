@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from relaycast import credentials, quiet
-from relaycast.config import EventConfigError, load_event_config
+from relaycast import credentials, quiet, selection
+from relaycast.config import EventConfig, EventConfigError, load_event_config
 from relaycast.insight import score_post
 from relaycast.policy import policy
 from relaycast.storage import plain
@@ -171,10 +171,7 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         # The feed's own labels, not relaycast's judgement: picks of posts that only ride the hashtag (spam, a job ad,
         # unrelated chatter), and how many of those the floor alone would have let through.
         **_off_topic(event, items),
-        # How the picks spread over the programme's sessions (each pick's session, as its reasons say).
-        "picks_per_session": dict(Counter(
-            r.removeprefix("session:") for i in items if i.get("kind") == "candidate" and i.get("selected_round")
-            for r in i.get("reasons", []) if isinstance(r, str) and r.startswith("session:")).most_common()),
+        "picks_per_session": _picks_per_session(config, items),
         # What relaycast picked and why, in the order it picked them.
         "picks": [
             {"round": i["selected_round"], "network": i["network"], "author": i["author"], "score": float(i["score"]),
@@ -197,6 +194,16 @@ def _off_topic(event: LocalEvent, items: list[dict[str, Any]]) -> dict[str, int]
         "off_topic_above_quality_floor": sum(1 for i in candidates if score_post(text=i["text"]).eligible(config.quality_floor)),
         "picks_off_topic": sum(1 for i in candidates if i.get("selected_round")),
     }
+
+
+def _picks_per_session(config: EventConfig, items: list[dict[str, Any]]) -> dict[str, int]:
+    """How the picks of the networks relaycast reads spread over the programme's sessions, each placed as the rounds'
+    matcher places it (`relevance.Topic`, learnt here from every candidate of the event); "(none)" when none fits."""
+    candidates = [i for i in items if i.get("kind") == "candidate" and policy(i["network"]).reads]
+    topic = selection.learn_topic(candidates, programme=config.programme, event_tags=config.hashtags)
+    sessions = Counter(topic.judge(i, datetime.fromisoformat(i["created_at"])).session or "(none)"
+                       for i in candidates if i.get("selected_round"))
+    return dict(sessions.most_common())
 
 
 def follow_linkedin_receipts(event: LocalEvent) -> int:
