@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from relaycast import credentials, quiet
-from relaycast.config import EventConfigError, load_event_config
+from relaycast import credentials, quiet, selection
+from relaycast.config import EventConfig, EventConfigError, load_event_config
 from relaycast.insight import score_post
 from relaycast.policy import policy
 from relaycast.storage import plain
 
+from .feed import OFF_TOPIC
 from .harness import MASTODON_INSTANCE, ROOT, LocalStack, local_stack
 from .report import find_stack, write_report
 from .simrelay import SimulatedRelay
@@ -167,6 +168,10 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "picks_below_quality_floor": sum(
             1 for i in items if i.get("kind") == "candidate" and i.get("selected_round") and policy(i["network"]).reads
             and not score_post(text=i["text"], lang=i.get("lang", "und"), is_reply=bool(i.get("is_reply"))).eligible(config.quality_floor)),
+        # The feed's own labels, not relaycast's judgement: picks of posts that only ride the hashtag (spam, a job ad,
+        # unrelated chatter), and how many of those the floor alone would have let through.
+        **_off_topic(event, items),
+        "picks_per_session": _picks_per_session(config, items),
         # What relaycast picked and why, in the order it picked them.
         "picks": [
             {"round": i["selected_round"], "network": i["network"], "author": i["author"], "score": float(i["score"]),
@@ -176,6 +181,29 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
                             key=lambda i: (i["selected_round"], -float(i["score"])))
         ],
     }
+
+
+def _off_topic(event: LocalEvent, items: list[dict[str, Any]]) -> dict[str, int]:
+    """Candidates and picks that are, by the feed's labels, posts riding the hashtag (matched by their text: every
+    network's copy of a post carries it)."""
+    riding = {post.text for post in event.stack.feed if post.kind == OFF_TOPIC}
+    config = event.stack.config
+    candidates = [i for i in items if i.get("kind") == "candidate" and i.get("text") in riding]
+    return {
+        "off_topic_candidates": len(candidates),
+        "off_topic_above_quality_floor": sum(1 for i in candidates if score_post(text=i["text"]).eligible(config.quality_floor)),
+        "picks_off_topic": sum(1 for i in candidates if i.get("selected_round")),
+    }
+
+
+def _picks_per_session(config: EventConfig, items: list[dict[str, Any]]) -> dict[str, int]:
+    """How the picks of the networks relaycast reads spread over the programme's sessions, each placed as the rounds'
+    matcher places it (`relevance.Topic`, learnt here from every candidate of the event); "(none)" when none fits."""
+    candidates = [i for i in items if i.get("kind") == "candidate" and policy(i["network"]).reads]
+    topic = selection.learn_topic(candidates, programme=config.programme, event_tags=config.hashtags)
+    sessions = Counter(topic.judge(i, datetime.fromisoformat(i["created_at"])).session or "(none)"
+                       for i in candidates if i.get("selected_round"))
+    return dict(sessions.most_common())
 
 
 def follow_linkedin_receipts(event: LocalEvent) -> int:
@@ -317,6 +345,8 @@ def main(event: str = "events/demo.yaml", relays: int = 20, report: str = "demo-
         and figures["receipts_sent"] == figures["receipts_with_confirmed_address"] == figures["receipts_expected_by_mail"]
         and figures["receipts_with_visibility"] == figures["receipts_sent"]
         and figures["picks_below_quality_floor"] == 0
+        # Posts riding the hashtag reached the rounds, passed the floor on form, and none was picked.
+        and figures["off_topic_above_quality_floor"] > 0 and figures["picks_off_topic"] == 0
         and figures["report"]["posts"] == sum(v for k, v in figures["visibility"].items() if k.startswith("posts_")) > 0
         and figures["mastodon_grants_revoked_upstream"] == figures["mastodon_relays_connected"]
         and figures["bluesky_grants_revoked_upstream"] == figures["bluesky_relays_connected"]

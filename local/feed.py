@@ -12,7 +12,8 @@ congratulations collect the most likes, as on the real network, so a selector th
 the wrong posts.
 
 Each `Post` carries hidden labels for the demo and the tests, never served by the sandbox:
-`kind` (insight, pointer, logistics, promotion, congrats, chatter, reply, link, retweet), `insight`
+`kind` (insight, pointer, logistics, promotion, congrats, chatter, reply, link, retweet; with `off_topic=True`
+also off_topic: spam, a job ad and unrelated chatter that only ride the hashtag), `insight`
 (0/1/2, same scale as `shared/data/insight/RUBRIC.md`) and `slide` (the key shared by live-tweets of one
 slide). The generator is deterministic for a given seed and event span; it never reads the clock.
 """
@@ -33,8 +34,10 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "conference_programme",
     "KINDS",
     "Metrics",
+    "OFF_TOPIC",
     "Post",
     "generate_conference_feed",
     "hashtags_of",
@@ -44,6 +47,8 @@ __all__ = [
 
 #: The hidden `kind` labels.
 KINDS = ("insight", "pointer", "logistics", "promotion", "congrats", "chatter", "reply", "link", "retweet")
+#: The kind of the posts `off_topic=True` adds: they carry the hashtag and nothing of the event.
+OFF_TOPIC = "off_topic"
 
 _TWITTER_EPOCH_MS = 1288834974657
 #: Worker bits of generated feed ids (the sandbox uses another worker for the posts it creates).
@@ -344,6 +349,7 @@ def _lognormal_count(rng: random.Random, median: float, sigma: float) -> int:
 
 
 _LIKE_MEDIAN = {
+    OFF_TOPIC: 2.0,
     "insight": 5.0, "pointer": 4.0, "logistics": 3.0, "promotion": 4.0, "congrats": 16.0,
     "chatter": 13.0, "reply": 1.0, "link": 1.0, "retweet": 0.0,
 }
@@ -363,7 +369,26 @@ def _metrics(kind: str, author: _Author, rng: random.Random, viral: bool) -> Met
     return Metrics(likes, reposts, replies, quotes, bookmarks, impressions)
 
 
-def generate_conference_feed(
+def generate_conference_feed(start: datetime, end: datetime, hashtag: str, **options: Any) -> list[Post]:
+    """Generate the hashtag feed of a professional conference held from `start` to `end`.
+
+    Posts fall in conference hours (`day_hours`, local to `start`'s time zone: pass `start` in the
+    event's zone to get its local hours) of each day of the span; the result is sorted by time and ids
+    grow with time (X-style snowflakes). `experts` are usernames (with or without '@') that become
+    authors (more of the insightful posts, some of them speakers). Deterministic for a `seed`. With
+    `off_topic`, a few posts that only ride the hashtag are added (`OFF_TOPIC`, from `data/feed/off_topic.yaml`),
+    drawn apart so every other post stays as it is without them. The options and their defaults: `_generate`'s.
+    """
+    return _generate(start, end, hashtag, **options)[0]
+
+
+def conference_programme(start: datetime, end: datetime, hashtag: str, **options: Any) -> list[dict[str, Any]]:
+    """The programme of the feed `generate_conference_feed` writes with the same arguments, as an event file's
+    `programme:` lists it: each talk's title, speaker, local start and end, room and abstract."""
+    return _generate(start, end, hashtag, **{**options, "off_topic": False})[1]
+
+
+def _generate(
     start: datetime,
     end: datetime,
     hashtag: str,
@@ -373,14 +398,8 @@ def generate_conference_feed(
     n_authors: int = 48,
     experts: Sequence[str] = (),
     day_hours: tuple[int, int] = (9, 18),
-) -> list[Post]:
-    """Generate the hashtag feed of a professional conference held from `start` to `end`.
-
-    Posts fall in conference hours (`day_hours`, local to `start`'s time zone: pass `start` in the
-    event's zone to get its local hours) of each day of the span; the result is sorted by time and ids
-    grow with time (X-style snowflakes). `experts` are usernames (with or without '@') that become
-    authors (more of the insightful posts, some of them speakers). Deterministic for a seed.
-    """
+    off_topic: bool = False,
+) -> tuple[list[Post], list[dict[str, Any]]]:
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
     if end <= start:
@@ -465,6 +484,19 @@ def generate_conference_feed(
                 first, last = next(speaker_pool)
                 speakers[i] = (f"{first} {last}", f"{first} {last}")
             talk_index += 1
+
+    programme = []
+    for i, (talk, t_start, t_end, _day) in enumerate(schedule):
+        ref, name = speakers[i]
+        local = start.tzinfo
+        programme.append({
+            "title": f"{talk.tool}: {talk.topic[0].upper()}{talk.topic[1:]}",
+            "speakers": [f"{name} {ref}" if ref.startswith("@") else name],
+            "start": t_start.astimezone(local).strftime("%Y-%m-%dT%H:%M"),
+            "end": t_end.astimezone(local).strftime("%Y-%m-%dT%H:%M"),
+            "room": corpus.rooms[i % len(corpus.rooms)].removeprefix("the "),
+            "abstract": f"{talk.tool} {talk.what}.",
+        })
 
     def window_of(at: datetime) -> tuple[datetime, datetime]:
         for lo, hi in windows:
@@ -662,6 +694,11 @@ def generate_conference_feed(
             text = text[:279].rstrip() + "…"
         add(at, author, text, original.lang, "retweet", 0, retweet_of=idx)
 
+    # Posts that only ride the hashtag, from their own random stream: without them every other post is unchanged.
+    aside = random.Random(f"relaycast-feed-off-topic:{seed}")
+    if off_topic:
+        _add_off_topic(aside, windows, tag, used_ids, add)
+
     # ---- ids, threading, metrics ---------------------------------------------------------------------
     order = sorted(range(len(drafts)), key=lambda k: (drafts[k].at, drafts[k].order))
     ids: dict[int, str] = {}
@@ -693,7 +730,7 @@ def generate_conference_feed(
             name=d.author.name,
             created_at=d.at,
             lang=d.lang,
-            metrics=_metrics(d.kind, d.author, rng, k in viral),
+            metrics=_metrics(d.kind, d.author, aside if d.kind == OFF_TOPIC else rng, k in viral),
             is_reply=d.parent is not None,
             conversation_id=conversation,
             in_reply_to_id=in_reply_to_id,
@@ -715,4 +752,30 @@ def generate_conference_feed(
             m = post.metrics
             post = replace(post, metrics=replace(m, reply_count=max(m.reply_count, reply_counts[post.id])))
         result.append(post)
-    return result
+    return result, programme
+
+
+def _add_off_topic(rng: random.Random, windows: Sequence[tuple[datetime, datetime]], tag: str, used_ids: set[str],
+                   add: Callable[..., None]) -> None:
+    """The ring's texts by each of its accounts on each day, the job ad once a day, the chatter once."""
+    data = yaml.safe_load(resources.files("relaycast_local").joinpath(_CORPUS, "off_topic.yaml").read_text(encoding="utf-8"))
+
+    def account(username: str) -> _Author:
+        while (user_id := str(rng.randrange(10**17, 10**18))) in used_ids:
+            pass
+        used_ids.add(user_id)
+        return _Author(user_id, username, username, False, popularity=rng.uniform(0.3, 1.0))
+
+    def when(day: int) -> datetime:
+        lo, hi = windows[day % len(windows)]
+        return lo + timedelta(seconds=rng.uniform(0, (hi - lo).total_seconds()))
+
+    ring = [account(name) for name in data["ring"]["accounts"]]
+    for day in range(len(windows)):
+        for author, text in zip(ring, rng.sample(data["ring"]["texts"], len(ring)), strict=True):
+            add(when(day), author, text.format(tag=tag), "en", OFF_TOPIC, 0)
+    recruiter = account(data["job"]["account"])
+    for day, text in enumerate(data["job"]["texts"]):
+        add(when(day), recruiter, text.format(tag=tag), "en", OFF_TOPIC, 0)
+    for day, post in enumerate(data["chatter"]):
+        add(when(day), account(post["account"]), post["text"].format(tag=tag), "en", OFF_TOPIC, 0)

@@ -95,7 +95,9 @@ def local_stack(event_file: str | Path, *, cdk_out: Path | None = None, lead: ti
         x = running.enter_context(SandboxX())
         mastodon = running.enter_context(SandboxMastodon(domain=MASTODON_INSTANCE)) if "mastodon" in config.networks else None
         cloud = running.enter_context(LocalCloud(clock=SimClock(config.start_utc - lead)))
-        feed = generate_conference_feed(config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts])
+        # With posts that only ride the hashtag: relevance, not the quality floor, must keep them out of the picks.
+        feed = generate_conference_feed(config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts],
+                                        off_topic=True)
         x.add_posts(feed)
         scheduled = feed_mastodon(config, feed, mastodon, cloud) if mastodon else 0
         client_key = new_client_key()

@@ -10,11 +10,20 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from relaycast.policy import modes_allowed, policy
 
@@ -38,6 +47,8 @@ _FIXES = {
     "datetime_parsing": "write it as YYYY-MM-DDTHH:MM, e.g. 2026-12-01T09:00",
     "literal_error": "use one of the values listed",
     "too_short": "give at least one value",
+    "too_long": "list fewer values",
+    "string_too_long": "shorten it",
 }
 
 
@@ -119,6 +130,70 @@ class Moderation(BaseModel):
     on_timeout: Literal["approve-all", "skip-round"] = "skip-round"
 
 
+class Speaker(NamedTuple):
+    """A programme speaker as the organiser wrote them: a name, an @handle, or both ("Jane Doe @jdoe")."""
+
+    label: str  # as written, for the reasons
+    name: str  # "" when only a handle is given
+    handle: str  # lower case, without "@"; "" when only a name is given
+
+
+_SPEAKER_HANDLE = re.compile(r"\(?@(\w{1,50})\)?")
+_SPEAKER_NAME = re.compile(r"[^\W\d_][\w'’.-]*(?:\s+[^\W\d_][\w'’.-]*){0,4}")
+
+
+def speaker_of(value: str) -> Speaker:
+    """A name of up to five words and/or one @handle (X, or the user part of @user@instance)."""
+    handles = _SPEAKER_HANDLE.findall(value)
+    name = " ".join(_SPEAKER_HANDLE.sub(" ", value).split())
+    if len(handles) > 1 or (name and not _SPEAKER_NAME.fullmatch(name)) or not (name or handles):
+        raise ValueError(f"'{value}' is not a speaker (a name, an @handle, or both: \"Jane Doe @jdoe\")")
+    return Speaker(label=" ".join(value.split()), name=name, handle=handles[0].lower() if handles else "")
+
+
+def _speaker(value: str) -> str:
+    return speaker_of(value).label
+
+
+#: The most sessions a programme lists, and the longest abstract: the whole event file must fit the 8 KB of the
+#: SSM parameter that hands it to the functions (`infra/storage.py`), and a round reads it every time.
+MAX_SESSIONS = 80
+MAX_ABSTRACT = 400
+CONFIG_LIMIT = 8192  # bytes of the config as JSON: SSM's advanced tier
+
+
+class Session(BaseModel):
+    """One session of the programme: what it is about and who speaks, so selection can tell posts about the
+    event from posts that only carry its hashtag, credit its speakers, and spread picks over sessions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    title: Annotated[str, Field(min_length=1, max_length=120)]
+    speakers: Annotated[list[Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_speaker)]],
+                        Field(max_length=8)] = []
+    # Local to the event's time zone unless they carry an offset, like the event's own start and end.
+    start: datetime | None = None
+    end: datetime | None = None
+    room: Annotated[str, Field(min_length=1, max_length=60)] | None = None
+    abstract: Annotated[str, Field(max_length=MAX_ABSTRACT)] | None = Field(
+        default=None, validation_alias=AliasChoices("abstract", "description"))
+
+    @field_validator("title", "room", "abstract")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return None if value is None else " ".join(value.split())
+
+    @model_validator(mode="after")
+    def _times(self) -> Session:
+        if (self.start is None) != (self.end is None):
+            raise ValueError("give both start and end, or neither")
+        return self
+
+    @property
+    def speaker_refs(self) -> list[Speaker]:
+        return [speaker_of(s) for s in self.speakers]
+
+
 #: The default `quality_floor` (insight's quality scale: chatter ends below 2).
 QUALITY_FLOOR = 2.0
 _HOSTNAME = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -198,6 +273,8 @@ class EventConfig(BaseModel):
     # The least a post must carry to be picked, the expert's weight and engagement left out (insight.Scored.quality);
     # a post also needs one substance reason. A round with nothing above it picks nothing.
     quality_floor: Annotated[float, Field(ge=0, le=10)] = QUALITY_FLOOR
+    # The sessions, optional (`Session`): their titles, abstracts and speakers tell selection what the event is about.
+    programme: Annotated[list[Session], Field(max_length=MAX_SESSIONS)] = []
     # Where the organiser publishes the event's public summary (`relaycast report`'s page): each receipt links it.
     summary_url: Annotated[str, Field(max_length=500)] | None = None
 
@@ -294,6 +371,7 @@ class EventConfig(BaseModel):
         handles = [e.handle for e in self.experts]
         if len(set(handles)) != len(handles):
             raise ValueError("an expert is listed twice")
+        self._localise_programme(zone)
         if "mastodon" in self.networks and not self.mastodon_source:
             raise ValueError("mastodon_source: an event on Mastodon needs the instance whose #tag timeline relaycast reads")
         if self.mastodon_source:
@@ -304,6 +382,25 @@ class EventConfig(BaseModel):
             except InstanceRejected as error:
                 raise ValueError(f"mastodon_source: {error}") from None
         return self
+
+    def _localise_programme(self, zone: ZoneInfo) -> None:
+        sessions = []
+        for number, session in enumerate(self.programme, start=1):
+            if session.start is None or session.end is None:
+                sessions.append(session)
+                continue
+            start, end = (t if t.tzinfo else t.replace(tzinfo=zone) for t in (session.start, session.end))
+            where = f"programme.{number - 1}.{{}}: {_session_label(number, session.title)}"
+            if end <= start:
+                raise ValueError(f"{where.format('end')} ends before it starts")
+            if start < self.start or end > self.end:
+                raise ValueError(f"{where.format('end' if self.start <= start < self.end else 'start')} is not within the event "
+                                 f"({self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M})")
+            sessions.append(session.model_copy(update={"start": start, "end": end}))
+        object.__setattr__(self, "programme", sessions)
+        size = len(self.to_json().encode())
+        if size > CONFIG_LIMIT and self.programme:
+            raise ValueError(f"programme: the event file is {size:,} bytes as JSON, more than the {CONFIG_LIMIT:,} its SSM parameter holds")
 
     # Derived values: one place computes them for the stack, the handlers and the demo.
     @property
@@ -342,17 +439,26 @@ class EventConfig(BaseModel):
         return self.model_dump_json()
 
 
+def _session_label(number: int, title: Any) -> str:
+    return f'session {number} ("{str(title)[:40]}")' if title else f"session {number}"
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("function-after", "function-before")]
     return ".".join(parts) or "(file)"
 
 
-def _problem_from(error: dict[str, Any]) -> ConfigProblem:
+def _problem_from(error: dict[str, Any], data: dict[str, Any]) -> ConfigProblem:
     message = error["msg"].removeprefix("Value error, ")
     loc = error["loc"]
+    if len(loc) >= 2 and loc[0] == "programme" and isinstance(loc[1], int):  # name the session, not only its index
+        session = (data.get("programme") or [])[loc[1]]
+        message = f"{_session_label(loc[1] + 1, session.get('title') if isinstance(session, dict) else None)}: {message}"
     fix = _FIXES.get(error["type"], "correct the value")
     if not loc:  # model-level checks name their field in the message
         field, fix = _model_level(message)
+        if message.startswith("programme"):
+            message = message.split(": ", 1)[1]
     else:
         field = _field_name(loc)
         if field == "timezone":
@@ -363,6 +469,12 @@ def _problem_from(error: dict[str, Any]) -> ConfigProblem:
             fix = "use a number from 1 to 50 (8 is the default)"
         elif field == "quiet_hours":
             fix = 'write local start and end times, e.g. "22:00-07:00" (it may cross midnight), or off'
+        elif field == "programme":
+            fix = f"list at most {MAX_SESSIONS} sessions, each as a mapping with at least a title"
+        elif field.startswith("programme.") and ".speakers." in field:
+            fix = 'write each speaker as a name, an @handle, or both, e.g. "Jane Doe @jdoe"'
+        elif field.startswith("programme.") and field.count(".") == 1:
+            fix = "give the session both a start and an end, or neither"
         elif field == "notice_sender":
             fix = "use an address of a domain you verify in SES, e.g. relaycast@example.org"
     return ConfigProblem(field=field, problem=message, fix=fix)
@@ -382,6 +494,13 @@ def _model_level(message: str) -> tuple[str, str]:
         return message.split(":", 1)[0], "add the network to networks or remove its limit"
     if message.startswith("mastodon_source"):
         return "mastodon_source", "name a public instance where the event's hashtag is followed, e.g. mastodon.social"
+    if message.startswith("programme."):
+        field = message.split(":", 1)[0]
+        if "ends before" in message:
+            return field, "set its end after its start (both local to the event's time zone)"
+        return field, "move it within the event's start and end, or correct its day"
+    if message.startswith("programme:"):
+        return "programme", f"shorten the abstracts (at most {MAX_ABSTRACT} characters) or list fewer sessions"
     if message.startswith("an expert is listed twice"):
         return "experts", "list each handle once"
     return "(file)", "correct the file"
@@ -397,7 +516,7 @@ def parse_event_config(data: dict[str, Any], source: str = "event config") -> Ev
     try:
         return EventConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem_from(e) for e in exc.errors()]
+        problems = [_problem_from(e, data) for e in exc.errors()]
     # Field errors stop pydantic before the cross-field checks: run the order check on its own so
     # every problem is reported in one pass.
     if not any(p.field in ("start", "end", "timezone") for p in problems):

@@ -131,6 +131,8 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
     fresh = store.candidates(
         selected=False, since=(now - selection.PICK_MAX_AGE).isoformat(), min_score=config.quality_floor
     )  # a score holds its quality and bonuses: under the floor, no quality can reach it
+    # What the event is about, from every network's fresh posts and the programme: one subject for the round.
+    topic = selection.learn_topic(fresh, programme=config.programme, event_tags=config.hashtags)
     grants = store.grants(fields=("network", "username", "mode"))
     # A connected relay's own posts are never picked (X: the handle; Mastodon: user@instance) — only names the
     # network verified: a share-link relay's declared name keeps those posts from that relay alone (`own`).
@@ -155,7 +157,7 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
         chosen = selection.choose(
             [c for c in fresh if c["network"] == network], n=n,
             already_selected=[c for c in selected if c["network"] == network],
-            expert_weight=config.expert_weight, event_tags=config.hashtags, floor=config.quality_floor,
+            expert_weight=config.expert_weight, event_tags=config.hashtags, floor=config.quality_floor, topic=topic,
         )
         picks += [_pick(c) for c in chosen if store.mark_selected(c["network"], c["post_id"], round_id)]
     for network, n in borrowing:

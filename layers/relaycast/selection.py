@@ -14,9 +14,13 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from relaycast.insight import HASHTAG, MENTION, URL, WORD, Scored, clean, content_words, score_post
+from relaycast.insight import HASHTAG, MENTION, RULES, URL, WORD, Scored, clean, content_words, score_post
+from relaycast.relevance import ON_TOPIC, Topic
+
+if TYPE_CHECKING:
+    from relaycast.config import Session
 
 __all__ = [
     "MIN_SCORE",
@@ -24,6 +28,7 @@ __all__ = [
     "Scored",
     "choose",
     "content_words",
+    "learn_topic",
     "near_duplicate_groups",
     "picks_allowed",
     "score_post",
@@ -37,6 +42,10 @@ AUTHOR_PENALTY = 2.0  # per earlier pick of the same author in this round…
 EARLIER_AUTHOR_PENALTY = 1.0  # …and per pick of theirs in earlier rounds
 SESSION_PENALTY = 1.0  # a second pick from the session another pick of this round comes from
 SESSION_WINDOW = timedelta(minutes=30)
+# An off-topic post in a pool too small to exclude it: below any post on the subject (scores end near 12, and the
+# floor keeps picks at 2 or more).
+OFF_TOPIC_PENALTY = 10.0
+SPEAKER_WEIGHT = 1.0  # a programme speaker the organiser did not list weighs as a listed expert does by default
 
 
 # --- near-duplicates: MinHash over word 3-shingles, banded (sub-quadratic) ------------------------------
@@ -178,6 +187,28 @@ def above_floor(candidate: Mapping[str, Any], floor: float) -> bool:
     return bool(candidate.get("substantive")) and float(candidate.get("quality", 0)) >= floor
 
 
+def learn_topic(posts: Sequence[Mapping[str, Any]], *, programme: Sequence[Session] = (),
+                event_tags: Iterable[str] = ()) -> Topic:
+    """The event's subject as a round's whole pool says it (every network's candidates), with the programme."""
+    groups = near_duplicate_groups([str(p["text"]) for p in posts])
+    return Topic.learn(posts, groups, programme=programme, event_tags=event_tags)
+
+
+def _programme_credit(post: Mapping[str, Any], judged: Any, weight: float) -> tuple[float, list[str]]:
+    """What the programme adds to a post: the speakers it names (as the "speaker" rule would, once) and its
+    author being a programme speaker (an expert's default weight, unless the organiser weighed them already)."""
+    value, codes = 0.0, []
+    if judged.speakers:
+        speaker_weight, speaker_reason = RULES["speaker"]
+        if not {speaker_reason, "speaker"} & set(post.get("reasons") or []):
+            value += speaker_weight
+        codes.append(f"programme_speaker:{judged.speakers[0]}")
+    if judged.speaker_author and not weight:
+        value += RULES["expert"][0] * SPEAKER_WEIGHT
+        codes.append(f"speaker_author:{judged.speaker_author}")
+    return value, codes
+
+
 def choose(
     candidates: Iterable[Mapping[str, Any]],
     *,
@@ -187,6 +218,8 @@ def choose(
     expert_weight: Callable[[str], float] | None = None,
     event_tags: Iterable[str] = (),
     floor: float | None = None,
+    programme: Sequence[Session] = (),
+    topic: Topic | None = None,
 ) -> list[dict[str, Any]]:
     """The round's n picks (with `floor`, only candidates above it: `above_floor`): best first, one per near-duplicate group, none repeating an earlier pick, and no
     author or session taking the whole round (maximal marginal relevance, with its reason on the pick).
@@ -194,8 +227,13 @@ def choose(
     A group of near-duplicates (five people live-tweeting one slide) is one candidate, credited to its best
     author: the organiser's expert first, then the best score. `already_selected` are earlier picks (their
     `text` and `author`); `event_tags` (the event's hashtags) say nothing about a session. Picks are copies
-    with `score` and `reasons` adjusted."""
-    weight = expert_weight or (lambda _author: 0.0)
+    with `score` and `reasons` adjusted.
+
+    Relevance (`relevance.Topic`, learnt from this pool and the `programme` unless a round's `topic` is given): an
+    off-topic post is lowered, or left out once the pool or the programme can judge; the programme's sessions
+    spread the picks and its speakers are credited."""
+    event_tags = list(event_tags)
+    listed = expert_weight or (lambda _author: 0.0)
     pool = sorted(
         (c for c in candidates if float(c["score"]) >= min_score and (floor is None or above_floor(c, floor))),
         key=lambda c: (-float(c["score"]), str(c.get("post_id", ""))),
@@ -205,8 +243,17 @@ def choose(
     earlier = list(already_selected)
     offset = len(earlier)
     groups = near_duplicate_groups([str(c["text"]) for c in earlier] + [str(c["text"]) for c in pool])
-    # One offer per group: (value, the credited post, its echo note). Copies wait until a post is picked.
+    if topic is None:
+        own = [[i - offset for i in g if i >= offset] for g in groups]
+        topic = Topic.learn(pool, [g for g in own if g], programme=programme, event_tags=event_tags)
+
+    def weight(author: str) -> float:
+        return listed(author) or (SPEAKER_WEIGHT if topic.speaker_of(author) else 0.0)
+
+    # One offer per group: (value, the credited post, its echo note and programme codes). Copies wait until a
+    # post is picked.
     offers: list[tuple[float, Mapping[str, Any], list[str]]] = []
+    programme_session: dict[int, str] = {}  # offer → its programme session, when one is known
     for group in groups:
         if any(i < offset for i in group):  # the point was picked in an earlier round
             continue
@@ -217,7 +264,19 @@ def choose(
         if others:
             value += min(ECHO_MAX, ECHO_BONUS * others)
             echo = [f"echoed by {others} other author{'s' if others > 1 else ''}"]
-        offers.append((value, best, echo))
+        judged = topic.judge(best, _instant(best.get("created_at")))
+        if judged.off_topic:
+            if topic.rule == "exclude":
+                continue
+            value -= OFF_TOPIC_PENALTY
+            echo.append("off_topic")
+        elif judged.relevance is not None and judged.relevance >= ON_TOPIC and not judged.session:
+            echo.append("on_topic")
+        if judged.session:
+            programme_session[len(offers)] = judged.session
+            echo.append(f"session:{judged.session}")
+        credit, codes = _programme_credit(best, judged, listed(str(best["author"])))
+        offers.append((value + credit, best, echo + codes))
 
     # Maximal marginal relevance, lazily: a value only falls as picks are added, so an offer whose value is
     # up to date and still heads the queue is the best one (few offers are ever re-evaluated).
@@ -238,6 +297,12 @@ def choose(
             sessions[i] = (_session_marks(str(post["text"])) - common, _instant(post.get("created_at")))
         return sessions[i]
 
+    def same_session(i: int, j: int) -> bool:
+        # The programme's session, when both posts have one, replaces the guess from marks and times.
+        if i in programme_session and j in programme_session:
+            return programme_session[i] == programme_session[j]
+        return _same_session(session_of(i), session_of(j))
+
     def value_of(i: int) -> float:
         value, post, _ = offers[i]
         author = str(post["author"]).lower()
@@ -246,7 +311,7 @@ def choose(
         if in_round or before[author]:
             value -= AUTHOR_PENALTY * in_round + EARLIER_AUTHOR_PENALTY * before[author]
             notes[i].append(f"diversity: {_ordinal(in_round + before[author] + 1)} pick of @{post['author']} lowered")
-        if any(_same_session(session_of(i), session_of(j)) for j in chosen):
+        if any(same_session(i, j) for j in chosen):
             value -= SESSION_PENALTY
             notes[i].append("diversity: same session as another pick lowered")
         return value

@@ -102,3 +102,38 @@ def test_only_verified_names_keep_posts_out_of_the_picks(store, frozen_clock):
     store.save_grant({"relay_id": "x-3", "network": "x", "cap": 3, "status": "active", "user_id": "3", "username": "@amina_data"})
     add(store, [t + " again" for t in INSIGHT], start_id=300, author="amina_data", at=CONFIG.end_utc - timedelta(minutes=30))
     assert select(store, CONFIG, "r2")["picks"] == []
+
+
+SPAM = ["🚀 $NOVA is up 340% this week: 12,000 holders already and the presale closes Friday. Follow for follow, "
+        "retweet and DM 'moon' for the whitelist #HTS26 #crypto",
+        "Senior backend engineer wanted in Lyon: €65,000 to €80,000 a year, 4 days remote, Python and Kubernetes, "
+        "start in January. Send your CV to careers@talentbridge.example #HTS26"]
+PROGRAMMED = parse_event_config({**EVENT, "programme": [
+    {"title": "Open data licences", "start": "2026-12-02T15:30", "end": "2026-12-02T16:30",
+     "abstract": "An audit of public datasets, their licences and the portals that publish them."},
+    {"title": "Identifiers and reuse", "speakers": ["Rosa Iyer @rosa_i"], "start": "2026-12-02T16:30",
+     "end": "2026-12-02T17:30", "abstract": "Stable identifiers, metadata pipelines and weak supervision for reuse."}]})
+
+
+LATE = PROGRAMMED.end_utc - timedelta(minutes=110)  # 16:10 in Paris, during the first session
+
+
+def test_spam_riding_the_hashtag_is_never_picked_in_a_round(store, frozen_clock):
+    """Spam scored above the floor on form alone (figures, length) by several accounts: the programme says it is
+    not about the event, and no round picks it, however much budget is left."""
+    for i, text in enumerate(SPAM * 3):  # each text by three accounts
+        post = Post(network="x", post_id=str(500 + i), author=f"promo{i}", author_id=str(50 + i), text=text,
+                    created_at=LATE + timedelta(minutes=i), url=f"https://x.com/promo{i}/status/{500 + i}")
+        store.add_candidate(candidate_item(post, PROGRAMMED))
+    spam = [c for c in store.candidates() if c["text"] in SPAM]
+    assert len(spam) == 6 and all(c["substantive"] and float(c["quality"]) >= PROGRAMMED.quality_floor for c in spam)
+    for i, text in enumerate(INSIGHT):
+        post = Post(network="x", post_id=str(600 + i), author=f"person{i}", author_id=str(60 + i), text=text,
+                    created_at=LATE + timedelta(minutes=20 * i), url=f"https://x.com/p{i}/status/{600 + i}")
+        store.add_candidate(candidate_item(post, PROGRAMMED))
+    frozen_clock.at = PROGRAMMED.end_utc  # the whole budget is open: 5 picks, and 4 posts on the subject
+    result = select(store, PROGRAMMED, "r1")
+    picked, texts = result["picks"], [p["text"] for p in result["picks"]]
+    assert result["allowed"] == 5 and result["pool"] == 10
+    assert sorted(texts) == sorted(INSIGHT)  # every post on the subject, and budget left that no spam takes
+    assert any("session:Identifiers and reuse" in p["reasons"] for p in picked)

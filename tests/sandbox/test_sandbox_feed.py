@@ -205,3 +205,35 @@ def test_every_template_names_only_fields_the_generator_fills() -> None:
                 assert names <= allowed, (kind, template, names - allowed)
     assert corpus.pointer_before_talk <= set(corpus.templates["pointer"]["en"] + corpus.templates["pointer"]["fr"])
     assert corpus.pointer_before_talk and corpus.french_first_names <= set(corpus.first_names)
+
+
+def test_posts_riding_the_hashtag_are_added_apart_and_pass_the_quality_floor_on_form(feed: list[Post]) -> None:
+    from relaycast.insight import score_post
+    from relaycast.selection import near_duplicate_groups
+
+    riding = generate_conference_feed(START, END, "#RelayConf26", experts=EXPERTS, off_topic=True)
+    extra = [p for p in riding if p.kind == feed_module.OFF_TOPIC]
+    assert [p.to_dict() for p in riding if p.kind != feed_module.OFF_TOPIC] == [p.to_dict() for p in feed]
+    assert len(extra) == 12 and all("#RelayConf26" in p.text for p in extra)
+    assert all(score_post(text=p.text).eligible(2.0) for p in extra)  # only relevance can keep them out
+    assert not {p.username for p in extra} & {p.username for p in feed}
+    assert all(re.fullmatch(r"[A-Za-z0-9_]{1,15}", p.username) for p in extra)
+    ring = [p.text for p in extra if "$NOVA" in p.text]
+    assert len({p.username for p in extra if "$NOVA" in p.text}) == 4
+    assert len(near_duplicate_groups(ring)) == 1  # one text, posted by a ring of accounts
+
+
+def test_the_demo_event_lists_the_programme_its_feed_is_about() -> None:
+    from relaycast.config import load_event_config
+
+    config = load_event_config(Path(__file__).resolve().parents[2] / "events" / "demo.yaml")
+    programme = feed_module.conference_programme(config.start, config.end, config.hashtags[0],
+                                                 experts=[e.handle for e in config.experts])
+    listed = [{**s.model_dump(exclude_none=True), "start": f"{s.start:%Y-%m-%dT%H:%M}", "end": f"{s.end:%Y-%m-%dT%H:%M}"}
+              for s in config.programme]
+    assert listed == programme
+    # Posts about a talk go out while it runs or soon after, and most sessions have one naming its tool.
+    posts = generate_conference_feed(config.start, config.end, config.hashtags[0], experts=[e.handle for e in config.experts])
+    timely = [s for s in config.programme if any(s.title.split(":")[0] in p.text and s.start <= p.created_at
+                                                 <= s.end + timedelta(minutes=30) for p in posts)]
+    assert len(timely) >= 0.75 * len(config.programme)

@@ -152,3 +152,64 @@ def test_the_public_summary_is_an_https_address(address):
     assert parse_event_config({**GOOD, "summary_url": " https://example.org/x27/summary "}).summary_url == \
         "https://example.org/x27/summary"
     assert "is not an https address" in problems(summary_url=address)["summary_url"].problem
+
+
+SESSION = {"title": "Data contracts at the producer", "speakers": ["Jane Doe @jdoe", "@amina_data", "Bob Li"],
+           "start": "2026-12-01T10:00", "end": "2026-12-01T10:45", "room": "Hall A",
+           "description": "Contract tests in the producer's CI catch breaking changes before the lake."}
+
+
+def test_a_programme_is_read_with_local_times_speakers_and_an_abstract():
+    config = parse_event_config({**GOOD, "programme": [SESSION, {"title": "Closing panel"}]})
+    first, untimed = config.programme
+    assert first.start.utcoffset().total_seconds() == 3600 and first.end > first.start  # Paris, like the event
+    assert first.abstract.startswith("Contract tests")  # `description` is read as the abstract
+    assert [(s.name, s.handle) for s in first.speaker_refs] == [("Jane Doe", "jdoe"), ("", "amina_data"), ("Bob Li", "")]
+    assert untimed.start is None and untimed.speakers == []
+    assert parse_event_config({**GOOD}).programme == []
+    # The functions receive the config as JSON: the programme survives it.
+    from relaycast.config import event_config_from_json
+    assert event_config_from_json(config.to_json()).programme == config.programme
+
+
+@pytest.mark.parametrize(
+    ("session", "field", "problem_words", "fix_words"),
+    [
+        ({"start": "2026-12-01T11:00", "end": "2026-12-01T10:30"}, "programme.0.end", "ends before it starts", "after its start"),
+        ({"start": "2026-12-03T10:00", "end": "2026-12-03T11:00"}, "programme.0.start", "not within the event", "within"),
+        ({"start": "2026-12-02T17:30", "end": "2026-12-02T18:30"}, "programme.0.end", "not within the event", "within"),
+        ({"end": None}, "programme.0", "both start and end", "both a start and an end"),
+        ({"title": "T" * 121}, "programme.0.title", "at most 120", "shorten"),
+        ({"title": None}, "programme.0.title", "valid string", ""),
+        ({"abstract": "word " * 100}, "programme.0.abstract", "at most 400", "shorten"),
+        ({"speakers": ["@one @two"]}, "programme.0.speakers.0", "not a speaker", "Jane Doe @jdoe"),
+        ({"speakers": ["Dr. 42"]}, "programme.0.speakers.0", "not a speaker", "name, an @handle"),
+        ({"speakers": [f"Speaker {c}" for c in "abcdefghi"]}, "programme.0.speakers", "at most 8", "fewer"),
+        ({"track": "B"}, "programme.0.track", "not permitted", "remove"),
+        ({"start": "at ten", "end": "2026-12-01T10:45"}, "programme.0.start", "", "YYYY-MM-DD"),
+    ],
+)
+def test_each_problem_of_a_session_names_the_session_and_its_field(session, field, problem_words, fix_words):
+    found = problems(programme=[{"title": "Opening keynote"}, {**SESSION, **session}])
+    assert field.replace(".0", ".1", 1) in found, found
+    problem = found[field.replace(".0", ".1", 1)]
+    assert problem_words in problem.problem and fix_words in problem.fix
+    title = session.get("title", SESSION["title"])
+    assert problem.problem.startswith(f'session 2 ("{title[:40]}")' if title else "session 2:")
+
+
+def test_a_programme_too_long_for_the_stack_is_refused_with_its_size():
+    found = problems(programme=[{**SESSION, "title": f"Session {i}", "description": "word " * 79} for i in range(30)])
+    assert "SSM parameter" in found["programme"].problem and "shorten the abstracts" in found["programme"].fix
+    too_many = problems(programme=[{"title": f"S{i}"} for i in range(81)])
+    assert "at most 80" in too_many["programme"].problem
+
+
+def test_check_names_a_bad_session(tmp_path):
+    path = tmp_path / "event.yaml"
+    path.write_text("name: X\nslug: bad-event\nhashtags: ['#a']\ntimezone: Europe/Paris\nstart: 2026-12-01T09:00\n"
+                    "end: 2026-12-02T18:00\nnotice_sender: a@b.org\nprogramme:\n  - title: Keynote\n"
+                    "    start: 2026-12-01T11:00\n    end: 2026-12-01T10:00\n")
+    result = subprocess.run([sys.executable, "-m", "relaycast_local.cli", "check", str(path)], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert 'programme.0.end: session 1 ("Keynote") ends before it starts' in result.stdout + result.stderr
