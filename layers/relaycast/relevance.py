@@ -44,13 +44,13 @@ SESSION_SIMILAR = 0.2  # cosine of a post to a session's title, abstract and spe
 AFTER_SESSION = timedelta(minutes=30)  # live posts keep coming while people walk out
 
 
-# Function words of the two languages relaycast speaks: they are on every post, on the subject or not, so they
-# would lend any post the support of the whole pool.
 # Words that say a post reports a talk, whatever its subject's words (a dense post on a niche talk shares few).
 TALK_WORDS = frozenset("""
 talk keynote session track panel poster workshop tutorial presentation presenting presented presents speaker
-slide plenary symposium conference lecture conference intervention presentation atelier expose table ronde
+slide plenary symposium conference lecture intervention atelier expose table ronde
 """.split())
+# Function words of the two languages relaycast speaks: they are on every post, on the subject or not, so they
+# would lend any post the support of the whole pool.
 FUNCTION_WORDS = frozenset("""
 the and for are but not you all any can had her was one our out has have his how its may new now see two way who
 did get got let put say she too use with this that from they them then than there their these those what when where
