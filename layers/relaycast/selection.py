@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from relaycast.insight import HASHTAG, MENTION, URL, WORD, Scored, clean, content_words, score_post
+from relaycast.reasons import code
 
 __all__ = [
     "MIN_SCORE",
@@ -141,10 +142,6 @@ def selection_total(cap: int) -> int:
 
 
 # --- the round's choice ---------------------------------------------------------------------------------
-def _ordinal(n: int) -> str:
-    return {2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")
-
-
 def _instant(value: Any) -> datetime | None:
     try:
         at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -216,7 +213,7 @@ def choose(
         others = len({str(c["author"]).lower() for c in members} - {str(best["author"]).lower()})
         if others:
             value += min(ECHO_MAX, ECHO_BONUS * others)
-            echo = [f"echoed by {others} other author{'s' if others > 1 else ''}"]
+            echo = [code("echoed", others)]
         offers.append((value, best, echo))
 
     # Maximal marginal relevance, lazily: a value only falls as picks are added, so an offer whose value is
@@ -245,10 +242,10 @@ def choose(
         notes[i] = []
         if in_round or before[author]:
             value -= AUTHOR_PENALTY * in_round + EARLIER_AUTHOR_PENALTY * before[author]
-            notes[i].append(f"diversity: {_ordinal(in_round + before[author] + 1)} pick of @{post['author']} lowered")
+            notes[i].append(code("repeat_author", in_round + before[author] + 1, post["author"]))
         if any(_same_session(session_of(i), session_of(j)) for j in chosen):
             value -= SESSION_PENALTY
-            notes[i].append("diversity: same session as another pick lowered")
+            notes[i].append(code("same_session"))
         return value
 
     picks: list[dict[str, Any]] = []

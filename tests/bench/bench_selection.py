@@ -121,7 +121,7 @@ def bench_crisis(console: Console, data: Path) -> None:
     table = Table(title='CrisisLexT26: "Related and informative" vs the rest (no goal: another domain, other languages)')
     for column in ("event", "posts (+/−)", "scorer", "scorer, repost rule off", "length"):
         table.add_column(column, justify="left" if column == "event" else "right")
-    no_repost = {**insight.RULES, "repost": (0.0, insight.RULES["repost"][1])}
+    no_repost = {**insight.RULES, "repost": 0.0}
     totals = [0.0, 0.0, 0.0]
     files = sorted((data / "informativeness").glob("*.csv"))
     for path in files:
