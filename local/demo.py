@@ -18,6 +18,7 @@ from relaycast import credentials, quiet
 from relaycast.config import EventConfigError, load_event_config
 from relaycast.insight import score_post
 from relaycast.policy import policy
+from relaycast.reasons import render_all
 from relaycast.storage import plain
 
 from .harness import MASTODON_INSTANCE, ROOT, LocalStack, local_stack
@@ -167,10 +168,10 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         "picks_below_quality_floor": sum(
             1 for i in items if i.get("kind") == "candidate" and i.get("selected_round") and policy(i["network"]).reads
             and not score_post(text=i["text"], lang=i.get("lang", "und"), is_reply=bool(i.get("is_reply"))).eligible(config.quality_floor)),
-        # What relaycast picked and why, in the order it picked them.
+        # What relaycast picked and why (its reasons in English), in the order it picked them.
         "picks": [
             {"round": i["selected_round"], "network": i["network"], "author": i["author"], "score": float(i["score"]),
-             "quality": float(i.get("quality", 0)), "reasons": list(i.get("reasons", [])),
+             "quality": float(i.get("quality", 0)), "reasons": render_all(i.get("reasons", []), "en"),
              "text": i["text"]}
             for i in sorted((i for i in items if i.get("kind") == "candidate" and i.get("selected_round")),
                             key=lambda i: (i["selected_round"], -float(i["score"])))
