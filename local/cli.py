@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from relaycast.config import EventConfigError, load_event_config
+from relaycast.config import LANGUAGES, EventConfigError, load_event_config
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -59,7 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _rank(args: argparse.Namespace) -> int:
     from relaycast_local.rank import main as rank_main
 
-    return rank_main(args.file, experts=args.experts, experts_file=args.experts_file)
+    return rank_main(args.file, experts=args.experts, experts_file=args.experts_file, lang=args.lang)
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -72,7 +72,7 @@ def _init(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from relaycast_local.report import main as report_main
 
-    return report_main(args.event, out=args.out, local=args.local)
+    return report_main(args.event, out=args.out, local=args.local, lang=args.lang)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     rank.add_argument("file")
     rank.add_argument("--experts", help="expert handles with optional weights: @a,@b:2")
     rank.add_argument("--experts-file", help="take the experts of an event file (events/x.yaml)")
+    rank.add_argument("--lang", choices=LANGUAGES, default="en", help="the language of the reasons (default: en)")
     rank.set_defaults(run=_rank)
     deploy = commands.add_parser(
         "deploy", help="deploy an event's stack (checks the file and the account first; the networks' credentials from "
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("event")
     report.add_argument("--out", default="report/index.html", help="where to write the page (its figures go next to it as .json)")
     report.add_argument("--local", action="store_true", help=LOCAL_HELP)
+    report.add_argument("--lang", choices=LANGUAGES, help="the language of the picks' reasons (default: the event's first)")
     report.set_defaults(run=_report)
     status = commands.add_parser(
         "status", help="during the event: relays per network and mode, proposals, relay-posts, the platforms' budgets, "

@@ -18,6 +18,7 @@ from relaycast import credentials, quiet, selection
 from relaycast.config import EventConfig, EventConfigError, load_event_config
 from relaycast.insight import score_post
 from relaycast.policy import policy
+from relaycast.reasons import render_all
 from relaycast.storage import plain
 
 from .feed import OFF_TOPIC
@@ -172,10 +173,10 @@ def report(event: LocalEvent, approvals: int, sent_emails: list[dict[str, Any]])
         # unrelated chatter), and how many of those the floor alone would have let through.
         **_off_topic(event, items),
         "picks_per_session": _picks_per_session(config, items),
-        # What relaycast picked and why, in the order it picked them.
+        # What relaycast picked and why (its reasons in English), in the order it picked them.
         "picks": [
             {"round": i["selected_round"], "network": i["network"], "author": i["author"], "score": float(i["score"]),
-             "quality": float(i.get("quality", 0)), "reasons": list(i.get("reasons", [])),
+             "quality": float(i.get("quality", 0)), "reasons": render_all(i.get("reasons", []), "en"),
              "text": i["text"]}
             for i in sorted((i for i in items if i.get("kind") == "candidate" and i.get("selected_round")),
                             key=lambda i: (i["selected_round"], -float(i["score"])))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from relaycast import selection
+from relaycast.reasons import describe
 
 TWINT_REQUIRED = ("id", "tweet", "username")
 TWINT_OPTIONAL = ("nlikes", "nretweets", "nreplies", "reply_to", "language", "created_at", "date")
@@ -214,14 +215,15 @@ def experts_of_event(path: str) -> dict[str, float]:
     return {e.handle: e.weight for e in config.experts}
 
 
-def write_ranking(ranked: Iterable[tuple[Row, selection.Scored]], out: TextIO) -> None:
+def write_ranking(ranked: Iterable[tuple[Row, selection.Scored]], out: TextIO, lang: str = "en") -> None:
+    """The ranking as CSV, each row's reasons said in `lang`."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["id", "score", "reasons"])
     for row, scored in ranked:
-        writer.writerow([row.id, f"{scored.score:.3f}", ", ".join(scored.reasons)])
+        writer.writerow([row.id, f"{scored.score:.3f}", describe(scored.reasons, lang)])
 
 
-def main(path: str, *, experts: str | None = None, experts_file: str | None = None) -> int:
+def main(path: str, *, experts: str | None = None, experts_file: str | None = None, lang: str = "en") -> int:
     try:
         weights = experts_of_event(experts_file) if experts_file else {}
         weights.update(parse_experts(experts or ""))
@@ -236,7 +238,7 @@ def main(path: str, *, experts: str | None = None, experts_file: str | None = No
         if len(bad) > 10:
             print(f"  … and {len(bad) - 10} more", file=sys.stderr)
     try:
-        write_ranking(rank(rows, weights), sys.stdout)
+        write_ranking(rank(rows, weights), sys.stdout, lang)
         sys.stdout.flush()
     except BrokenPipeError:  # `relaycast rank f.csv | head`: the reader had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -296,25 +296,29 @@ def charts(figures: dict[str, Any], config: EventConfig) -> dict[str, str]:
     return out
 
 
-def render(figures: dict[str, Any], config: EventConfig) -> str:
+def render(figures: dict[str, Any], config: EventConfig, lang: str | None = None) -> str:
+    """The page; the picks' reasons (stored as codes) in `lang`, by default the event's first language."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     from markupsafe import Markup
 
     from relaycast.pages import count
+    from relaycast.reasons import describe
 
     environment = Environment(loader=FileSystemLoader(Path(__file__).parent / "data"), autoescape=select_autoescape(["html"]))
     environment.filters["count"] = partial(count, "en")  # the relays' pages' own grouping
+    lang = lang or config.languages[0]
+    environment.filters["reasons"] = partial(describe, lang=lang)
 
     svgs = {name: Markup(svg) for name, svg in charts(figures, config).items()}
-    return environment.get_template("report.html").render(f=figures, charts=svgs, config=config)
+    return environment.get_template("report.html").render(f=figures, charts=svgs, config=config, reasons_lang=lang)
 
 
-def write_report(config: EventConfig, stack: Stack, out: Path) -> dict[str, Any]:
-    """Gather, render, write `out` (and `out` with .json: the same figures); returns the figures."""
+def write_report(config: EventConfig, stack: Stack, out: Path, lang: str | None = None) -> dict[str, Any]:
+    """Gather, render, write `out` (and `out` with .json: the same figures, reasons as codes); returns the figures."""
     figures = gather(config, stack)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(figures, config))
+    out.write_text(render(figures, config, lang))
     out.with_suffix(".json").write_text(json.dumps(figures, indent=2, default=str) + "\n")
     return figures
 
@@ -329,9 +333,9 @@ def credentials_or_none() -> str | None:
     return None
 
 
-def main(event: str, out: str = "report/index.html", local: bool = False) -> int:
+def main(event: str, out: str = "report/index.html", local: bool = False, lang: str | None = None) -> int:
     """`relaycast report EVENT`: the deployed stack of EVENT's file, on AWS (where boto3 points), or with `local`
-    the event `relaycast deploy --local` runs."""
+    the event `relaycast deploy --local` runs; the picks' reasons in `lang` (default: the event's first language)."""
     import sys
     from contextlib import nullcontext
 
@@ -359,7 +363,7 @@ def main(event: str, out: str = "report/index.html", local: bool = False) -> int
         except StackNotFound as missing:
             print(f"relaycast report: {missing}; deploy it first (relaycast deploy {event})", file=sys.stderr)
             return 2
-        figures = write_report(config, stack, Path(out))
+        figures = write_report(config, stack, Path(out), lang)
     print(f"{out}: {figures['relays_carried']:,} relays carried {config.name}, {figures['posts']:,} posts, "
           f"reach {figures['reach']:,}, about ${figures['cost']['aws_usd'] + figures['cost']['platform_usd']:.2f}")
     return 0

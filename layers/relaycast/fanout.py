@@ -66,7 +66,7 @@ class Pick(BaseModel):
     text: str
     url: str
     score: str
-    reasons: str
+    reasons: list[str]  # codes (`relaycast.reasons`), rendered where a reader sees them
 
 
 class WorkItem(BaseModel):

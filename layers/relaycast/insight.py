@@ -20,40 +20,43 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-# Each rule: its weight (points at full strength) and the reason a reader sees. Signals, then penalties.
-RULES: dict[str, tuple[float, str]] = {
-    "substance": (3.0, "substantial text"),  # full weight at 30 content words
-    "speaker": (1.5, "attributes a point to a speaker"),
-    "quote": (1.0, "quotes a speaker"),
-    "citation": (0.8, "cites a paper"),
-    "figure": (1.2, "states a number"),
-    "method": (1.0, "names a method or tool"),
-    "explains": (0.6, "explains what it does"),
-    "finding": (0.4, "states a finding or claim"),  # per claim word, up to 3
-    "described_link": (0.5, "links a paper, code or slides with a description"),
-    "scholarly_link": (0.5, "links a paper or code"),
-    "expert": (1.5, "expert author"),  # per unit of the organiser's weight
-    "logistics": (-2.0, "logistics"),
-    "promotion": (-2.0, "promotion"),
-    "thanks": (-2.0, "thanks or congratulations"),  # half when the post has more to say
-    "chatter": (-1.5, "social chatter"),  # half when the post has more to say
-    "praise": (-1.5, "generic praise"),  # a third when the post has more to say
-    "announce": (-1.0, "announces a talk"),
-    "pointer": (-0.8, "names a talk, not what it said"),
-    "first_person": (-0.6, "about the author rather than the content"),  # per first-person word, up to 2
-    "reply": (-3.0, "reply fragment"),
-    "repost": (-2.0, "repost, not the original"),
-    "link_only": (-3.0, "link only"),
-    "short": (-1.5, "too short"),
-    "tags": (-1.0, "mostly tags"),
-    "sensitive": (-3.0, "possibly sensitive"),
-    # The learned part (`form_push`), one point per unit of its log-odds; one reason or the other by its sign.
-    "form": (1.0, "reads like the informative posts of other events"),
-    "form_low": (1.0, "reads like the uninformative posts of other events"),
+from relaycast.reasons import code
+
+# Each rule: its weight (points at full strength); its name is the reason's code (`relaycast.reasons` says it in
+# the reader's language). Signals, then penalties.
+RULES: dict[str, float] = {
+    "substance": 3.0,  # full weight at 30 content words
+    "speaker": 1.5,
+    "quote": 1.0,
+    "citation": 0.8,
+    "figure": 1.2,
+    "method": 1.0,
+    "explains": 0.6,
+    "finding": 0.4,  # per claim word, up to 3
+    "described_link": 0.5,
+    "scholarly_link": 0.5,
+    "expert": 1.5,  # per unit of the organiser's weight
+    "logistics": -2.0,
+    "promotion": -2.0,
+    "thanks": -2.0,  # half when the post has more to say
+    "chatter": -1.5,  # half when the post has more to say
+    "praise": -1.5,  # a third when the post has more to say
+    "announce": -1.0,
+    "pointer": -0.8,
+    "first_person": -0.6,  # per first-person word, up to 2
+    "reply": -3.0,
+    "repost": -2.0,
+    "link_only": -3.0,
+    "short": -1.5,
+    "tags": -1.0,
+    "sensitive": -3.0,
+    # The learned part (`form_push`), one point per unit of its log-odds; one code or the other by its sign.
+    "form": 1.0,
+    "form_low": 1.0,
 }
 FORM_SHOWN = 0.5  # a smaller push from the learned part is not worth a reason
 FULL_WORDS = 30  # content words for the full substance weight
-SUBSTANTIAL_WORDS = 18  # from this length "substantial text" is worth saying
+SUBSTANTIAL_WORDS = 18  # from this length the substance reason is worth saying
 THIN_WORDS = 20  # below this a social post has nothing else to offer
 
 
@@ -65,7 +68,7 @@ SUBSTANCE_RULES = frozenset({"substance", "speaker", "quote", "citation", "figur
 @dataclass(frozen=True)
 class Scored:
     score: float  # what orders posts: quality, plus the expert's weight and engagement
-    reasons: tuple[str, ...]
+    reasons: tuple[str, ...]  # codes, rendered by `relaycast.reasons`
     quality: float = 0.0  # the post alone: no author weight, no engagement
     substantive: bool = False  # at least one substance reason
 
@@ -572,10 +575,11 @@ def score_post(
     replies: int = 0,
     is_reply: bool = False,
     lang: str = "und",
-    rules: dict[str, tuple[float, str]] | None = None,
+    rules: dict[str, float] | None = None,
     model: FormModel | None = None,
 ) -> Scored:
-    """An insight score (about -8 to 12; chatter ends below 2) with the reasons that made it.
+    """An insight score (about -8 to 12; chatter ends below 2) with the reasons that made it (codes: a rule's
+    name, and `expert:<weight>`).
 
     `author` is accepted for the callers' convenience: the organiser's judgement of an author reaches the
     score through `expert_weight` only."""
@@ -585,23 +589,22 @@ def score_post(
     substantive = False
     strengths = features(text=text, expert_weight=expert_weight, is_reply=is_reply, lang=lang)
     for name, strength in strengths.items():
-        weight, reason = rules[name]
+        weight = rules[name]
         if not strength or not weight:
             continue
         if name == "expert":
             bonus += weight * strength
-            reasons.append(f"expert author (weight {expert_weight:g})")
+            reasons.append(code("expert", f"{expert_weight:g}"))
             continue
         quality += weight * strength
         if name != "substance" or strength * FULL_WORDS >= SUBSTANTIAL_WORDS:
-            reasons.append(reason)
+            reasons.append(name)
             substantive = substantive or (name in SUBSTANCE_RULES and weight > 0)
     push = form_push(text, strengths, model)
     name = "form" if push > 0 else "form_low"
-    weight, reason = rules[name]
-    quality += weight * push
-    if weight and abs(push) >= FORM_SHOWN:
-        reasons.append(reason)
+    quality += rules[name] * push
+    if rules[name] and abs(push) >= FORM_SHOWN:
+        reasons.append(name)
     # Engagement breaks ties only: at most half a point, whatever the likes.
     bonus += min(0.5, math.log1p(max(0, likes) + 2 * max(0, reposts) + max(0, replies)) * 0.08)
     return Scored(score=round(quality + bonus, 3), reasons=tuple(reasons), quality=round(quality, 3),

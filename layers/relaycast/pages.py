@@ -1,6 +1,6 @@
 """HTML and text rendering (jinja2, autoescaped) for the hosted page, the dashboard and e-mails: the pages'
-common context, the language switches, the relay's own language, and instants as the relay reads them (the
-`local_time` filters)."""
+common context, the language switches, the relay's own language, instants as the relay reads them (the
+`local_time` filters) and a pick's reasons (the `reasons` filter)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 
 from relaycast.i18n import CATALOGUES, translate
 from relaycast.networks import NETWORK_NAMES
+from relaycast.reasons import describe
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -77,6 +78,8 @@ def _environment(lang: str) -> Environment:
     )
     # Stored text (a receipt's reason, an error from a network) may contain "%": looked up, never formatted.
     environment.filters["tr"] = lambda text: CATALOGUES.get(lang, {}).get(str(text), text)
+    # A pick's stored reason codes, said in the page's language.
+    environment.filters["reasons"] = lambda codes: describe(codes, lang) or "—"
     environment.filters["https_url"] = https_url
     environment.filters["https_link"] = https_link
     environment.filters["local_time"] = pass_context(_iso_filter)

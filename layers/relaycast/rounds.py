@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from relaycast import clock, crypto, selection
 from relaycast.config import EventConfig
 from relaycast.fanout import author_key
-from relaycast.networks import NETWORK_NAMES, NetworkError, Post
+from relaycast.networks import NetworkError, Post
 from relaycast.networks.base import post_id_of
 from relaycast.networks.x import XNetwork
 from relaycast.observability import logger
 from relaycast.policy import policy
+from relaycast.reasons import code
 from relaycast.storage import Store
 
 if TYPE_CHECKING:
@@ -186,10 +187,10 @@ def borrowed(config: EventConfig, network: str, picks: list[dict[str, Any]]) -> 
     own posts of it first (`linkedin_posts`), then this round's picks of the other networks that have a public
     https address."""
     listed = [{"network": network, "post_id": post_id_of(urn), "ref": urn, "url": f"https://www.linkedin.com/feed/update/{urn}/",
-               "author": "", "text": "", "score": Decimal(0), "reasons": ["listed by the organiser"]}
+               "author": "", "text": "", "score": Decimal(0), "reasons": [code("listed")]}
               for urn in (config.linkedin_posts if network == "linkedin" else [])]
     others = [{"network": network, "post_id": post_id_of(p["url"]), "ref": p["url"], "url": p["url"], "author": p["author"],
-               "text": p["text"], "score": Decimal(p["score"]), "reasons": [f"picked on {NETWORK_NAMES[p['network']]}"]}
+               "text": p["text"], "score": Decimal(p["score"]), "reasons": [code("picked_on", p["network"])]}
               for p in picks if p["network"] != network and str(p.get("url", "")).startswith("https://")]
     now = clock.now().isoformat()
     return [{**c, "created_at": now, "expires_at": config.retention_ends} for c in listed + others]
@@ -204,5 +205,5 @@ def _pick(candidate: dict[str, Any]) -> dict[str, Any]:
         "text": candidate["text"],
         "url": candidate["url"],
         "score": str(candidate["score"]),
-        "reasons": ", ".join(candidate.get("reasons", [])) or "—",
+        "reasons": list(candidate.get("reasons", [])),  # codes: each page renders them in its reader's language
     }

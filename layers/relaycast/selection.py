@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from relaycast.insight import HASHTAG, MENTION, RULES, URL, WORD, Scored, clean, content_words, score_post
+from relaycast.reasons import code
 from relaycast.relevance import ON_TOPIC, Topic
 
 if TYPE_CHECKING:
@@ -150,10 +151,6 @@ def selection_total(cap: int) -> int:
 
 
 # --- the round's choice ---------------------------------------------------------------------------------
-def _ordinal(n: int) -> str:
-    return {2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")
-
-
 def _instant(value: Any) -> datetime | None:
     try:
         at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -199,13 +196,12 @@ def _programme_credit(post: Mapping[str, Any], judged: Any, weight: float) -> tu
     author being a programme speaker (an expert's default weight, unless the organiser weighed them already)."""
     value, codes = 0.0, []
     if judged.speakers:
-        speaker_weight, speaker_reason = RULES["speaker"]
-        if not {speaker_reason, "speaker"} & set(post.get("reasons") or []):
-            value += speaker_weight
-        codes.append(f"programme_speaker:{judged.speakers[0]}")
+        if "speaker" not in (post.get("reasons") or []):
+            value += RULES["speaker"]
+        codes.append(code("programme_speaker", judged.speakers[0]))
     if judged.speaker_author and not weight:
-        value += RULES["expert"][0] * SPEAKER_WEIGHT
-        codes.append(f"speaker_author:{judged.speaker_author}")
+        value += RULES["expert"] * SPEAKER_WEIGHT
+        codes.append(code("speaker_author", judged.speaker_author))
     return value, codes
 
 
@@ -263,18 +259,18 @@ def choose(
         others = len({str(c["author"]).lower() for c in members} - {str(best["author"]).lower()})
         if others:
             value += min(ECHO_MAX, ECHO_BONUS * others)
-            echo = [f"echoed by {others} other author{'s' if others > 1 else ''}"]
+            echo = [code("echoed", others)]
         judged = topic.judge(best, _instant(best.get("created_at")))
         if judged.off_topic:
             if topic.rule == "exclude":
                 continue
             value -= OFF_TOPIC_PENALTY
-            echo.append("off_topic")
+            echo.append(code("off_topic"))
         elif judged.relevance is not None and judged.relevance >= ON_TOPIC and not judged.session:
-            echo.append("on_topic")
+            echo.append(code("on_topic"))
         if judged.session:
             programme_session[len(offers)] = judged.session
-            echo.append(f"session:{judged.session}")
+            echo.append(code("session", judged.session))
         credit, codes = _programme_credit(best, judged, listed(str(best["author"])))
         offers.append((value + credit, best, echo + codes))
 
@@ -310,10 +306,10 @@ def choose(
         notes[i] = []
         if in_round or before[author]:
             value -= AUTHOR_PENALTY * in_round + EARLIER_AUTHOR_PENALTY * before[author]
-            notes[i].append(f"diversity: {_ordinal(in_round + before[author] + 1)} pick of @{post['author']} lowered")
+            notes[i].append(code("repeat_author", in_round + before[author] + 1, post["author"]))
         if any(same_session(i, j) for j in chosen):
             value -= SESSION_PENALTY
-            notes[i].append("diversity: same session as another pick lowered")
+            notes[i].append(code("same_session"))
         return value
 
     picks: list[dict[str, Any]] = []

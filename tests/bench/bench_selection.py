@@ -52,7 +52,7 @@ from relaycast_local.rank import Row, auc  # noqa: E402
 AUC_GOAL, TOP_GOAL, MARGIN, SCALE_GOAL = 0.85, 0.70, 0.10, 12.0
 CRISIS_GOAL, FRENCH_GAP, FRENCH_TAU = 0.75, 0.5, 0.8
 SAMPLE = Path(__file__).with_name("data") / "french_sample.csv"
-NO_LEARNING = {**insight.RULES, "form": (0.0, ""), "form_low": (0.0, "")}
+NO_LEARNING = {**insight.RULES, "form": 0.0, "form_low": 0.0}
 
 
 def top_share(scored: Sequence[tuple[float, bool]], fraction: float = 0.10) -> float:

@@ -159,6 +159,29 @@ def test_without_the_sweep_the_ttl_stream_ends_every_grant_once(event_file):
     assert figures["tokens_still_active"] == 0
 
 
+def test_picks_keep_reason_codes_the_demo_says_in_english_and_the_report_in_the_language_asked(finished_event, event_file):
+    import html
+    import json
+
+    from relaycast.config import load_event_config
+    from relaycast.reasons import MESSAGES, describe, render_all
+    from relaycast_local import report
+
+    figures, seen = finished_event
+    picked = sorted((i for i in seen["items"] if i.get("kind") == "candidate" and i.get("selected_round")),
+                    key=lambda i: (i["selected_round"], -float(i["score"])))
+    assert picked and all(r.partition(":")[0] in MESSAGES for i in picked for r in i["reasons"])  # stored as codes
+    assert [p["reasons"] for p in figures["picks"]] == [render_all(i["reasons"], "en") for i in picked]
+    page_file = Path(figures["report"]["path"])
+    data = json.loads(page_file.with_suffix(".json").read_text())
+    assert [p["reasons"] for p in data["picks"]] == [list(i["reasons"]) for i in picked]  # the report's figures: codes
+    config = load_event_config(event_file("whole-event"))
+    english, french = html.unescape(page_file.read_text()), html.unescape(report.render(data, config, "fr"))
+    for codes in (i["reasons"] for i in picked):
+        assert describe(codes, "en") in english and describe(codes, "fr") in french
+        assert describe(codes, "en") not in french
+
+
 def test_the_organisers_report_shows_its_charts_and_figures_in_chromium_and_loads_nothing(finished_event):
     """The page `relaycast report` writes (the demo's report/index.html), opened in Debian's Chromium: its charts
     are drawn, its headline figures are the stack's, and it asks the network for nothing."""

@@ -220,7 +220,7 @@ def test_the_rounds_read_the_tags_once_with_the_events_account_and_keep_its_sess
     assert set(stored) == {bsky.handle("amina"), bsky.handle("bruno")} and first["failed"] == []
     amina = stored[bsky.handle("amina")]
     assert amina["post_id"].isdigit() and amina["ref"].startswith("at://") and amina["url"].startswith("https://bsky.app/")
-    assert "expert author (weight 2)" in amina["reasons"]  # the expert named by their Bluesky handle is weighed as on X
+    assert "expert:2" in amina["reasons"]  # the expert named by their Bluesky handle is weighed as on X
     sealed = store.get("EVENT", "SOURCE#bluesky")
     assert sealed and not any(t in json.dumps(sealed, default=str) for t in bsky.sessions)
 

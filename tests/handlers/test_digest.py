@@ -21,10 +21,13 @@ from relaycast.storage import Store
 ROUND = "20261201T090000Z"
 PICKS = [
     {"network": "x", "post_id": "1000", "author": "amina_data", "text": "Insight 0 #HTS26: 40% fewer false positives",
-     "url": "https://x.com/amina_data/status/1000", "score": "7.5", "reasons": "states a number, expert author (weight 2)"},
+     "url": "https://x.com/amina_data/status/1000", "score": "7.5", "reasons": ["figure", "expert:2"]},
     {"network": "x", "post_id": "1001", "author": "amina_data", "text": "Insight 1 #HTS26 <b>not markup</b> & co",
-     "url": "https://x.com/amina_data/status/1001", "score": "5.1", "reasons": "quotes a speaker"},
+     "url": "https://x.com/amina_data/status/1001", "score": "5.1", "reasons": ["quote"]},
 ]
+# The picks' reasons (stored as codes) as each language reads them.
+SHOWN = {"en": {"1000": "states a number, expert author (weight 2)", "1001": "quotes a speaker"},
+         "fr": {"1000": "donne un chiffre, auteur expert (poids 2)", "1001": "cite un orateur"}}
 
 
 @pytest.fixture
@@ -110,7 +113,7 @@ def test_one_digest_per_relay_and_round_to_confirmed_addresses_only_in_their_lan
     (mail,) = sent_mail("en@example.net", "to approve")
     assert "2 post(s) to approve for Handler Test Summit" in mail.subject
     for pick in PICKS:
-        for shown in (pick["author"], pick["text"], pick["url"], pick["reasons"]):
+        for shown in (pick["author"], pick["text"], pick["url"], SHOWN["en"][pick["post_id"]]):
             assert shown in mail.body  # exactly as it would be reposted, nothing escaped in a text mail
     assert "An earlier round's post" not in mail.body  # one round per digest
     assert "01/12/2026 22:00 CET" in mail.body  # 12 hours after 09:00 UTC, in the event's time zone
@@ -122,11 +125,16 @@ def test_one_digest_per_relay_and_round_to_confirmed_addresses_only_in_their_lan
     assert "publication(s) à approuver" in mail_fr.subject
     assert "Approuver le repartage" in mail_fr.body and "jusqu'au 01/12/2026 22:00 CET" in mail_fr.body
     assert all(path.endswith("&lang=fr") for path in links(mail_fr, settings).values())
+    assert all(SHOWN["fr"][p] in mail_fr.body and SHOWN["en"][p] not in mail_fr.body for p in SHOWN["fr"])
 
     assert sent_mail("late@example.net", "approve") == []  # an unconfirmed address gets nothing
     assert len(sent_mail("late@example.net")) == 1  # its confirmation request only
     digests = [i for i in store.table.scan()["Items"] if i["kind"] == "digest"]
     assert sorted(d["relay_id"] for d in digests) == sorted([en, fr])
+    # Each proposal keeps the pick's codes: the page and the mail say them in their reader's language.
+    codes = {p["post_id"]: p["reasons"] for p in PICKS}
+    proposals = [i for i in store.table.scan()["Items"] if i["kind"] == "proposal" and i.get("round") == ROUND]
+    assert proposals and all(p["reasons"] == codes[p["post_id"]] for p in proposals)
 
     # The same work item again (SQS delivers at least once) writes and mails nothing more.
     before = table_snapshot(store)
@@ -195,7 +203,7 @@ def test_the_approve_link_shows_the_post_then_approves_once_and_queues_one_job(e
     shown = client.http.get(found[("approve", "1001")])
     page = html.unescape(shown.body.decode())
     assert shown.status_code == 200
-    for text in (PICKS[1]["text"], "@amina_data", PICKS[1]["reasons"], PICKS[1]["url"], "Approve repost", "01/12/2026 22:00"):
+    for text in (PICKS[1]["text"], "@amina_data", SHOWN["en"]["1001"], PICKS[1]["url"], "Approve repost", "01/12/2026 22:00"):
         assert text in page
     assert "<b>not markup</b>" not in shown.body.decode()  # the post's text is escaped on the page
     assert re.search(r'<form method="post" action="[^"]*/proposal/approve"', page)
@@ -234,6 +242,28 @@ def test_the_skip_link_skips_and_the_dashboard_says_not_published(env, store, x_
     assert again.status_code == 409 and "déjà été passée" in again.body.decode()
     board = html.unescape(client.http.get(f"/relay?t={relays.dashboard_token(Store(settings.table_name), settings, relay_id)}").body.decode())
     assert "passé (non publié) · @amina_data: Insight 0" in board
+
+
+def test_the_dashboard_says_each_proposals_reasons_in_the_relays_language(env, store, x_sandbox, frozen_clock):
+    settings, client = env["settings"], env["client"]
+    en = relay(store, settings, x_sandbox, "relay_reads_en")
+    fr = relay(store, settings, x_sandbox, "relay_reads_fr", lang="fr")
+    fan_out(env, frozen_clock, [en, fr])
+    # Items another version wrote: a reason as text (before reasons were codes), and a code this one does not know.
+    older = {**PICKS[0], "post_id": "998", "reasons": "substantial text"}
+    newer = {**PICKS[0], "post_id": "997", "reasons": ["figure", "on_programme:Keynote: data"]}
+    write_proposals(store, frozen_clock, [en, fr], ROUND, [older, newer])
+
+    def board(relay_id):
+        answer = client.http.get(f"/relay?t={relays.dashboard_token(Store(settings.table_name), settings, relay_id)}")
+        assert answer.status_code == 200
+        return html.unescape(answer.body.decode())
+
+    english, french = board(en), board(fr)
+    assert '<html lang="fr">' in french
+    assert all(SHOWN["en"][p] in english and SHOWN["fr"][p] not in english for p in SHOWN["en"])
+    assert all(SHOWN["fr"][p] in french and SHOWN["en"][p] not in french for p in SHOWN["fr"])
+    assert "· substantial text" in french and "· donne un chiffre, on_programme:Keynote: data" in french
 
 
 def test_an_expired_link_answers_410_and_the_next_round_records_the_proposal_as_expired(env, store, x_sandbox, frozen_clock):

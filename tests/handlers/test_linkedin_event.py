@@ -89,7 +89,8 @@ def test_a_relay_connects_and_gets_the_organisers_post_then_the_other_networks_p
     picks = rounds.select(store, config, "r-1")["picks"]
     on_linkedin = [p for p in picks if p["network"] == "linkedin"]
     assert [p["url"] for p in on_linkedin] == [f"https://www.linkedin.com/feed/update/{listed.urn}/", "https://x.com/amina_data/status/1001"]
-    assert on_linkedin[1]["reasons"] == "picked on X" and on_linkedin[1]["author"] == "amina_data"
+    assert on_linkedin[0]["reasons"] == ["listed"] and on_linkedin[1]["reasons"] == ["picked_on:x"]
+    assert on_linkedin[1]["author"] == "amina_data"
     assert [p["network"] for p in rounds.select(store, config, "r-2")["picks"]] == []  # never the same pick twice
 
     publish = load_function("publish")

@@ -13,10 +13,13 @@ from handler_support import EVENT, FORM, load_function, sent_mail, table_snapsho
 
 PICKS = [
     {"network": "x", "post_id": "1000", "author": "amina_data", "text": "Insight 0 #HTS26", "url": "https://x.com/i/status/1000",
-     "score": "7.5", "reasons": "states a number, expert author (weight 2)"},
+     "score": "7.5", "reasons": ["figure", "expert:2"]},
     {"network": "x", "post_id": "1001", "author": "k_osei", "text": "Insight 1 #HTS26", "url": "https://x.com/i/status/1001",
-     "score": "5.1", "reasons": "quotes a speaker"},
+     "score": "5.1", "reasons": ["quote", "echoed:1"]},
 ]
+# The picks' reasons (stored as codes) as each language reads them.
+SHOWN = {"en": ["states a number, expert author (weight 2)", "quotes a speaker, echoed by 1 other author"],
+         "fr": ["donne un chiffre, auteur expert (poids 2)", "cite un orateur, reprise par 1 autre auteur"]}
 
 
 @pytest.fixture
@@ -51,9 +54,13 @@ def test_the_moderator_gets_one_mail_with_a_signed_link_and_sees_scores_and_reas
     assert store.get("ROUND#20261201T090000Z", "MODERATION")["task_token"] == "token-2"
     assert len(sent_mail("mod@example.org")) == 1
     page = html.unescape(client.http.get(f"/moderate?t={token}").body.decode())
-    for pick in PICKS:
-        assert pick["reasons"] in page and pick["text"] in page and f'name="pick-{pick["post_id"]}"' in page
+    for pick, reasons in zip(PICKS, SHOWN["en"], strict=True):  # the event's first language
+        assert reasons in page and pick["text"] in page and f'name="pick-{pick["post_id"]}"' in page
     assert "token-2" not in page  # the task token never leaves the table
+    # A moderator who reads French (their switch, or their browser) reads the reasons in French.
+    for asked in ({"path": f"/moderate?t={token}&lang=fr"}, {"path": f"/moderate?t={token}", "headers": {"Accept-Language": "fr"}}):
+        french = html.unescape(client.http.get(**asked).body.decode())
+        assert all(r in french for r in SHOWN["fr"]) and not any(r in french for r in SHOWN["en"])
 
 
 @pytest.mark.parametrize(

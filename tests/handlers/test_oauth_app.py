@@ -46,7 +46,7 @@ def test_the_page_speaks_french_when_asked_and_remembers_it(client):
 
 
 def test_every_catalogued_template_message_has_a_french_translation():
-    """Every `_('…')` in a template is in the French catalogue (a missing one would show English)."""
+    """Every `_('…')` in a template, refusal and reason is in the French catalogue (a missing one would show English)."""
     from pathlib import Path
 
     from relaycast.i18n import FR
@@ -63,6 +63,12 @@ def test_every_catalogued_template_message_has_a_french_translation():
     refusals = refusal_messages(sources, "InstanceRejected")
     assert len(refusals) > 25
     assert sorted(m for m in refusals if m not in FR) == []
+    # And every reason a pick can carry (`relaycast.reasons`), plural forms included.
+    from relaycast.reasons import MESSAGES
+
+    reasons = {text for m in MESSAGES.values() for text in (m.text, m.plural) if text}
+    assert len(reasons) > 25
+    assert sorted(m for m in reasons if m not in FR) == []
 
 
 def test_connect_stores_a_short_lived_state_binds_the_browser_and_redirects_with_pkce(client, store):

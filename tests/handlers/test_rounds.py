@@ -8,6 +8,7 @@ from handler_support import EVENT, load_function
 from relaycast.config import parse_event_config
 from relaycast.fanout import Relay, relays_with_room
 from relaycast.networks import Post
+from relaycast.reasons import MESSAGES
 from relaycast.rounds import candidate_item, select
 
 CONFIG = parse_event_config(EVENT)
@@ -30,7 +31,9 @@ def add(store, texts, start_id=100, author="someone", at=None):
 def test_candidates_carry_score_and_reasons(store):
     add(store, INSIGHT[:1], author="amina_data")
     item = store.candidates()[0]
-    assert float(item["score"]) > 5 and "expert author (weight 2)" in item["reasons"]
+    # Stored as codes (a rule's name, the expert's weight), never as text in one language.
+    assert float(item["score"]) > 5 and "expert:2" in item["reasons"]
+    assert item["reasons"] and all(r.partition(":")[0] in MESSAGES for r in item["reasons"])
 
 
 def test_select_paces_picks_and_the_fan_out_names_relays_with_room(store, frozen_clock):
@@ -69,7 +72,9 @@ def test_select_handler_selects_then_fans_out_work_items_to_the_propose_queue(st
     result = select({}, lambda_context)
     assert len(result["picks"]) >= 1 and "relays" not in result
     pick = result["picks"][0]
-    assert all(isinstance(pick[k], str) for k in ("network", "post_id", "author", "text", "url", "score", "reasons"))
+    assert all(isinstance(pick[k], str) for k in ("network", "post_id", "author", "text", "url", "score"))
+    stored = next(c for c in store.candidates() if c["post_id"] == pick["post_id"])
+    assert pick["reasons"] == list(stored["reasons"]) and set(pick["reasons"]) <= set(MESSAGES)  # the candidate's codes, as they are
     assert result["proposal_expires_at"] <= int(CONFIG.access_ends.timestamp())
 
     sqs = boto3.client("sqs")

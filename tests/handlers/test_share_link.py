@@ -67,7 +67,7 @@ def propose(store, relay_id, post_id, network="x", url=None):
     store.put_new({
         "pk": f"RELAY#{relay_id}", "sk": f"PROPOSAL#{network}#{post_id}", "kind": "proposal", "relay_id": relay_id,
         "network": network, "post_id": post_id, "author": "amina_data", "text": f"Insight {post_id} #HTS26",
-        "url": url or f"https://x.com/amina_data/status/{post_id}", "score": "0.9", "reasons": "expert",
+        "url": url or f"https://x.com/amina_data/status/{post_id}", "score": "0.9", "reasons": ["expert:2"],
         "status": "pending", "proposed_at": "2026-12-01T09:00:00+00:00",
         "proposal_expires_at": int(Settings.from_env().event().access_ends.timestamp()),
     })

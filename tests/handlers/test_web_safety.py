@@ -186,7 +186,7 @@ def put_proposal(store, relay_id, post_id, url, status="pending"):
 
     store.put_new({"pk": f"RELAY#{relay_id}", "sk": f"PROPOSAL#x#{post_id}", "kind": "proposal", "relay_id": relay_id,
                    "network": "x", "post_id": post_id, "status": status, "author": "amina_data", "text": "An insight",
-                   "score": 5, "reasons": "expert", "url": url,
+                   "score": 5, "reasons": ["expert:2"], "url": url,
                    "proposal_expires_at": Settings.from_env().event().retention_ends})
 
 
@@ -234,7 +234,7 @@ def test_the_proposal_page_and_the_digest_never_link_a_javascript_or_http_url(cl
         page = client.http.get(f"/proposal/approve?p={digest.link_token(settings, proposal, 'approve')}").body.decode()
         assert "original post" in page and url not in hrefs(html.unescape(page)) and not any(h.startswith(("javascript", "http:")) for h in hrefs(page))
     text = pages.render("digest_email.txt", "en", config=settings.event(), until="x", dashboard="https://localhost/relay",
-                        entries=[{"author": "a", "score": 1, "reasons": "r", "text": "t", "url": "javascript:alert(1)",
+                        entries=[{"author": "a", "score": 1, "reasons": ["figure"], "text": "t", "url": "javascript:alert(1)",
                                   "approve": "https://localhost/a", "skip": "https://localhost/s"}])
     assert "javascript:" not in text and "Original post: —" in text
 
@@ -243,9 +243,9 @@ def test_the_moderation_page_never_links_a_javascript_or_http_url(stack_env):
     from relaycast import pages
     from relaycast.settings import Settings
 
-    picks = [{"post_id": "1", "author": "a", "score": 1, "reasons": "r", "text": "t", "url": "javascript:alert(1)"},
-             {"post_id": "2", "author": "b", "score": 1, "reasons": "r", "text": "t", "url": "http://insecure.example/2"},
-             {"post_id": "3", "author": "c", "score": 1, "reasons": "r", "text": "t", "url": "https://x.com/c/status/3"}]
+    picks = [{"post_id": "1", "author": "a", "score": 1, "reasons": ["figure"], "text": "t", "url": "javascript:alert(1)"},
+             {"post_id": "2", "author": "b", "score": 1, "reasons": ["figure"], "text": "t", "url": "http://insecure.example/2"},
+             {"post_id": "3", "author": "c", "score": 1, "reasons": ["figure"], "text": "t", "url": "https://x.com/c/status/3"}]
     page = pages.render("moderate.html", "en", config=Settings.from_env().event(), base="https://localhost", switches=[],
                         token="t", local_time_epoch=lambda e: "", round={"round": "r", "deadline": 0, "status": "waiting", "picks": picks})
     assert hrefs(page) == ["https://x.com/c/status/3"] and page.count("original post") == 3

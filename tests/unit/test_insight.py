@@ -4,13 +4,15 @@ from pathlib import Path
 import pytest
 
 from relaycast import insight
+from relaycast.reasons import render, render_all
 from relaycast_local.rank import auc, read_posts
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def reasons(text, **kw):
-    return insight.score_post(text=text, **kw).reasons
+    """The post's reasons as an English reader sees them (the scorer gives codes)."""
+    return render_all(insight.score_post(text=text, **kw).reasons)
 
 
 def score(text, **kw):
@@ -58,7 +60,7 @@ def test_each_reason_fires_on_a_minimal_example_in_english_and_french(reason, en
 
 
 def test_signals_raise_and_penalties_lower_the_score():
-    weights = {reason: weight for weight, reason in insight.RULES.values()}
+    weights = {render(name): weight for name, weight in insight.RULES.items()}
     assert all(weights[reason] > 0 for reason, _, _ in SIGNALS)
     assert all(weights[reason] < 0 for reason, _, _ in PENALTIES)
 
@@ -67,19 +69,20 @@ def test_the_score_is_the_sum_of_its_reasons():
     rules = dict(insight.RULES)
     text = "AV: chromatin states differ by 38% between cell types"
     base = score(text)
-    rules["figure"] = (0.0, "states a number")
-    assert score(text, rules=rules) == pytest.approx(base - insight.RULES["figure"][0])
-    assert "states a number" not in insight.score_post(text=text, rules=rules).reasons
+    rules["figure"] = 0.0
+    assert score(text, rules=rules) == pytest.approx(base - insight.RULES["figure"])
+    assert "figure" in insight.score_post(text=text).reasons
+    assert "figure" not in insight.score_post(text=text, rules=rules).reasons
 
 
 def test_substance_beats_chatter_even_with_likes_and_experts_add_their_weight():
     insight_post = "Keynote: the new index cut query latency by 38% on 2 TB of logs, measured against the old B-tree approach"
     chatter = insight.score_post(text="Congrats to the team!! Well deserved award", likes=400, reposts=80)
     assert score(insight_post) > chatter.score + 4
-    assert "thanks or congratulations" in chatter.reasons
+    assert "thanks" in chatter.reasons
     plain, expert = insight.score_post(text=insight_post), insight.score_post(text=insight_post, expert_weight=2)
-    assert expert.score == pytest.approx(plain.score + 2 * insight.RULES["expert"][0])
-    assert "expert author (weight 2)" in expert.reasons
+    assert expert.score == pytest.approx(plain.score + 2 * insight.RULES["expert"])
+    assert "expert:2" in expert.reasons and not any(r.startswith("expert") for r in plain.reasons)
     # Engagement only breaks ties: a thousand likes are worth less than one signal.
     assert score("Caching hides slow queries", likes=1000, reposts=500) - score("Caching hides slow queries") <= 0.5
 

@@ -52,15 +52,15 @@ def test_the_learned_part_counts_in_quality_and_says_so_when_it_matters():
     sympathy = "So sad, praying for everyone there. My heart goes out to them"
     pushed_up = insight.score_post(text=report)
     pushed_down = insight.score_post(text=sympathy)
-    assert insight.RULES["form"][1] in pushed_up.reasons
-    assert insight.RULES["form_low"][1] in pushed_down.reasons
-    without = {**insight.RULES, "form": (0.0, ""), "form_low": (0.0, "")}
+    assert "form" in pushed_up.reasons
+    assert "form_low" in pushed_down.reasons
+    without = {**insight.RULES, "form": 0.0, "form_low": 0.0}
     assert pushed_up.quality > insight.score_post(text=report, rules=without).quality
     assert pushed_down.quality < insight.score_post(text=sympathy, rules=without).quality
     # A push too small to matter gets no reason.
     for text in ("Caching hides slow queries", report, sympathy):
         push = insight.form_push(text, insight.features(text=text))
-        shown = {insight.RULES["form"][1], insight.RULES["form_low"][1]} & set(insight.score_post(text=text).reasons)
+        shown = {"form", "form_low"} & set(insight.score_post(text=text).reasons)
         assert bool(shown) == (abs(push) >= insight.FORM_SHOWN)
 
 

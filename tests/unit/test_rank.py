@@ -62,6 +62,25 @@ def test_rank_reads_the_plain_format_and_weighs_experts(tmp_path):
     assert from_event["id"] == "b"  # example.yaml lists @amina_data with weight 2
 
 
+def test_rank_says_the_reasons_in_french_when_asked(tmp_path):
+    feed = write(tmp_path / "posts.csv", PLAIN, [
+        ["a", INSIGHT, "amina_data", "2026-12-01T10:00:00Z", "0", "0", "0", "en", "false"],
+        ["c", "Le café est servi salle 3 #CONF", "orga", "2026-12-01T10:02:00Z", "5", "1", "0", "fr", ""],
+    ])
+    english = rank(feed, "--experts", "@amina_data:1.5")
+    french = rank(feed, "--experts", "@amina_data:1.5", "--lang", "fr")
+    assert english.returncode == french.returncode == 0, french.stderr
+    en, fr = ranking(english.stdout), ranking(french.stdout)
+    assert [(r["id"], r["score"]) for r in fr] == [(r["id"], r["score"]) for r in en]  # the same ranking, other words
+    assert "donne un chiffre" in fr[0]["reasons"] and "auteur expert (poids 1,5)" in fr[0]["reasons"]
+    assert "logistique" in fr[1]["reasons"]
+    assert "states a number" in en[0]["reasons"] and "expert author (weight 1.5)" in en[0]["reasons"]
+    said = [{part for r in rows for part in r["reasons"].split(", ")} for rows in (en, fr)]
+    assert len(said[0]) == len(said[1]) > 3 and not said[0] & said[1]  # every reason said, none left in English
+    refused = rank(feed, "--lang", "de")
+    assert refused.returncode == 2 and "invalid choice: 'de'" in refused.stderr
+
+
 def test_rank_on_the_shared_twint_feed_uses_the_lambda_scorer():
     feed = ROOT.parent / "shared" / "data" / "events" / "ISMB2019.csv"
     if not feed.exists():

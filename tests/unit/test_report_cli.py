@@ -70,3 +70,9 @@ def test_status_without_credentials_is_one_line(tmp_path):
                             capture_output=True, text=True, env=env, cwd=ROOT)
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
         "relaycast status: no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run aws configure"]
+
+
+def test_a_language_the_report_cannot_speak_is_refused(tmp_path):
+    result = _run(str(ROOT / "events" / "example.yaml"), "--lang", "de", "--out", str(tmp_path / "r.html"))
+    assert result.returncode == 2 and "--lang: invalid choice: 'de'" in result.stderr
+    assert not (tmp_path / "r.html").exists()
