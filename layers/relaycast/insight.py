@@ -70,7 +70,7 @@ class Scored:
     score: float  # what orders posts: quality, plus the expert's weight and engagement
     reasons: tuple[str, ...]  # codes, rendered by `relaycast.reasons`
     quality: float = 0.0  # the post alone: no author weight, no engagement
-    substantive: bool = False  # at least one substance reason
+    substantive: bool = False  # at least one substance reason, and not a copy of another's post
 
     def eligible(self, floor: float) -> bool:
         """Worth a relay's name: something of substance, and enough of it (`floor`: the event's `quality_floor`);
@@ -600,6 +600,8 @@ def score_post(
         if name != "substance" or strength * FULL_WORDS >= SUBSTANTIAL_WORDS:
             reasons.append(name)
             substantive = substantive or (name in SUBSTANCE_RULES and weight > 0)
+    # A hand-made repost ("RT @x: …") carries another author's substance: the original is the one to pick.
+    substantive = substantive and not strengths["repost"]
     push = form_push(text, strengths, model)
     name = "form" if push > 0 else "form_low"
     quality += rules[name] * push

@@ -140,7 +140,7 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
     verified = {(g.get("network"), author_key(g["username"])) for g in grants
                 if g.get("username") and g.get("mode") != "share-link"}
     fresh = [c for c in fresh if (c["network"], author_key(c["author"])) not in verified]
-    picks: list[dict[str, Any]] = []
+    made: list[dict[str, Any]] = []  # the picks of the networks read, as `choose` made them (reasons, quality)
     allowed = 0
     borrowing: list[tuple[str, int]] = []  # networks without a source (LinkedIn), with their allowance
     for network in config.networks:  # each network's picks come from its own sources, paced on their own
@@ -160,10 +160,11 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
             already_selected=[c for c in selected if c["network"] == network],
             expert_weight=config.expert_weight, event_tags=config.hashtags, floor=config.quality_floor, topic=topic,
         )
-        picks += [_pick(c) for c in chosen if store.mark_selected(c["network"], c["post_id"], round_id)]
+        made += [c for c in chosen if store.mark_selected(c["network"], c["post_id"], round_id)]
+    picks = [_pick(c) for c in made]
     for network, n in borrowing:
         taken: list[dict[str, Any]] = []
-        for candidate in borrowed(config, network, picks):
+        for candidate in borrowed(config, network, made):
             if len(taken) == n:
                 break
             # A candidate stored before (an earlier round's) is not taken again.
@@ -184,13 +185,14 @@ def select(store: Store, config: EventConfig, round_id: str) -> dict[str, Any]:
 
 def borrowed(config: EventConfig, network: str, picks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The candidates of a network the rounds cannot read (LinkedIn), in the order they are taken: the organiser's
-    own posts of it first (`linkedin_posts`), then this round's picks of the other networks that have a public
-    https address."""
+    own posts of it first (`linkedin_posts`), then this round's picks of the other networks (as `choose` made them)
+    that have a public https address, with their quality and their reasons after the network they were picked on."""
     listed = [{"network": network, "post_id": post_id_of(urn), "ref": urn, "url": f"https://www.linkedin.com/feed/update/{urn}/",
                "author": "", "text": "", "score": Decimal(0), "reasons": [code("listed")]}
               for urn in (config.linkedin_posts if network == "linkedin" else [])]
     others = [{"network": network, "post_id": post_id_of(p["url"]), "ref": p["url"], "url": p["url"], "author": p["author"],
-               "text": p["text"], "score": Decimal(p["score"]), "reasons": [code("picked_on", p["network"])]}
+               "text": p["text"], "score": Decimal(str(p["score"])), "quality": Decimal(str(p.get("quality", 0))),
+               "substantive": bool(p.get("substantive")), "reasons": [code("picked_on", p["network"]), *p.get("reasons", [])]}
               for p in picks if p["network"] != network and str(p.get("url", "")).startswith("https://")]
     now = clock.now().isoformat()
     return [{**c, "created_at": now, "expires_at": config.retention_ends} for c in listed + others]

@@ -89,7 +89,11 @@ def test_a_relay_connects_and_gets_the_organisers_post_then_the_other_networks_p
     picks = rounds.select(store, config, "r-1")["picks"]
     on_linkedin = [p for p in picks if p["network"] == "linkedin"]
     assert [p["url"] for p in on_linkedin] == [f"https://www.linkedin.com/feed/update/{listed.urn}/", "https://x.com/amina_data/status/1001"]
-    assert on_linkedin[0]["reasons"] == ["listed"] and on_linkedin[1]["reasons"] == ["picked_on:x"]
+    x_pick = next(p for p in picks if p["network"] == "x")
+    assert on_linkedin[0]["reasons"] == ["listed"] and on_linkedin[1]["reasons"] == ["picked_on:x", *x_pick["reasons"]]
+    (borrowed,) = [i for i in store.table.scan()["Items"] if i.get("kind") == "candidate" and i["network"] == "linkedin"
+                   and i["post_id"] == on_linkedin[1]["post_id"]]
+    assert borrowed["quality"] > 0 and borrowed["substantive"]  # the X pick's own, not a listed post's zero
     assert on_linkedin[1]["author"] == "amina_data"
     assert [p["network"] for p in rounds.select(store, config, "r-2")["picks"]] == []  # never the same pick twice
 

@@ -95,6 +95,13 @@ def test_french_and_english_insight_rank_alike_and_above_chatter():
     assert min(score(english), score(french)) > max(score(c, lang="fr") for c in chatter) + 3
 
 
+def test_a_hand_made_repost_is_never_eligible_however_good_its_original():
+    original = "Jane Doe: the model cut errors by 27% on the public dataset, because labels were cleaned first"
+    assert insight.score_post(text=original).eligible(2.0)
+    copy = insight.score_post(text=f"RT @quentin: {original}", expert_weight=2)
+    assert copy.quality >= 2.0 and "repost" in copy.reasons  # good enough, but someone else's
+    assert not copy.substantive and not copy.eligible(0.0)
+
 def test_times_rooms_and_years_are_not_figures_but_quantities_are():
     assert insight.figures("Session at 10:30 in room 12, booth 7, poster B-14, July 24 2019") == []
     assert insight.figures("1 in 4 samples, 84.5% confirmed, 2 TB, 148,000 genomes")

@@ -77,3 +77,4 @@ def test_the_french_sample_scores_like_its_english_originals():
     assert kendalltau([e.score for e in english], [f.score for f in french]).statistic >= 0.8
     same_side = sum(e.eligible(2.0) == f.eligible(2.0) for e, f in zip(english, french, strict=True))
     assert same_side >= 0.9 * len(sample)
+
