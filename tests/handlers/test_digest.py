@@ -348,7 +348,7 @@ def test_bad_links_get_a_4xx_page_and_change_nothing(env, store, x_sandbox, froz
 
 
 def test_a_refused_link_speaks_the_relays_language(env, store, x_sandbox, frozen_clock):
-    settings, client = env["settings"], env["client"]
+    client = env["client"]
     _, found = digest_links(env, store, x_sandbox, frozen_clock, "relay_fr_bad", "frbad@example.net", lang="fr")
     path = found[("approve", "1000")]
     wrong = client.http.get(path.replace("/proposal/approve", "/proposal/skip"))

@@ -324,7 +324,6 @@ def test_a_second_network_joins_the_same_dashboard(client, store, x_sandbox, mon
 
 
 def test_a_decided_proposal_cannot_be_decided_the_other_way(client, store, x_sandbox):
-    from relaycast import rounds
     from relaycast.settings import Settings
 
     browser = Browser(client, x_sandbox)
