@@ -1,4 +1,5 @@
-"""`pip install .` ships every module of `relaycast` and `relaycast_local`, the templates and the local data.
+"""`pip install .` ships every module of `relaycast` and `relaycast_local`, the templates, the scorer's weights
+and the local data.
 
 The wheel is built offline from a copy of the sources (the tree itself stays clean) and compared with them, so
 a new module, subpackage or data file is checked without a list.
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Package → the folder it is built from.
 FOLDERS = {"relaycast": Path("layers/relaycast"), "relaycast_local": Path("local")}
 #: Folders shipped whole, code or not.
-DATA = {"relaycast": ("templates",), "relaycast_local": ("data",)}
+DATA = {"relaycast": ("templates", "data"), "relaycast_local": ("data",)}
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
