@@ -40,8 +40,12 @@ TOLERANCE = 1e-3  # what `--check` forgives: another machine's floating point, n
 class Labelled:
     row: Row
     label: int  # conference feeds: 0, 1 or 2; crisis events: 1 informative, 0 not
-    positive: bool
     credit: float  # how positive training takes it: label 1 ("some content") counts in part
+
+    @property
+    def positive(self) -> bool:
+        """What the benchmarks rank for: label 2 on a conference feed, informative in a crisis."""
+        return self.credit == 1.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ def conference_feeds(data: Path) -> list[Feed]:
         with labels.open(newline="") as stream:
             pairs = [(int(r["label"]), r["id"]) for r in csv.DictReader(stream)]
         credit = {0: 0.0, 1: SOME_CONTENT, 2: 1.0}
-        labelled = [Labelled(posts[i], label, label == 2, credit[label]) for label, i in pairs if i in posts]
+        labelled = [Labelled(posts[i], label, credit[label]) for label, i in pairs if i in posts]
         feeds.append(Feed(name, "conference", labelled, sum(i not in posts for _, i in pairs), (labels, posts_file)))
     return feeds
 
@@ -73,7 +77,7 @@ def crisis_feeds(data: Path) -> list[Feed]:
         with path.open(newline="", encoding="utf-8", errors="replace") as stream:
             rows = [r for r in csv.DictReader(stream, skipinitialspace=True) if r["Informativeness"] != "Not applicable"]
         informative = [r["Informativeness"] == INFORMATIVE for r in rows]
-        labelled = [Labelled(Row(id=r["Tweet ID"], text=r["Tweet Text"], author=""), int(yes), yes, float(yes))
+        labelled = [Labelled(Row(id=r["Tweet ID"], text=r["Tweet Text"], author=""), int(yes), float(yes))
                     for r, yes in zip(rows, informative, strict=True)]
         feeds.append(Feed(path.name.removesuffix("-tweets_labeled.csv"), "crisis", labelled, sources=(path,)))
     return feeds

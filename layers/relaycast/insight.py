@@ -13,6 +13,7 @@ on tokens, not through large regexes.
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 from collections.abc import Iterable
@@ -522,12 +523,13 @@ def form_inputs(text: str, strengths: dict[str, float]) -> dict[str, float]:
     tokens = [t.lower() for t in tokens_of(no_links)]
     vocabulary = set(tokens)
     spaced = len(text.split()) or 1
+    hashtags = len(HASHTAG.findall(text))
     inputs = {name: value for name, value in strengths.items() if name != "expert" and value}
     inputs.update({
         "length": math.log1p(len(words)),
         "links": min(2, len(URL.findall(text))),
-        "hashtags": min(4, len(HASHTAG.findall(text))),
-        "hashtag_share": len(HASHTAG.findall(text)) / spaced,
+        "hashtags": min(4, hashtags),
+        "hashtag_share": hashtags / spaced,
         "mentions": min(4, len(MENTION.findall(text))),
         "question": float("?" in no_links),
         "exclamation": float("!" in no_links),
@@ -554,8 +556,7 @@ class FormModel:
 
 @cache
 def form_model() -> FormModel:
-    import json  # only the first score of a process reads the file
-
+    """The shipped weights, read once per process (the first score)."""
     shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
     return FormModel(intercept=shipped["intercept"], weights=shipped["weights"])
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from relaycast.insight import HASHTAG, MENTION, RULES, URL, WORD, Scored, clean, content_words, score_post
 from relaycast.reasons import code
-from relaycast.relevance import ON_TOPIC, Topic
+from relaycast.relevance import ON_TOPIC, Judgement, Topic
 
 if TYPE_CHECKING:
     from relaycast.config import Session
@@ -191,7 +191,7 @@ def learn_topic(posts: Sequence[Mapping[str, Any]], *, programme: Sequence[Sessi
     return Topic.learn(posts, groups, programme=programme, event_tags=event_tags)
 
 
-def _programme_credit(post: Mapping[str, Any], judged: Any, weight: float) -> tuple[float, list[str]]:
+def _programme_credit(post: Mapping[str, Any], judged: Judgement, weight: float) -> tuple[float, list[str]]:
     """What the programme adds to a post: the speakers it names (as the "speaker" rule would, once) and its
     author being a programme speaker (an expert's default weight, unless the organiser weighed them already)."""
     value, codes = 0.0, []

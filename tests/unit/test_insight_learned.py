@@ -6,6 +6,7 @@ import json
 import statistics
 from pathlib import Path
 
+import pytest
 from scipy.stats import kendalltau
 
 from relaycast import insight
@@ -16,6 +17,11 @@ SAMPLE = ROOT / "tests" / "bench" / "data" / "french_sample.csv"
 SHAPE = {"length", "links", "hashtags", "hashtag_share", "mentions", "question", "exclamation", "colon", "digits",
          "capitals", "sympathy", "report", "via"}
 RULE_INPUTS = set(insight.RULES) - {"expert", "form", "form_low"}
+
+
+@pytest.fixture(scope="module")
+def feeds():
+    return insight_training.labelled_feeds()
 
 
 def test_the_shipped_model_is_what_training_on_the_shared_data_gives(capsys):
@@ -36,13 +42,13 @@ def test_a_model_that_differs_beyond_floating_point_is_refused(tmp_path, capsys)
     assert "trained on other data" in capsys.readouterr().err
 
 
-def test_it_was_trained_on_both_kinds_of_feeds_and_reads_form_only():
+def test_it_was_trained_on_both_kinds_of_feeds_and_reads_form_only(feeds):
     shipped = json.loads(insight.MODEL_FILE.read_text(encoding="utf-8"))
     kinds = {feed["kind"] for feed in shipped["trained_on"]}
     assert kinds == {"conference", "crisis"}
     assert set(shipped["weights"]) <= RULE_INPUTS | SHAPE
     # Whatever a post's words, the inputs are the same few names: no vocabulary of a field or a language.
-    for feed in insight_training.labelled_feeds()[:3]:
+    for feed in feeds[:3]:
         for post in feed.posts[:200]:
             assert set(insight_training.inputs_of(post.row)) <= RULE_INPUTS | SHAPE
 
@@ -64,8 +70,8 @@ def test_the_learned_part_counts_in_quality_and_says_so_when_it_matters():
         assert bool(shown) == (abs(push) >= insight.FORM_SHOWN)
 
 
-def test_the_french_sample_scores_like_its_english_originals():
-    posts = {(feed.name, post.row.id): post for feed in insight_training.labelled_feeds() for post in feed.posts}
+def test_the_french_sample_scores_like_its_english_originals(feeds):
+    posts = {(feed.name, post.row.id): post for feed in feeds for post in feed.posts}
     with SAMPLE.open(newline="", encoding="utf-8") as stream:
         sample = [(posts[(r["feed"], r["id"])], r["french"]) for r in csv.DictReader(stream)]
     assert len(sample) >= 30
